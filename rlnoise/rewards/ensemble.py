@@ -1,0 +1,325 @@
+"""Proxy reward-model ensembles trained with ``trl.RewardTrainer``.
+
+Three constructions (:data:`ENSEMBLE_KINDS`):
+
+* ``independent``: K full reward models that differ in seed (head init and data order), as in Coste et al.
+* ``multihead``: one backbone with K linear heads, i.e. a sequence classifier with ``num_labels=K``
+  (Zhang et al. 2024's linear-layer ensemble). Each head gets its own Bradley-Terry loss; they share features.
+* ``lora``: one frozen base with K LoRA adapters, each with its own head (peft ``modules_to_save``)
+  (Zhang et al.'s LoRA ensemble). All K members are scored in one forward pass with peft's mixed-adapter batches.
+
+``RewardEnsemble.score(prompts, responses)`` returns a ``[K, B]`` tensor for :mod:`rlnoise.rewards.objectives`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from rlnoise.config import check_choice, check_positive
+from rlnoise.models import load_model
+from rlnoise.rewards.gold import rm_text
+
+ENSEMBLE_KINDS = ("independent", "multihead", "lora")
+
+
+@dataclass
+class EnsembleConfig:
+    """How a proxy reward-model ensemble is built and trained."""
+
+    kind: str = field(default="independent", metadata={"help": f"Ensemble construction: one of {ENSEMBLE_KINDS}."})
+    k: int = field(default=5, metadata={"help": "Number of members (Coste et al.: 5)."})
+    backbone: str = field(default="minilm-l6", metadata={"help": "Reward-model backbone: registry name, hub id or path."})
+    epochs: float = field(default=1.0, metadata={"help": "Training epochs over the preference pairs."})
+    learning_rate: float = field(default=3e-5, metadata={"help": "AdamW learning rate (full fine-tuning and heads)."})
+    lora_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate for LoRA members."})
+    batch_size: int = field(default=16, metadata={"help": "Pairs per optimisation step."})
+    max_length: int = field(default=384, metadata={"help": "Pairs longer than this many tokens are dropped."})
+    center_rewards_coefficient: float | None = field(
+        default=None, metadata={"help": "Eisenstein et al.'s centering term weight (e.g. 0.01); None disables it."}
+    )
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
+    seed: int = field(default=0, metadata={"help": "Base seed; member k uses seed + k."})
+    report_to: str = field(default="none", metadata={"help": "Trainer logging backend (none, tensorboard, wandb)."})
+
+    def __post_init__(self):
+        check_choice("kind", self.kind, ENSEMBLE_KINDS)
+        check_positive("k", self.k, integer=True)
+        check_positive("epochs", self.epochs)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("lora_learning_rate", self.lora_learning_rate)
+        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("max_length", self.max_length, integer=True)
+        check_positive("lora_r", self.lora_r, integer=True)
+        check_positive("lora_alpha", self.lora_alpha, integer=True)
+        if self.center_rewards_coefficient is not None:
+            check_positive("center_rewards_coefficient", self.center_rewards_coefficient, allow_zero=True)
+
+
+class RewardEnsemble:
+    """K proxy reward models behind one ``score(prompts, responses) -> Tensor[K, B]``.
+
+    Args:
+        kind: one of :data:`ENSEMBLE_KINDS`.
+        models: the K models (``independent``) or the single multi-head / peft model.
+        tokenizer: the shared tokenizer.
+        k: number of members.
+    """
+
+    def __init__(self, kind: str, models: list, tokenizer, k: int, config: EnsembleConfig | None = None):
+        self.kind, self.models, self.tokenizer, self.k = kind, models, tokenizer, k
+        self.config = config
+        for m in models:
+            m.eval()
+
+    @property
+    def adapter_names(self) -> list[str]:
+        return [f"member{i}" for i in range(self.k)]
+
+    @torch.no_grad()
+    def score_texts(self, texts: list[str], batch_size: int = 32, max_length: int = 512) -> torch.Tensor:
+        """Scores of already formatted reward-model texts, shape [K, B]."""
+        device = next(self.models[0].parameters()).device
+        out = []
+        for i in range(0, len(texts), batch_size):
+            enc = self.tokenizer(
+                texts[i : i + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+                add_special_tokens=True,
+            ).to(device)
+            out.append(self._score_batch(enc).float().cpu())
+        return torch.cat(out, dim=1) if out else torch.zeros(self.k, 0)
+
+    def _score_batch(self, enc) -> torch.Tensor:
+        if self.kind == "independent":
+            return torch.stack([m(**enc).logits[:, 0] for m in self.models])
+        if self.kind == "multihead":
+            return self.models[0](**enc).logits.T
+        # lora: one forward over K copies of the batch, each copy routed to its own adapter and head.
+        b = enc["input_ids"].shape[0]
+        repeated = {key: v.repeat(self.k, *([1] * (v.ndim - 1))) for key, v in enc.items()}
+        names = [name for name in self.adapter_names for _ in range(b)]
+        return self.models[0](**repeated, adapter_names=names).logits[:, 0].view(self.k, b)
+
+    def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
+        """Member scores for each (prompt, response), shape [K, B]."""
+        if len(prompts) != len(responses):
+            raise ValueError(f"prompts and responses must have equal length, got {len(prompts)} and {len(responses)}")
+        return self.score_texts([rm_text(p, r, self.tokenizer) for p, r in zip(prompts, responses)], batch_size)
+
+    def to(self, device):
+        for m in self.models:
+            m.to(device)
+        return self
+
+    # ----------------------------------------------------------------------------------------------- persistence
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(folder / "tokenizer")
+        if self.kind == "lora":
+            # Only the adapters (and their heads) are saved: the frozen base is rebuilt from config.backbone.
+            self.models[0].save_pretrained(folder / "adapters")
+        else:
+            for i, m in enumerate(self.models):
+                m.save_pretrained(folder / f"model{i}")
+        meta = dict(kind=self.kind, k=self.k, config=asdict(self.config) if self.config else None)
+        (folder / "ensemble.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, folder: str | Path) -> RewardEnsemble:
+        folder = Path(folder)
+        meta = json.loads((folder / "ensemble.json").read_text())
+        tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
+        config = EnsembleConfig(**meta["config"]) if meta.get("config") else None
+        kind, k = meta["kind"], meta["k"]
+        if kind == "lora":
+            from peft import PeftModel
+
+            base, _ = load_model(config.backbone, "reward_model", seed=config.seed)
+            names = [f"member{i}" for i in range(k)]
+            model = PeftModel.from_pretrained(base, folder / "adapters" / names[0], adapter_name=names[0])
+            for name in names[1:]:
+                model.load_adapter(folder / "adapters" / name, adapter_name=name)
+            models = [model]
+        else:
+            n = k if kind == "independent" else 1
+            models = [AutoModelForSequenceClassification.from_pretrained(folder / f"model{i}") for i in range(n)]
+        return cls(kind, models, tokenizer, k, config)
+
+
+# -------------------------------------------------------------------------------------------------------- training
+def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning_rate: float):
+    from trl import RewardConfig
+
+    return RewardConfig(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        max_length=config.max_length,
+        center_rewards_coefficient=config.center_rewards_coefficient,
+        seed=seed,
+        data_seed=seed,  # member k sees its own data order
+        save_strategy="no",
+        report_to=config.report_to,
+        logging_steps=10,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        disable_tqdm=False,
+        # trl defaults to bf16 autocast; on CPUs without bf16 units that is slower and changes the scores.
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        dataloader_num_workers=0,
+    )
+
+
+def _fit(model, tokenizer, dataset: Dataset, args) -> list[float]:
+    from trl import RewardTrainer
+
+    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    return _run(trainer)
+
+
+def _run(trainer) -> list[float]:
+    """Train, strip accelerate's mixed-precision forward wrapper from the model, and return the loss curve."""
+    from accelerate.utils import extract_model_from_parallel
+
+    trainer.train()
+    extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
+    return [h["loss"] for h in trainer.state.log_history if "loss" in h]
+
+
+@contextmanager
+def _single_label_view(model):
+    """RewardTrainer refuses models whose config has num_labels != 1. A K-output classifier is a valid
+    multi-head ensemble for its loss (the Bradley-Terry loss is averaged over the [B, K] logits), so show it a
+    single-label config while it is constructed and restore the real one afterwards."""
+    config = model.config
+    saved = (config.id2label, config.label2id)
+    config.id2label, config.label2id = {0: "LABEL_0"}, {"LABEL_0": 0}
+    try:
+        yield
+    finally:
+        config.id2label, config.label2id = saved
+
+
+def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | Path) -> tuple[RewardEnsemble, dict]:
+    """Train a proxy ensemble on preference pairs (trl format: prompt / chosen / rejected).
+
+    Args:
+        dataset: preference pairs, e.g. from :func:`rlnoise.rewards.preferences.label_pairs`.
+        config: the ensemble construction and training settings.
+        output_dir: scratch folder for trainer state.
+
+    Returns:
+        ``(ensemble, logs)`` where ``logs["loss"][i]`` is member i's training-loss curve (one curve for multihead).
+    """
+    output_dir = Path(output_dir)
+    train = dataset.select_columns(["prompt", "chosen", "rejected"])
+    losses: list[list[float]] = []
+    if config.kind == "independent":
+        models = []
+        for i in range(config.k):
+            model, tokenizer = load_model(config.backbone, "reward_model", seed=config.seed + i)
+            args = _reward_config(config, output_dir / f"member{i}", config.seed + i, config.learning_rate)
+            losses.append(_fit(model, tokenizer, train, args))
+            models.append(model)
+    elif config.kind == "multihead":
+        model, tokenizer = load_model(config.backbone, "reward_model", num_labels=config.k, seed=config.seed)
+        with _single_label_view(model):
+            from trl import RewardTrainer
+
+            args = _reward_config(config, output_dir / "multihead", config.seed, config.learning_rate)
+            trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
+        losses.append(_run(trainer))
+        models = [model]
+    else:
+        model, tokenizer, losses = _train_lora(train, config, output_dir)
+        models = [model]
+    shutil.rmtree(output_dir, ignore_errors=True)
+    return RewardEnsemble(config.kind, models, tokenizer, config.k, config), dict(loss=losses)
+
+
+def _head_name(model) -> str:
+    """Name of the classification head module (``score`` for decoder LMs, ``classifier`` for BERT)."""
+    for name in ("score", "classifier"):
+        if hasattr(model, name):
+            return name
+    raise ValueError(f"cannot find the classification head of {type(model).__name__}")
+
+
+def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    base, tokenizer = load_model(config.backbone, "reward_model", seed=config.seed)
+    head = _head_name(base)
+
+    def lora_config():
+        return LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=0.0,
+            target_modules="all-linear",
+            modules_to_save=[head],
+        )
+
+    names = [f"member{i}" for i in range(config.k)]
+    model = get_peft_model(base, lora_config(), adapter_name=names[0])
+    for name in names[1:]:
+        model.add_adapter(name, lora_config())
+    losses = []
+    for i, name in enumerate(names):
+        model.set_adapter(name)
+        torch.manual_seed(config.seed + i)
+        for module_name, module in model.named_modules():  # each member's head copy gets its own init
+            if module_name.endswith(f"modules_to_save.{name}") and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        for param_name, param in model.named_parameters():
+            param.requires_grad = f".{name}." in param_name or param_name.endswith(f".{name}")
+        args = _reward_config(config, output_dir / name, config.seed + i, config.lora_learning_rate)
+        losses.append(_fit(model, tokenizer, train, args))
+    model.set_adapter(names[0])
+    return model, tokenizer, losses
+
+
+# ------------------------------------------------------------------------------------------------------ evaluation
+def pair_accuracy(ensemble: RewardEnsemble, pairs: Dataset, objectives: dict | None = None) -> dict:
+    """Held-out accuracy of each member (and of each objective) on noisy and on true labels.
+
+    Args:
+        ensemble: the proxy ensemble.
+        pairs: preference pairs with ``prompt, chosen, rejected, flipped`` (from :func:`label_pairs`).
+        objectives: optional mapping label -> ``fn(scores[K, B]) -> [B]`` to evaluate besides the members.
+
+    Returns:
+        ``{"members": {"noisy": [...K], "true": [...K]}, "objectives": {label: {"noisy": x, "true": y}}}``.
+    """
+    chosen = ensemble.score_texts([p + c for p, c in zip(pairs["prompt"], _with_eos(pairs["chosen"], ensemble))])
+    rejected = ensemble.score_texts([p + r for p, r in zip(pairs["prompt"], _with_eos(pairs["rejected"], ensemble))])
+    flipped = torch.tensor(pairs["flipped"], dtype=torch.bool)
+
+    def acc(c, r):
+        agree = c > r
+        return dict(noisy=float(agree.float().mean()), true=float((agree ^ flipped).float().mean()))
+
+    members = [acc(chosen[i], rejected[i]) for i in range(ensemble.k)]
+    out = dict(members=dict(noisy=[m["noisy"] for m in members], true=[m["true"] for m in members]))
+    out["objectives"] = {label: acc(fn(chosen), fn(rejected)) for label, fn in (objectives or {}).items()}
+    return out
+
+
+def _with_eos(responses: list[str], ensemble: RewardEnsemble) -> list[str]:
+    eos = ensemble.tokenizer.eos_token or ""
+    return [r if r.endswith(eos) else r + eos for r in responses]

@@ -1,0 +1,141 @@
+"""Preference pairs with controlled label noise.
+
+Two responses per prompt from the policy, scored by the gold reward, labelled by argmax, then passed through a
+noise model from :mod:`rlnoise.noise`. The result is in trl's preference format (prompt / chosen / rejected) and
+keeps the bookkeeping: both gold scores, the true label and a ``flipped`` flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from datasets import Dataset, load_from_disk
+
+from rlnoise.noise import NOISE_MODELS, apply_noise
+from rlnoise.runs import cached_stage
+
+
+def parse_noise_spec(spec: str) -> tuple[str, dict]:
+    """Parse ``"name"`` or ``"name:key=value,key=value"`` (e.g. ``"coste:fraction=0.5"``) into (name, params)."""
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if name not in NOISE_MODELS:
+        raise ValueError(f"noise model must be one of {sorted(NOISE_MODELS)}, got '{name}' (from spec '{spec}')")
+    params: dict = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"noise parameter must look like key=value, got '{item}' in spec '{spec}'")
+        try:
+            params[key.strip()] = float(value)
+        except ValueError:
+            params[key.strip()] = value.strip()
+    return name, params
+
+
+@dataclass
+class PreferenceConfig:
+    """How preference pairs are made and noised."""
+
+    noise: str = field(
+        default="none",
+        metadata={"help": "Noise spec 'name[:k=v,...]', e.g. 'coste', 'symmetric:p=0.25', 'bradley_terry:temperature=0.5'."},
+    )
+    seed: int = field(default=0, metadata={"help": "Seed for the noise draw."})
+
+    def __post_init__(self):
+        parse_noise_spec(self.noise)
+
+
+def label_pairs(
+    prompts: list[str],
+    responses_a: list[str],
+    responses_b: list[str],
+    gold_a: np.ndarray,
+    gold_b: np.ndarray,
+    noise: str = "none",
+    seed: int = 0,
+) -> Dataset:
+    """Label pairs by gold argmax, apply ``noise`` and return them in trl's preference format.
+
+    Args:
+        prompts, responses_a, responses_b: one pair per prompt.
+        gold_a, gold_b: gold scores of the two responses.
+        noise: a noise spec (see :func:`parse_noise_spec`). ``bradley_terry`` gets the gold margins and
+            ``length_biased`` the response lengths automatically.
+        seed: seed of the noise draw.
+
+    Returns:
+        A Dataset with ``prompt, chosen, rejected`` plus ``gold_chosen, gold_rejected, true_label, noisy_label,
+        flipped``. ``true_label`` is 1 when response a is gold-better; ``chosen`` follows the noisy label, so
+        ``flipped`` rows have the gold-worse response as ``chosen``.
+    """
+    n = len(prompts)
+    if not (len(responses_a) == len(responses_b) == len(gold_a) == len(gold_b) == n):
+        raise ValueError("prompts, responses_a, responses_b, gold_a and gold_b must all have the same length")
+    gold_a, gold_b = np.asarray(gold_a, dtype=np.float64), np.asarray(gold_b, dtype=np.float64)
+    true = (gold_a >= gold_b).astype(np.int64)
+    name, params = parse_noise_spec(noise)
+    if name == "bradley_terry":
+        params["margins"] = gold_a - gold_b
+    if name == "length_biased":
+        params["lengths_first"] = np.array([len(r.split()) for r in responses_a])
+        params["lengths_second"] = np.array([len(r.split()) for r in responses_b])
+    noisy = apply_noise(name, true, seed=seed, **params)
+    a_chosen = noisy.labels == 1
+    return Dataset.from_dict(
+        dict(
+            prompt=[f"{p}\n\n" for p in prompts],  # rm_text() format: prompt, blank line, response, eos
+            chosen=[a if c else b for a, b, c in zip(responses_a, responses_b, a_chosen)],
+            rejected=[b if c else a for a, b, c in zip(responses_a, responses_b, a_chosen)],
+            gold_chosen=np.where(a_chosen, gold_a, gold_b).tolist(),
+            gold_rejected=np.where(a_chosen, gold_b, gold_a).tolist(),
+            true_label=true.tolist(),
+            noisy_label=noisy.labels.tolist(),
+            flipped=noisy.flipped.tolist(),
+            raw_prompt=list(prompts),
+        )
+    )
+
+
+def build_preference_dataset(
+    prompts: list[str],
+    sample_pairs,
+    gold,
+    *,
+    noise: str = "none",
+    seed: int = 0,
+    cache_key: dict | None = None,
+) -> Dataset:
+    """Sample two responses per prompt, score them with ``gold`` and label them (cached by ``cache_key``).
+
+    Args:
+        prompts: the prompts.
+        sample_pairs: ``fn(prompts) -> list[[response_a, response_b]]`` (e.g. a closure over
+            :func:`rlnoise.optimize.sampling.sample_responses` with ``n=2``).
+        gold: a :class:`~rlnoise.rewards.gold.GoldReward`.
+        noise, seed: passed to :func:`label_pairs`.
+        cache_key: everything that determines the sampled pairs and gold scores (policy, sampling, gold config,
+            prompts). Given, the scored pairs are cached and reused across noise settings; None disables caching.
+    """
+
+    def build(folder):
+        pairs = sample_pairs(prompts)
+        a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+        Dataset.from_dict(
+            dict(prompt=list(prompts), a=a, b=b, gold_a=gold.score(prompts, a).tolist(), gold_b=gold.score(prompts, b).tolist())
+        ).save_to_disk(str(folder / "pairs"))
+
+    if cache_key is None:
+        import tempfile
+        from pathlib import Path
+
+        folder = Path(tempfile.mkdtemp(prefix="rlnoise-pairs-"))
+        build(folder)
+    else:
+        folder = cached_stage("scored_pairs", cache_key, build)
+    scored = load_from_disk(str(folder / "pairs"))
+    return label_pairs(
+        scored["prompt"], scored["a"], scored["b"], np.array(scored["gold_a"]), np.array(scored["gold_b"]), noise, seed
+    )

