@@ -7,6 +7,7 @@ Every entry of :data:`NOISE_MODELS` is a pure function
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +46,17 @@ def _binary(labels: np.ndarray, name: str) -> None:
         raise ValueError(f"noise model '{name}' needs 0/1 preference labels, got a label {labels.max()}")
 
 
+def _num_classes(y: np.ndarray, num_classes: int | None) -> int:
+    """Number of classes: ``num_classes`` if given (validated against the labels), else max(labels) + 1, at least 2."""
+    if num_classes is None:
+        return max(int(y.max(initial=0)) + 1, 2)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    if y.size and y.max() >= num_classes:
+        raise ValueError(f"labels hold class {y.max()} but num_classes is {num_classes}")
+    return int(num_classes)
+
+
 def _result(original: np.ndarray, noisy: np.ndarray) -> NoiseResult:
     return NoiseResult(labels=noisy, flipped=noisy != original)
 
@@ -60,7 +72,7 @@ def symmetric(labels, *, seed: int, p: float, num_classes: int | None = None) ->
     """
     check_probability("p", p)
     y = _as_labels(labels)
-    k = max(int(num_classes or 0), int(y.max(initial=0)) + 1, 2)
+    k = _num_classes(y, num_classes)
     rng = np.random.default_rng(seed)
     flip = rng.random(y.size) < p
     # A different class: add a uniform offset in 1..k-1 modulo k.
@@ -72,7 +84,7 @@ def exact(labels, *, seed: int, p: float, num_classes: int | None = None) -> Noi
     """Flip exactly ``round(p * n)`` labels, chosen uniformly without replacement, each to a different class."""
     check_probability("p", p)
     y = _as_labels(labels)
-    k = max(int(num_classes or 0), int(y.max(initial=0)) + 1, 2)
+    k = _num_classes(y, num_classes)
     rng = np.random.default_rng(seed)
     idx = rng.choice(y.size, size=int(round(p * y.size)), replace=False)
     noisy = y.copy()
@@ -106,7 +118,7 @@ def pairwise(labels, *, seed: int, p: float, num_classes: int | None = None) -> 
     """Asymmetric pair noise: class i is flipped to class (i + 1) mod k with probability ``p``."""
     check_probability("p", p)
     y = _as_labels(labels)
-    k = max(int(num_classes or 0), int(y.max(initial=0)) + 1, 2)
+    k = _num_classes(y, num_classes)
     t = np.eye(k) * (1 - p)
     t[np.arange(k), (np.arange(k) + 1) % k] += p
     return transition(y, seed=seed, matrix=t)
@@ -141,8 +153,10 @@ def bradley_terry(labels, *, seed: int, margins, temperature: float = 1.0) -> No
     m = np.asarray(margins, dtype=np.float64)
     if m.shape != y.shape:
         raise ValueError(f"margins must have the same shape as labels {y.shape}, got {m.shape}")
-    if not np.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    if not np.all(np.isfinite(m)):
+        raise ValueError(f"margins must be finite, got {int((~np.isfinite(m)).sum())} NaN/inf values")
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not 0 < temperature < np.inf:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     rng = np.random.default_rng(seed)
     p_first = 0.5 * (1.0 + np.tanh(m / (2.0 * temperature)))  # = sigmoid(m / T), overflow-free
     return _result(y, (rng.random(y.size) < p_first).astype(np.int64))

@@ -34,6 +34,8 @@ def _canonical(obj: Any) -> Any:
         return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, list | tuple):
         return [_canonical(v) for v in obj]
+    if type(obj).__name__ == "Column":  # datasets >= 4 returns lazy columns; hash their values, not their repr
+        return [_canonical(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars

@@ -6,7 +6,7 @@ dependencies). Names that are not shipped go to ``datasets.load_dataset`` unchan
 
 | task | file | rows | options |
 |---|---|---|---|
-| boolq | BoolQ/combined.jsonl | 15,942 | ["no", "yes"] |
+| boolq | BoolQ/combined.jsonl | 12,697 labelled (of 15,942) | ["no", "yes"] |
 | boolq-dev | BoolQ/dev.jsonl | 3,270 | ["no", "yes"] |
 | piqa | PIQA/validation.jsonl | 1,500 | 2 solutions |
 | siqa | SIQA/test.jsonl | 1,954 | 3 answers |

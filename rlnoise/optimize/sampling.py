@@ -18,7 +18,7 @@ class SamplingConfig:
     temperature: float = field(default=1.0, metadata={"help": "Softmax temperature (> 0)."})
     top_k: int = field(default=0, metadata={"help": "Top-k filtering; 0 disables it."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus filtering; 1 disables it."})
-    batch_size: int = field(default=32, metadata={"help": "Sequences generated per forward batch."})
+    generation_batch_size: int = field(default=32, metadata={"help": "Sequences generated per forward batch."})
     max_prompt_tokens: int = field(default=256, metadata={"help": "Prompts are left-truncated to this many tokens."})
 
     def __post_init__(self):
@@ -28,7 +28,7 @@ class SamplingConfig:
         check_probability("top_p", self.top_p)
         if self.top_p == 0:
             raise ValueError("top_p must be in (0, 1], got 0")
-        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("generation_batch_size", self.generation_batch_size, integer=True)
         check_positive("max_prompt_tokens", self.max_prompt_tokens, integer=True)
 
 
@@ -47,7 +47,7 @@ def sample_responses(
 ) -> list[list[str]]:
     """Sample ``n`` responses for every prompt.
 
-    Prompts are batched (``config.batch_size // n`` prompts per call, each repeated ``n`` times) with left padding
+    Prompts are batched (``config.generation_batch_size // n`` prompts per call, each repeated ``n`` times) with left padding
     and the KV cache on. Each batch is seeded by ``seed`` and the index of its first prompt, so the output for a
     prompt does not depend on what else ran before it.
 
@@ -58,7 +58,7 @@ def sample_responses(
     check_positive("n", n, integer=True)
     device = next(model.parameters()).device
     texts = [chat_prompt(tokenizer, p) for p in prompts]
-    per_batch = max(1, config.batch_size // n)
+    per_batch = max(1, config.generation_batch_size // n)
     padding_side, truncation_side = tokenizer.padding_side, tokenizer.truncation_side
     tokenizer.padding_side = tokenizer.truncation_side = "left"
     was_training = model.training

@@ -34,30 +34,30 @@ ENSEMBLE_KINDS = ("independent", "multihead", "lora")
 class EnsembleConfig:
     """How a proxy reward-model ensemble is built and trained."""
 
-    kind: str = field(default="independent", metadata={"help": f"Ensemble construction: one of {ENSEMBLE_KINDS}."})
+    kind: str = field(default="independent", metadata={"help": "Ensemble construction: independent, multihead or lora."})
     k: int = field(default=5, metadata={"help": "Number of members (Coste et al.: 5)."})
     backbone: str = field(default="minilm-l6", metadata={"help": "Reward-model backbone: registry name, hub id or path."})
-    epochs: float = field(default=1.0, metadata={"help": "Training epochs over the preference pairs."})
-    learning_rate: float = field(default=3e-5, metadata={"help": "AdamW learning rate (full fine-tuning and heads)."})
-    lora_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate for LoRA members."})
-    batch_size: int = field(default=16, metadata={"help": "Pairs per optimisation step."})
-    max_length: int = field(default=384, metadata={"help": "Pairs longer than this many tokens are dropped."})
+    rm_epochs: float = field(default=1.0, metadata={"help": "Training epochs over the preference pairs."})
+    rm_learning_rate: float = field(default=3e-5, metadata={"help": "AdamW learning rate (full fine-tuning and heads)."})
+    rm_lora_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate for LoRA members."})
+    rm_batch_size: int = field(default=16, metadata={"help": "Pairs per optimisation step."})
+    rm_max_length: int = field(default=384, metadata={"help": "Pairs longer than this many tokens are dropped."})
     center_rewards_coefficient: float | None = field(
         default=None, metadata={"help": "Eisenstein et al.'s centering term weight (e.g. 0.01); None disables it."}
     )
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
-    seed: int = field(default=0, metadata={"help": "Base seed; member k uses seed + k."})
+    rm_seed: int = field(default=0, metadata={"help": "Base seed; member k uses rm_seed + k."})
     report_to: str = field(default="none", metadata={"help": "Trainer logging backend (none, tensorboard, wandb)."})
 
     def __post_init__(self):
         check_choice("kind", self.kind, ENSEMBLE_KINDS)
         check_positive("k", self.k, integer=True)
-        check_positive("epochs", self.epochs)
-        check_positive("learning_rate", self.learning_rate)
-        check_positive("lora_learning_rate", self.lora_learning_rate)
-        check_positive("batch_size", self.batch_size, integer=True)
-        check_positive("max_length", self.max_length, integer=True)
+        check_positive("rm_epochs", self.rm_epochs)
+        check_positive("rm_learning_rate", self.rm_learning_rate)
+        check_positive("rm_lora_learning_rate", self.rm_lora_learning_rate)
+        check_positive("rm_batch_size", self.rm_batch_size, integer=True)
+        check_positive("rm_max_length", self.rm_max_length, integer=True)
         check_positive("lora_r", self.lora_r, integer=True)
         check_positive("lora_alpha", self.lora_alpha, integer=True)
         if self.center_rewards_coefficient is not None:
@@ -147,7 +147,7 @@ class RewardEnsemble:
         if kind == "lora":
             from peft import PeftModel
 
-            base, _ = load_model(config.backbone, "reward_model", seed=config.seed)
+            base, _ = load_model(config.backbone, "reward_model", seed=config.rm_seed)
             names = [f"member{i}" for i in range(k)]
             model = PeftModel.from_pretrained(base, folder / "adapters" / names[0], adapter_name=names[0])
             for name in names[1:]:
@@ -165,10 +165,10 @@ def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning
 
     return RewardConfig(
         output_dir=str(output_dir),
-        num_train_epochs=config.epochs,
+        num_train_epochs=config.rm_epochs,
         learning_rate=learning_rate,
-        per_device_train_batch_size=config.batch_size,
-        max_length=config.max_length,
+        per_device_train_batch_size=config.rm_batch_size,
+        max_length=config.rm_max_length,
         center_rewards_coefficient=config.center_rewards_coefficient,
         seed=seed,
         data_seed=seed,  # member k sees its own data order
@@ -231,16 +231,16 @@ def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | P
     if config.kind == "independent":
         models = []
         for i in range(config.k):
-            model, tokenizer = load_model(config.backbone, "reward_model", seed=config.seed + i)
-            args = _reward_config(config, output_dir / f"member{i}", config.seed + i, config.learning_rate)
+            model, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed + i)
+            args = _reward_config(config, output_dir / f"member{i}", config.rm_seed + i, config.rm_learning_rate)
             losses.append(_fit(model, tokenizer, train, args))
             models.append(model)
     elif config.kind == "multihead":
-        model, tokenizer = load_model(config.backbone, "reward_model", num_labels=config.k, seed=config.seed)
+        model, tokenizer = load_model(config.backbone, "reward_model", num_labels=config.k, seed=config.rm_seed)
         with _single_label_view(model):
             from trl import RewardTrainer
 
-            args = _reward_config(config, output_dir / "multihead", config.seed, config.learning_rate)
+            args = _reward_config(config, output_dir / "multihead", config.rm_seed, config.rm_learning_rate)
             trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
         losses.append(_run(trainer))
         models = [model]
@@ -262,7 +262,7 @@ def _head_name(model) -> str:
 def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
     from peft import LoraConfig, TaskType, get_peft_model
 
-    base, tokenizer = load_model(config.backbone, "reward_model", seed=config.seed)
+    base, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed)
     head = _head_name(base)
 
     def lora_config():
@@ -282,13 +282,13 @@ def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
     losses = []
     for i, name in enumerate(names):
         model.set_adapter(name)
-        torch.manual_seed(config.seed + i)
+        torch.manual_seed(config.rm_seed + i)
         for module_name, module in model.named_modules():  # each member's head copy gets its own init
             if module_name.endswith(f"modules_to_save.{name}") and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
         for param_name, param in model.named_parameters():
             param.requires_grad = f".{name}." in param_name or param_name.endswith(f".{name}")
-        args = _reward_config(config, output_dir / name, config.seed + i, config.lora_learning_rate)
+        args = _reward_config(config, output_dir / name, config.rm_seed + i, config.rm_lora_learning_rate)
         losses.append(_fit(model, tokenizer, train, args))
     model.set_adapter(names[0])
     return model, tokenizer, losses
@@ -308,7 +308,7 @@ def pair_accuracy(ensemble: RewardEnsemble, pairs: Dataset, objectives: dict | N
     """
     chosen = ensemble.score_texts([p + c for p, c in zip(pairs["prompt"], _with_eos(pairs["chosen"], ensemble))])
     rejected = ensemble.score_texts([p + r for p, r in zip(pairs["prompt"], _with_eos(pairs["rejected"], ensemble))])
-    flipped = torch.tensor(pairs["flipped"], dtype=torch.bool)
+    flipped = torch.tensor(list(pairs["flipped"]), dtype=torch.bool)
 
     def acc(c, r):
         agree = c > r

@@ -41,8 +41,8 @@ class GoldConfig:
     w_repetition: float = field(
         default=2.0, metadata={"help": "Repetition penalty: minus the fraction of repeated word trigrams."}
     )
-    encoder: str = field(default="minilm-l6", metadata={"help": "Sentence encoder for the similarity signals."})
-    batch_size: int = field(default=64, metadata={"help": "Encoder batch size."})
+    gold_encoder: str = field(default="minilm-l6", metadata={"help": "Sentence encoder for the similarity signals."})
+    gold_batch_size: int = field(default=64, metadata={"help": "Encoder batch size of the gold reward."})
 
     def __post_init__(self):
         for name in ("w_agreement", "w_relevance", "w_sentiment", "w_length", "w_repetition"):
@@ -50,7 +50,7 @@ class GoldConfig:
             if not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         check_positive("target_words", self.target_words, integer=True)
-        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("gold_batch_size", self.gold_batch_size, integer=True)
 
 
 _WORD = re.compile(r"[A-Za-z0-9']+")
@@ -111,7 +111,7 @@ class RubricGold:
 
         self.config = config or GoldConfig()
         self.references = dict(references or {})
-        self.encoder = SentenceEncoder(self.config.encoder, self.config.batch_size)
+        self.encoder = SentenceEncoder(self.config.gold_encoder, self.config.gold_batch_size)
         self.vader = SentimentIntensityAnalyzer()
         self._cache: dict[str, torch.Tensor] = {}
 

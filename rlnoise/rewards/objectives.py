@@ -5,6 +5,8 @@ Each entry of :data:`OBJECTIVES` is a pure function ``fn(scores: Tensor[K, B], *
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -18,8 +20,8 @@ def _check(scores: torch.Tensor) -> torch.Tensor:
 
 
 def _check_lam(lam: float) -> float:
-    if not isinstance(lam, int | float) or lam < 0 or lam != lam:
-        raise ValueError(f"lam must be a number >= 0 (0 means no penalty), got {lam!r}")
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0 <= lam < math.inf:
+        raise ValueError(f"lam must be a finite number >= 0 (0 means no penalty), got {lam!r}")
     return float(lam)
 
 
@@ -60,7 +62,11 @@ def apply_objective(name: str, scores: torch.Tensor, **params) -> torch.Tensor:
     if name not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got '{name}'")
     if name in ("mean", "wco"):
-        params = {}  # lam is meaningless for these; accept it so one config can drive every objective
+        unknown = set(params) - {"lam"}
+        if unknown:
+            raise ValueError(f"objective '{name}' takes no parameters, got {sorted(unknown)}")
+        if "lam" in params:
+            _check_lam(params.pop("lam"))  # meaningless here, accepted so one config drives every objective
     return OBJECTIVES[name](scores, **params)
 
 

@@ -137,5 +137,7 @@ def build_preference_dataset(
         folder = cached_stage("scored_pairs", cache_key, build)
     scored = load_from_disk(str(folder / "pairs"))
     return label_pairs(
-        scored["prompt"], scored["a"], scored["b"], np.array(scored["gold_a"]), np.array(scored["gold_b"]), noise, seed
+        list(scored["prompt"]), list(scored["a"]), list(scored["b"]), np.array(scored["gold_a"]), np.array(scored["gold_b"]),
+        noise,
+        seed,
     )

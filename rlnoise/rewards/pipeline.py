@@ -1,0 +1,88 @@
+"""Cached stages of the reward-modelling pipeline: scored preference pairs and trained proxy ensembles.
+
+Every stage is keyed by a fingerprint of the settings that produce it, so a rerun (or another noise setting that
+shares the same pairs) skips what is done. See :func:`rlnoise.runs.cached_stage`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from datasets import Dataset
+
+from rlnoise.models import load_model
+from rlnoise.optimize.sampling import SamplingConfig, sample_responses
+from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
+from rlnoise.rewards.gold import GoldConfig, RubricGold
+from rlnoise.rewards.preferences import build_preference_dataset
+from rlnoise.runs import cached_stage, fingerprint
+
+
+def make_gold(gold_config: GoldConfig, prompt_rows: list[dict]) -> RubricGold:
+    """The rubric gold reward, with each prompt's reference answer and wrong options attached."""
+    return RubricGold(gold_config, {r["prompt"]: (r["reference"], list(r["wrong"])) for r in prompt_rows})
+
+
+def scored_pair_datasets(
+    policy: str,
+    splits: dict[str, list[dict]],
+    sampling: SamplingConfig,
+    gold_config: GoldConfig,
+    noise: str,
+    seed: int,
+) -> dict[str, Dataset]:
+    """Preference pairs for each split of prompts, sampled from ``policy``, gold-labelled and noised.
+
+    Sampling and gold scoring are cached per split (shared by every noise setting); only the cheap noise step
+    reruns. The policy and gold model are loaded only when a cache entry is missing.
+
+    Returns:
+        ``{split: Dataset}`` in the format of :func:`rlnoise.rewards.preferences.label_pairs`.
+    """
+    loaded: dict = {}
+
+    def policy_model():
+        if "policy" not in loaded:
+            loaded["policy"] = load_model(policy, "causal_lm")
+        return loaded["policy"]
+
+    class _LazyGold:  # defers loading the encoder until a cache miss needs it
+        def score(self, prompts, responses):
+            if "gold" not in loaded:
+                loaded["gold"] = make_gold(gold_config, [r for rs in splits.values() for r in rs])
+            return loaded["gold"].score(prompts, responses)
+
+    out = {}
+    for i, (name, rows) in enumerate(splits.items()):
+        prompts = [r["prompt"] for r in rows]
+        key = dict(policy=policy, sampling=asdict(sampling), gold=asdict(gold_config), prompts=prompts, seed=seed)
+        split_seed = seed + 7919 * i  # each split samples with its own stream
+
+        def sample_pairs(ps, split_seed=split_seed):
+            model, tokenizer = policy_model()
+            return sample_responses(model, tokenizer, ps, n=2, config=sampling, seed=split_seed)
+
+        out[name] = build_preference_dataset(
+            prompts, sample_pairs, _LazyGold(), noise=noise, seed=split_seed, cache_key=key
+        )
+    return out
+
+
+def cached_ensemble(train_pairs: Dataset, config: EnsembleConfig, noise: str) -> tuple[RewardEnsemble, dict]:
+    """Train (or reload) a proxy ensemble for one noise setting.
+
+    Returns:
+        ``(ensemble, logs)`` with the training-loss curves in ``logs["loss"]``.
+    """
+    data = fingerprint(*(list(train_pairs[c]) for c in ("prompt", "chosen", "rejected")))
+    key = dict(config=asdict(config), noise=noise, data=data)
+
+    def build(folder: Path):
+        ensemble, logs = train_ensemble(train_pairs, config, folder / "scratch")
+        ensemble.save(folder / "ensemble")
+        (folder / "logs.json").write_text(json.dumps(logs))
+
+    folder = cached_stage("ensemble", key, build)
+    return RewardEnsemble.load(folder / "ensemble"), json.loads((folder / "logs.json").read_text())

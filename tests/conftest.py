@@ -1,0 +1,28 @@
+"""Shared fixtures: an isolated cache per test session, offline hub, small thread pools."""
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Stage caches go to a temp folder; the converted SmolLM2 checkpoint is reused from the user cache."""
+    from rlnoise.runs import cache_root
+
+    old = os.environ.get("RLNOISE_CACHE")
+    models = cache_root() / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path_factory.mktemp("rlnoise_cache")
+    (tmp / "models").symlink_to(models, target_is_directory=True)
+    os.environ["RLNOISE_CACHE"] = str(tmp)
+    yield
+    if old is None:
+        os.environ.pop("RLNOISE_CACHE", None)
+    else:
+        os.environ["RLNOISE_CACHE"] = old

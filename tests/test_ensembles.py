@@ -1,0 +1,90 @@
+"""Each ensemble kind trains on tiny models (parameters change, loss falls) and scores with shape [K, B]."""
+
+import numpy as np
+import pytest
+import torch
+
+from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, pair_accuracy, train_ensemble
+from rlnoise.rewards.objectives import OBJECTIVES
+from rlnoise.rewards.preferences import label_pairs
+
+GOOD, BAD = ["great", "good", "nice", "lovely"], ["awful", "bad", "poor", "nasty"]
+
+
+def toy_pairs(n=96, seed=0, noise="none"):
+    """Responses made of sentiment words; gold = number of positive words. Learnable by a tiny model."""
+    rng = np.random.default_rng(seed)
+    words = GOOD + BAD
+
+    def response():
+        return " ".join(rng.choice(words, 6))
+
+    a, b = [response() for _ in range(n)], [response() for _ in range(n)]
+    gold = lambda s: sum(w in GOOD for w in s.split())  # noqa: E731
+    return label_pairs([f"q{i}" for i in range(n)], a, b, np.array([gold(x) for x in a]),
+                       np.array([gold(x) for x in b]) + 0.5 * rng.random(n), noise, seed)
+
+
+@pytest.mark.parametrize("kind", ["independent", "multihead", "lora"])
+def test_ensemble_trains_and_scores(kind, tmp_path):
+    data = toy_pairs()
+    config = EnsembleConfig(kind=kind, k=3, backbone="tiny-bert", rm_epochs=4, rm_batch_size=8,
+                            rm_learning_rate=2e-3, rm_lora_learning_rate=5e-3)
+    from rlnoise.models import load_model
+
+    initial, _ = load_model("tiny-bert", "reward_model", seed=0)
+    ensemble, logs = train_ensemble(data, config, tmp_path / "train")
+    for curve in logs["loss"]:
+        assert np.mean(curve[-2:]) < np.mean(curve[:2]) - 0.01, curve
+    trained = ensemble.models[0]
+    if kind == "lora":
+        trained = trained.get_base_model()
+        assert torch.equal(trained.bert.embeddings.word_embeddings.weight,
+                           initial.bert.embeddings.word_embeddings.weight)  # the base stays frozen
+    else:
+        assert not torch.equal(trained.bert.encoder.layer[0].attention.self.query.weight,
+                               initial.bert.encoder.layer[0].attention.self.query.weight)
+    scores = ensemble.score(["q0", "q1"], ["great good nice", "awful bad poor"])
+    assert scores.shape == (3, 2)
+    assert (scores[:, 0] > scores[:, 1]).all()
+    assert not torch.allclose(scores[0], scores[1])  # members differ
+    held_out = toy_pairs(64, seed=9)
+    acc = pair_accuracy(ensemble, held_out, {"mean": OBJECTIVES["mean"]})
+    assert min(acc["members"]["true"]) > 0.75 and acc["objectives"]["mean"]["true"] > 0.75
+    ensemble.save(tmp_path / "saved")
+    reloaded = RewardEnsemble.load(tmp_path / "saved")
+    assert torch.allclose(reloaded.score(["q0", "q1"], ["great good nice", "awful bad poor"]), scores, atol=1e-5)
+
+
+def test_lora_mixed_batch_equals_one_adapter_at_a_time(tmp_path):
+    """The single mixed-adapter forward gives each member exactly its own adapter's scores."""
+    config = EnsembleConfig(kind="lora", k=2, backbone="tiny-bert", rm_epochs=1, rm_batch_size=8,
+                            rm_lora_learning_rate=2e-2)
+    ensemble, _ = train_ensemble(toy_pairs(32), config, tmp_path)
+    texts = ["q\n\ngreat good[SEP]", "q\n\nawful bad nasty[SEP]"]
+    mixed = ensemble.score_texts(texts)
+    model = ensemble.models[0]
+    enc = ensemble.tokenizer(texts, padding=True, return_tensors="pt")
+    for i, name in enumerate(ensemble.adapter_names):
+        model.set_adapter(name)
+        with torch.no_grad():
+            assert torch.allclose(model(**enc).logits[:, 0], mixed[i], atol=1e-5)
+
+
+def test_accuracy_on_true_labels_reverses_flips(tmp_path):
+    noisy = toy_pairs(64, seed=3, noise="symmetric:p=0.5")
+    config = EnsembleConfig(kind="multihead", k=2, backbone="tiny-bert", rm_epochs=4, rm_batch_size=8,
+                            rm_learning_rate=2e-3)
+    ensemble, _ = train_ensemble(toy_pairs(96), config, tmp_path)
+    acc = pair_accuracy(ensemble, noisy)
+    flip_rate = np.mean(noisy["flipped"])
+    for noisy_acc, true_acc in zip(acc["members"]["noisy"], acc["members"]["true"]):
+        # agreement with noisy labels = agreement with truth on unflipped rows + disagreement on flipped ones
+        assert abs(noisy_acc - true_acc) <= flip_rate + 1e-9
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        EnsembleConfig(kind="bagging")
+    with pytest.raises(ValueError, match="k must be an integer > 0"):
+        EnsembleConfig(k=0)
