@@ -14,25 +14,15 @@ import statistics
 import time
 
 import torch
-from peft import LoraConfig, TaskType, get_peft_model
-from torch import nn
 
 from rlnoise.models import load_model
-from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, layer_stack
+from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, lora_ensemble_model
 
 
 def lora_ensemble(backbone: str, k: int, lora_layers: int) -> RewardEnsemble:
     base, tokenizer = load_model(backbone, "reward_model")
-    n = base.config.num_hidden_layers
-    linear = sorted({name.rsplit(".", 1)[-1] for name, m in layer_stack(base)[0].named_modules() if isinstance(m, nn.Linear)})
-    head = "score" if hasattr(base, "score") else "classifier"
-    top = list(range(n - lora_layers, n)) if lora_layers else None
-    make = lambda: LoraConfig(task_type=TaskType.SEQ_CLS, r=8, target_modules=linear,  # noqa: E731
-                              layers_to_transform=top, modules_to_save=[head], init_lora_weights=False)
-    model = get_peft_model(base, make(), adapter_name="member0")
-    for i in range(1, k):
-        model.add_adapter(f"member{i}", make())
     config = EnsembleConfig(kind="lora", k=k, backbone=backbone, lora_layers=lora_layers)
+    model = lora_ensemble_model(base, config, init_lora_weights=False)  # random B: adapters change the scores
     return RewardEnsemble("lora", [model], tokenizer, k, config)
 
 
@@ -65,7 +55,10 @@ def main():
     baseline = RewardEnsemble("independent", [single], tokenizer, 1)
     variants = {
         "independent": RewardEnsemble(
-            "independent", [load_model(args.backbone, "reward_model", seed=i)[0] for i in range(args.k)], tokenizer, args.k
+            "independent",
+            [load_model(args.backbone, "reward_model", seed=i)[0] for i in range(args.k)],
+            tokenizer,
+            args.k,
         ),
         "multihead": RewardEnsemble(
             "multihead", [load_model(args.backbone, "reward_model", num_labels=args.k)[0]], tokenizer, args.k

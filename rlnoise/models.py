@@ -200,6 +200,15 @@ def _from_pretrained(auto, source, name: str, **kwargs):
         hf_logging.set_verbosity(verbosity)
 
 
+def tokenized_batches(tokenizer, texts: list[str], batch_size: int, max_length: int = 512, device=None):
+    """Yield padded, truncated ``BatchEncoding``s of ``batch_size`` texts each (moved to ``device`` if given)."""
+    for i in range(0, len(texts), batch_size):
+        batch = tokenizer(
+            texts[i : i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        )
+        yield batch.to(device) if device is not None else batch
+
+
 def clear_converted(name: str) -> None:
     """Delete the cached conversion of an embedded GGUF model (the next load converts it again)."""
     shutil.rmtree(cache_root() / "models" / name, ignore_errors=True)

@@ -37,13 +37,31 @@ def plot_rm_accuracy(results: dict, out_dir: str | Path) -> list[Path]:
     for i, name in enumerate(names):
         acc = settings[name]["accuracy"]
         members_true = acc["members"]["true"]
-        ax_acc.scatter([i - 0.45] * len(members_true), members_true, color="gray", s=14, zorder=3,
-                       label="members (true labels)" if i == 0 else None)
-        ax_acc.scatter([i - 0.45] * len(acc["members"]["noisy"]), acc["members"]["noisy"], color="gray", s=14,
-                       marker="x", zorder=3, label="members (noisy labels)" if i == 0 else None)
+        ax_acc.scatter(
+            [i - 0.45] * len(members_true),
+            members_true,
+            color="gray",
+            s=14,
+            zorder=3,
+            label="members (true labels)" if i == 0 else None,
+        )
+        ax_acc.scatter(
+            [i - 0.45] * len(acc["members"]["noisy"]),
+            acc["members"]["noisy"],
+            color="gray",
+            s=14,
+            marker="x",
+            zorder=3,
+            label="members (noisy labels)" if i == 0 else None,
+        )
         for j, obj in enumerate(objectives):
-            ax_acc.bar(i - 0.3 + (j + 0.5) * width, acc["objectives"][obj]["true"], width, color=f"C{j}",
-                       label=obj if i == 0 else None)
+            ax_acc.bar(
+                i - 0.3 + (j + 0.5) * width,
+                acc["objectives"][obj]["true"],
+                width,
+                color=f"C{j}",
+                label=obj if i == 0 else None,
+            )
     ax_acc.axhline(0.5, color="k", lw=0.6, ls=":")
     ax_acc.set_xticks(range(len(names)), [f"{n}\n({settings[n]['flip_rate']:.0%} flipped)" for n in names])
     ax_acc.set_ylim(0.4, 1.0)

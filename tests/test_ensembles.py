@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, pair_accuracy, train_ensemble
+from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, layer_stack, pair_accuracy, train_ensemble
 from rlnoise.rewards.objectives import OBJECTIVES
 from rlnoise.rewards.preferences import label_pairs
 
@@ -21,15 +21,29 @@ def toy_pairs(n=96, seed=0, noise="none"):
 
     a, b = [response() for _ in range(n)], [response() for _ in range(n)]
     gold = lambda s: sum(w in GOOD for w in s.split())  # noqa: E731
-    return label_pairs([f"q{i}" for i in range(n)], a, b, np.array([gold(x) for x in a]),
-                       np.array([gold(x) for x in b]) + 0.5 * rng.random(n), noise, seed)
+    return label_pairs(
+        [f"q{i}" for i in range(n)],
+        a,
+        b,
+        np.array([gold(x) for x in a]),
+        np.array([gold(x) for x in b]) + 0.5 * rng.random(n),
+        noise,
+        seed,
+    )
 
 
 @pytest.mark.parametrize("kind", ["independent", "multihead", "lora"])
 def test_ensemble_trains_and_scores(kind, tmp_path):
     data = toy_pairs()
-    config = EnsembleConfig(kind=kind, k=3, backbone="tiny-bert", rm_epochs=4, rm_batch_size=8,
-                            rm_learning_rate=2e-3, rm_lora_learning_rate=5e-3)
+    config = EnsembleConfig(
+        kind=kind,
+        k=3,
+        backbone="tiny-bert",
+        rm_epochs=4,
+        rm_batch_size=8,
+        rm_learning_rate=2e-3,
+        rm_lora_learning_rate=5e-3,
+    )
     from rlnoise.models import load_model
 
     initial, _ = load_model("tiny-bert", "reward_model", seed=0)
@@ -39,11 +53,14 @@ def test_ensemble_trains_and_scores(kind, tmp_path):
     trained = ensemble.models[0]
     if kind == "lora":
         trained = trained.get_base_model()
-        assert torch.equal(trained.bert.embeddings.word_embeddings.weight,
-                           initial.bert.embeddings.word_embeddings.weight)  # the base stays frozen
+        assert torch.equal(
+            trained.bert.embeddings.word_embeddings.weight, initial.bert.embeddings.word_embeddings.weight
+        )  # the base stays frozen
     else:
-        assert not torch.equal(trained.bert.encoder.layer[0].attention.self.query.weight,
-                               initial.bert.encoder.layer[0].attention.self.query.weight)
+        assert not torch.equal(
+            trained.bert.encoder.layer[0].attention.self.query.weight,
+            initial.bert.encoder.layer[0].attention.self.query.weight,
+        )
     scores = ensemble.score(["q0", "q1"], ["great good nice", "awful bad poor"])
     assert scores.shape == (3, 2)
     assert (scores[:, 0] > scores[:, 1]).all()
@@ -58,8 +75,9 @@ def test_ensemble_trains_and_scores(kind, tmp_path):
 
 def test_lora_mixed_batch_equals_one_adapter_at_a_time(tmp_path):
     """The single mixed-adapter forward gives each member exactly its own adapter's scores."""
-    config = EnsembleConfig(kind="lora", k=2, backbone="tiny-bert", rm_epochs=1, rm_batch_size=8,
-                            rm_lora_learning_rate=2e-2)
+    config = EnsembleConfig(
+        kind="lora", k=2, backbone="tiny-bert", rm_epochs=1, rm_batch_size=8, rm_lora_learning_rate=2e-2
+    )
     ensemble, _ = train_ensemble(toy_pairs(32), config, tmp_path)
     texts = ["q\n\ngreat good[SEP]", "q\n\nawful bad nasty[SEP]"]
     mixed = ensemble.score_texts(texts)
@@ -73,8 +91,9 @@ def test_lora_mixed_batch_equals_one_adapter_at_a_time(tmp_path):
 
 def test_accuracy_on_true_labels_reverses_flips(tmp_path):
     noisy = toy_pairs(64, seed=3, noise="symmetric:p=0.5")
-    config = EnsembleConfig(kind="multihead", k=2, backbone="tiny-bert", rm_epochs=4, rm_batch_size=8,
-                            rm_learning_rate=2e-3)
+    config = EnsembleConfig(
+        kind="multihead", k=2, backbone="tiny-bert", rm_epochs=4, rm_batch_size=8, rm_learning_rate=2e-3
+    )
     ensemble, _ = train_ensemble(toy_pairs(96), config, tmp_path)
     acc = pair_accuracy(ensemble, noisy)
     flip_rate = np.mean(noisy["flipped"])
@@ -88,3 +107,22 @@ def test_config_validation():
         EnsembleConfig(kind="bagging")
     with pytest.raises(ValueError, match="k must be an integer > 0"):
         EnsembleConfig(k=0)
+
+
+@pytest.mark.parametrize("backbone", ["tiny-bert", "tiny-llama"])
+def test_lora_top_layers_share_the_frozen_trunk(backbone, tmp_path):
+    """With lora_layers=1 only the top layer is adapted, and replaying the frozen trunk gives identical scores."""
+    config = EnsembleConfig(
+        kind="lora", k=3, backbone=backbone, lora_layers=1, rm_epochs=1, rm_batch_size=8, rm_lora_learning_rate=5e-3
+    )
+    ensemble, _ = train_ensemble(toy_pairs(32), config, tmp_path)
+    model = ensemble.models[0]
+    adapted = {n.split(".lora_A")[0] for n, _ in model.named_parameters() if ".lora_A.member0" in n}
+    assert adapted and all(".1." in n for n in adapted)  # layer index 1 of 2 only
+    texts = ["q\n\ngreat good", "q\n\nawful bad nasty and more words"]
+    shared = ensemble.score_texts(texts)
+    ensemble.config.lora_layers = 0  # score again running every layer for every member
+    assert torch.allclose(shared, ensemble.score_texts(texts), atol=1e-5)
+    assert not any(type(layer).__name__ == "_Replay" for layer in layer_stack(model))  # real layers restored
+    with pytest.raises(ValueError, match="lora_layers must be <="):
+        train_ensemble(toy_pairs(8), EnsembleConfig(kind="lora", k=1, backbone=backbone, lora_layers=5), tmp_path)

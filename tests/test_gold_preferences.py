@@ -65,8 +65,9 @@ def test_flipped_rows_have_the_worse_response_chosen():
     rng = np.random.default_rng(0)
     n = 400
     gold_a, gold_b = rng.normal(size=n), rng.normal(size=n)
-    ds = label_pairs(["p"] * n, [f"a{i}" for i in range(n)], [f"b{i}" for i in range(n)], gold_a, gold_b,
-                     "symmetric:p=0.3", seed=1)
+    ds = label_pairs(
+        ["p"] * n, [f"a{i}" for i in range(n)], [f"b{i}" for i in range(n)], gold_a, gold_b, "symmetric:p=0.3", seed=1
+    )
     flipped = np.array(ds["flipped"])
     worse = np.array(ds["gold_chosen"]) < np.array(ds["gold_rejected"])
     assert 0.2 < flipped.mean() < 0.4

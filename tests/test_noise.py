@@ -296,8 +296,10 @@ def test_bradley_terry_small_temperature_less_noisy():
 # ---------------------------------------------------------------- validation
 
 
-@pytest.mark.parametrize(("bad", "shown"), [(1.5, "1.5"), (-0.1, "-0.1"), (float("nan"), "nan"), (True, "True"),
-                                            ("0.5", "'0.5'"), (None, "None")])
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [(1.5, "1.5"), (-0.1, "-0.1"), (float("nan"), "nan"), (True, "True"), ("0.5", "'0.5'"), (None, "None")],
+)
 @pytest.mark.parametrize("name", ["symmetric", "exact", "pairwise"])
 def test_bad_p_rejected(name, bad, shown):
     """p must be a real number in [0, 1]; the error names p and the bad value."""
@@ -383,8 +385,9 @@ def test_bradley_terry_margin_shape_mismatch():
         apply_noise("bradley_terry", [0, 1, 1], seed=0, margins=[[0.1, 0.2, 0.3]])
 
 
-@pytest.mark.parametrize(("temperature", "shown"), [(0.0, "0.0"), (-1.0, "-1.0"), (float("inf"), "inf"),
-                                                    (float("nan"), "nan")])
+@pytest.mark.parametrize(
+    ("temperature", "shown"), [(0.0, "0.0"), (-1.0, "-1.0"), (float("inf"), "inf"), (float("nan"), "nan")]
+)
 def test_bradley_terry_bad_temperature(temperature, shown):
     """Temperature must be finite and > 0."""
     with pytest.raises(ValueError, match=rf"temperature.*{shown}"):

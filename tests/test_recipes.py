@@ -33,16 +33,26 @@ def test_rm_yaml_parses(config, monkeypatch):
 def test_bad_config_value_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "recipes/overoptimization/configs/rm_tiny.yaml").read_text() + "\ntop_p: 1.5\n")
-    proc = subprocess.run([sys.executable, "recipes/overoptimization/train_rms.py", "--config", str(bad)],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "recipes/overoptimization/train_rms.py", "--config", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     assert "top_p must be a probability in [0, 1], got 1.5" in proc.stderr
 
 
 def test_rm_recipe_end_to_end(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "recipes/overoptimization/train_rms.py", "--config",
-           "recipes/overoptimization/configs/rm_tiny.yaml", "--output_root", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "recipes/overoptimization/train_rms.py",
+        "--config",
+        "recipes/overoptimization/configs/rm_tiny.yaml",
+        "--output_root",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "overoptimization" / "rm_tiny"

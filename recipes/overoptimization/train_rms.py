@@ -55,16 +55,18 @@ class StudyConfig:
 
 
 def main():
-    study, sampling, gold_config, ensemble_config = parse_config(StudyConfig, SamplingConfig, GoldConfig, EnsembleConfig)
+    study, sampling, gold_config, ensemble_config = parse_config(
+        StudyConfig, SamplingConfig, GoldConfig, EnsembleConfig
+    )
     state = PartialState()
     out = run_dir("overoptimization", study.run_name, study.output_root)
     if state.is_main_process:
         write_yaml(out / "config.yaml", to_dict((study, sampling, gold_config, ensemble_config)))
-    prompts = load_prompts(study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs, seed=study.seed)
+    prompts = load_prompts(
+        study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs, seed=study.seed
+    )
     splits = {name: prompts[name].to_list() for name in ("train", "eval")}
-    objectives = {
-        name: partial(apply_objective, name, lam=study.uwo_lambda) for name in ("mean", "wco", "uwo", "lcb")
-    }
+    objectives = {name: partial(apply_objective, name, lam=study.uwo_lambda) for name in ("mean", "wco", "uwo", "lcb")}
     results = dict(recipe="train_rms", settings={})
     samples = []
     for spec in study.noise:
@@ -79,15 +81,24 @@ def main():
             train_loss=logs["loss"],
             seconds=time.time() - start,
         )
-        state.print(f"[{spec}] flipped {results['settings'][spec]['flip_rate']:.1%}, member true-label accuracy "
-                    f"{[round(a, 3) for a in accuracy['members']['true']]}, objectives "
-                    f"{ {k: round(v['true'], 3) for k, v in accuracy['objectives'].items()} }")
+        state.print(
+            f"[{spec}] flipped {results['settings'][spec]['flip_rate']:.1%}, member true-label accuracy "
+            f"{[round(a, 3) for a in accuracy['members']['true']]}, objectives "
+            f"{ {k: round(v['true'], 3) for k, v in accuracy['objectives'].items()} }"
+        )
         rows = pairs["eval"].select(range(min(4, len(pairs["eval"]))))
         scores = ensemble.score(rows["raw_prompt"], rows["chosen"])
         samples += [
-            dict(noise=spec, prompt=r["raw_prompt"], chosen=r["chosen"], rejected=r["rejected"],
-                 gold_chosen=r["gold_chosen"], gold_rejected=r["gold_rejected"], flipped=r["flipped"],
-                 proxy_chosen=scores[:, i].tolist())
+            dict(
+                noise=spec,
+                prompt=r["raw_prompt"],
+                chosen=r["chosen"],
+                rejected=r["rejected"],
+                gold_chosen=r["gold_chosen"],
+                gold_rejected=r["gold_rejected"],
+                flipped=r["flipped"],
+                proxy_chosen=scores[:, i].tolist(),
+            )
             for i, r in enumerate(rows)
         ]
     if state.is_main_process:

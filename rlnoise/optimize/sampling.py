@@ -47,9 +47,9 @@ def sample_responses(
 ) -> list[list[str]]:
     """Sample ``n`` responses for every prompt.
 
-    Prompts are batched (``config.generation_batch_size // n`` prompts per call, each repeated ``n`` times) with left padding
-    and the KV cache on. Each batch is seeded by ``seed`` and the index of its first prompt, so the output for a
-    prompt does not depend on what else ran before it.
+    Prompts are batched (``generation_batch_size // n`` prompts per call, each repeated ``n`` times) with left
+    padding and the KV cache on. Each batch is seeded from ``seed`` and the index of its first prompt, so a rerun
+    with the same prompts and settings reproduces the samples.
 
     Returns:
         ``responses[i][j]``: the j-th response for prompt i, special tokens removed.

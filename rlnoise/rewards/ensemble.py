@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from rlnoise.config import check_choice, check_positive
-from rlnoise.models import load_model
+from rlnoise.models import load_model, tokenized_batches
 from rlnoise.rewards.gold import rm_text
 
 ENSEMBLE_KINDS = ("independent", "multihead", "lora")
@@ -35,11 +35,17 @@ ENSEMBLE_KINDS = ("independent", "multihead", "lora")
 class EnsembleConfig:
     """How a proxy reward-model ensemble is built and trained."""
 
-    kind: str = field(default="independent", metadata={"help": "Ensemble construction: independent, multihead or lora."})
+    kind: str = field(
+        default="independent", metadata={"help": "Ensemble construction: independent, multihead or lora."}
+    )
     k: int = field(default=5, metadata={"help": "Number of members (Coste et al.: 5)."})
-    backbone: str = field(default="minilm-l6", metadata={"help": "Reward-model backbone: registry name, hub id or path."})
+    backbone: str = field(
+        default="minilm-l6", metadata={"help": "Reward-model backbone: registry name, hub id or path."}
+    )
     rm_epochs: float = field(default=1.0, metadata={"help": "Training epochs over the preference pairs."})
-    rm_learning_rate: float = field(default=3e-5, metadata={"help": "AdamW learning rate (full fine-tuning and heads)."})
+    rm_learning_rate: float = field(
+        default=3e-5, metadata={"help": "AdamW learning rate (full fine-tuning and heads)."}
+    )
     rm_lora_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate for LoRA members."})
     rm_batch_size: int = field(default=16, metadata={"help": "Pairs per optimisation step."})
     rm_max_length: int = field(default=384, metadata={"help": "Pairs longer than this many tokens are dropped."})
@@ -98,15 +104,7 @@ class RewardEnsemble:
         """Scores of already formatted reward-model texts, shape [K, B]."""
         device = next(self.models[0].parameters()).device
         out = []
-        for i in range(0, len(texts), batch_size):
-            enc = self.tokenizer(
-                texts[i : i + batch_size],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-                add_special_tokens=True,
-            ).to(device)
+        for enc in tokenized_batches(self.tokenizer, texts, batch_size, max_length, device):
             out.append(self._score_batch(enc).float().cpu())
         return torch.cat(out, dim=1) if out else torch.zeros(self.k, 0)
 
@@ -334,18 +332,23 @@ def _head_name(model) -> str:
     raise ValueError(f"cannot find the classification head of {type(model).__name__}")
 
 
-def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
-    from peft import LoraConfig, TaskType, get_peft_model
+def lora_ensemble_model(base, config: EnsembleConfig, **lora_kwargs):
+    """Wrap ``base`` (a reward model) in a peft model with K LoRA adapters ``member0..`` and a head per adapter.
 
-    base, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed)
-    head = _head_name(base)
+    Args:
+        base: the frozen reward-model backbone with its classification head.
+        config: K, rank, alpha and ``lora_layers`` (adapt only the top N layers; 0 = all).
+        lora_kwargs: extra ``peft.LoraConfig`` arguments (e.g. ``init_lora_weights=False`` in benchmarks).
+    """
+    from peft import LoraConfig, TaskType, get_peft_model
 
     n_layers = base.config.num_hidden_layers
     if config.lora_layers > n_layers:
         raise ValueError(f"lora_layers must be <= the backbone's {n_layers} layers, got {config.lora_layers}")
     top = list(range(n_layers - config.lora_layers, n_layers)) if config.lora_layers else None
     # every linear layer inside the transformer blocks (peft needs names, not "all-linear", to pick layers)
-    linear = sorted({name.rsplit(".", 1)[-1] for name, m in layer_stack(base)[0].named_modules() if isinstance(m, nn.Linear)})
+    blocks = layer_stack(base)[0].named_modules()
+    linear = sorted({name.rsplit(".", 1)[-1] for name, m in blocks if isinstance(m, nn.Linear)})
 
     def lora_config():
         return LoraConfig(
@@ -355,13 +358,21 @@ def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
             lora_dropout=0.0,
             target_modules=linear,
             layers_to_transform=top,
-            modules_to_save=[head],
+            modules_to_save=[_head_name(base)],
+            **lora_kwargs,
         )
 
     names = [f"member{i}" for i in range(config.k)]
     model = get_peft_model(base, lora_config(), adapter_name=names[0])
     for name in names[1:]:
         model.add_adapter(name, lora_config())
+    return model
+
+
+def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
+    base, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed)
+    model = lora_ensemble_model(base, config)
+    names = [f"member{i}" for i in range(config.k)]
     losses = []
     for i, name in enumerate(names):
         model.set_adapter(name)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from rlnoise.config import check_positive
+from rlnoise.models import load_model, tokenized_batches
 
 
 @runtime_checkable
@@ -73,7 +74,6 @@ class SentenceEncoder:
     """Mean-pooled, L2-normalised sentence embeddings from an encoder in the model registry."""
 
     def __init__(self, name: str = "minilm-l6", batch_size: int = 64, max_length: int = 256):
-        from rlnoise.models import load_model
 
         self.model, self.tokenizer = load_model(name, "encoder")
         self.model.eval()
@@ -82,14 +82,7 @@ class SentenceEncoder:
     @torch.no_grad()
     def encode(self, texts: list[str]) -> torch.Tensor:
         out = []
-        for i in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(
-                texts[i : i + self.batch_size],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            )
+        for batch in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length):
             hidden = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
@@ -141,7 +134,9 @@ class RubricGold:
         sentiment = torch.tensor([self.vader.polarity_scores(r)["compound"] for r in responses])
         length = torch.tensor([length_score(r, self.config.target_words) for r in responses])
         repetition = torch.tensor([repetition_fraction(r) for r in responses])
-        return dict(agreement=agreement, relevance=relevance, sentiment=sentiment, length=length, repetition=repetition)
+        return dict(
+            agreement=agreement, relevance=relevance, sentiment=sentiment, length=length, repetition=repetition
+        )
 
     def score(self, prompts: list[str], responses: list[str]) -> torch.Tensor:
         s, c = self.signals(prompts, responses), self.config
@@ -158,7 +153,6 @@ class HFRewardModelGold:
     """Gold from any sequence-classification reward model id or path (single scalar output)."""
 
     def __init__(self, name_or_path: str, batch_size: int = 16, max_length: int = 1024, device: str | None = None):
-        from rlnoise.models import load_model
 
         self.model, self.tokenizer = load_model(name_or_path, "reward_model")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -169,14 +163,7 @@ class HFRewardModelGold:
     def score(self, prompts: list[str], responses: list[str]) -> torch.Tensor:
         texts = [rm_text(p, r, self.tokenizer) for p, r in zip(prompts, responses)]
         out = []
-        for i in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(
-                texts[i : i + self.batch_size],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(self.device)
+        for batch in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length, self.device):
             out.append(self.model(**batch).logits[:, 0].float().cpu())
         return torch.cat(out) if out else torch.zeros(0)
 

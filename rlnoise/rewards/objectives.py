@@ -84,5 +84,7 @@ class Standardizer:
     def __call__(self, scores: torch.Tensor) -> torch.Tensor:
         scores = _check(scores)
         if scores.shape[0] != self.mean.shape[0]:
-            raise ValueError(f"scores have {scores.shape[0]} members, the standardiser was fit on {self.mean.shape[0]}")
+            raise ValueError(
+                f"scores have {scores.shape[0]} members, the standardiser was fit on {self.mean.shape[0]}"
+            )
         return (scores - self.mean.to(scores)) / self.std.to(scores)

@@ -7,8 +7,6 @@ keeps the bookkeeping: both gold scores, the true label and a ``flipped`` flag.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from datasets import Dataset, load_from_disk
 
@@ -32,20 +30,6 @@ def parse_noise_spec(spec: str) -> tuple[str, dict]:
         except ValueError:
             params[key.strip()] = value.strip()
     return name, params
-
-
-@dataclass
-class PreferenceConfig:
-    """How preference pairs are made and noised."""
-
-    noise: str = field(
-        default="none",
-        metadata={"help": "Noise spec 'name[:k=v,...]', e.g. 'coste', 'symmetric:p=0.25', 'bradley_terry:temperature=0.5'."},
-    )
-    seed: int = field(default=0, metadata={"help": "Seed for the noise draw."})
-
-    def __post_init__(self):
-        parse_noise_spec(self.noise)
 
 
 def label_pairs(
@@ -124,7 +108,13 @@ def build_preference_dataset(
         pairs = sample_pairs(prompts)
         a, b = [p[0] for p in pairs], [p[1] for p in pairs]
         Dataset.from_dict(
-            dict(prompt=list(prompts), a=a, b=b, gold_a=gold.score(prompts, a).tolist(), gold_b=gold.score(prompts, b).tolist())
+            dict(
+                prompt=list(prompts),
+                a=a,
+                b=b,
+                gold_a=gold.score(prompts, a).tolist(),
+                gold_b=gold.score(prompts, b).tolist(),
+            )
         ).save_to_disk(str(folder / "pairs"))
 
     if cache_key is None:
@@ -137,7 +127,11 @@ def build_preference_dataset(
         folder = cached_stage("scored_pairs", cache_key, build)
     scored = load_from_disk(str(folder / "pairs"))
     return label_pairs(
-        list(scored["prompt"]), list(scored["a"]), list(scored["b"]), np.array(scored["gold_a"]), np.array(scored["gold_b"]),
+        list(scored["prompt"]),
+        list(scored["a"]),
+        list(scored["b"]),
+        np.array(scored["gold_a"]),
+        np.array(scored["gold_b"]),
         noise,
         seed,
     )
