@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from rlnoise.rewards.gold import GoldConfig, GoldReward, RubricGold, length_score, repetition_fraction
 from rlnoise.rewards.preferences import build_preference_dataset, label_pairs, parse_noise_spec
@@ -106,3 +107,20 @@ def test_preference_dataset_is_cached(gold):
     assert calls == [1]
     assert first["gold_chosen"] == [max(first["gold_chosen"][0], first["gold_rejected"][0])]
     assert sorted([*first["chosen"], *first["rejected"]]) == sorted([*second["chosen"], *second["rejected"]])
+
+
+def test_hf_reward_model_gold_from_a_local_path(tmp_path):
+    """HFRewardModelGold loads any sequence-classification RM path and scores in batches, deterministically."""
+    from rlnoise.models import load_model
+    from rlnoise.rewards.gold import HFRewardModelGold
+
+    model, tokenizer = load_model("tiny-bert", "reward_model", seed=3)
+    model.save_pretrained(tmp_path / "rm")
+    tokenizer.save_pretrained(tmp_path / "rm")
+    gold = HFRewardModelGold(str(tmp_path / "rm"), batch_size=2, device="cpu")
+    prompts, responses = ["p1", "p2", "p3"], ["good answer", "bad", "another answer here"]
+    scores = gold.score(prompts, responses)
+    assert scores.shape == (3,) and torch.isfinite(scores).all()
+    assert torch.equal(scores, gold.score(prompts, responses))
+    single = torch.cat([gold.score([p], [r]) for p, r in zip(prompts, responses)])
+    assert torch.allclose(scores, single, atol=1e-5)  # padding in a batch does not change a score
