@@ -51,15 +51,25 @@ def fingerprint(*parts: Any, length: int = 12) -> str:
 
 @contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside ``path``; on success rename it onto ``path`` (file or directory)."""
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    Files are replaced atomically. Directories are never replaced: if ``path`` already exists as a directory
+    (another process finished the same work first), the new copy is discarded, so a reader never sees a folder
+    disappear under it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
     try:
         yield tmp
-        if path.is_dir() and tmp.is_dir():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        if tmp.is_dir():
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                if not path.is_dir():
+                    raise
+        else:
+            os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
 
@@ -117,7 +127,8 @@ def cached_stage(stage: str, config: Any, build: Callable[[Path], None], *, root
         stage: stage name, e.g. ``"preferences"``.
         config: anything JSON-serialisable that fully determines the stage's output.
         build: ``build(folder)`` writes the stage's files into an empty folder; it is renamed into place only
-            after it returns, so an interrupted build leaves nothing behind.
+            after it returns, so an interrupted build leaves nothing behind. When several processes build the
+            same stage at once, the first to finish wins and all of them read its copy.
         root: cache root (default ``$RLNOISE_CACHE/stages``).
 
     Returns:

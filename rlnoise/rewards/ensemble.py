@@ -31,6 +31,11 @@ from rlnoise.rewards.gold import rm_text
 ENSEMBLE_KINDS = ("independent", "multihead", "lora")
 
 
+def member_names(k: int) -> list[str]:
+    """Adapter names of the K LoRA members."""
+    return [f"member{i}" for i in range(k)]
+
+
 @dataclass
 class EnsembleConfig:
     """How a proxy reward-model ensemble is built and trained."""
@@ -97,7 +102,7 @@ class RewardEnsemble:
 
     @property
     def adapter_names(self) -> list[str]:
-        return [f"member{i}" for i in range(self.k)]
+        return member_names(self.k)
 
     @torch.no_grad()
     def score_texts(self, texts: list[str], batch_size: int = 32, max_length: int = 512) -> torch.Tensor:
@@ -117,7 +122,8 @@ class RewardEnsemble:
         # (peft's mixed-adapter batches); frozen layers below the adapted ones run once, not K times.
         model, b = self.models[0], enc["input_ids"].shape[0]
         names = [name for name in self.adapter_names for _ in range(b)]
-        split = self.config.lora_layers and model.config.num_hidden_layers - self.config.lora_layers
+        top = self.config.lora_layers if self.config else 0
+        split = top and model.config.num_hidden_layers - top
         with shared_lower_layers(model, enc, split, self.k):
             repeated = {key: v.repeat(self.k, *([1] * (v.ndim - 1))) for key, v in enc.items()}
             return model(**repeated, adapter_names=names).logits[:, 0].view(self.k, b)
@@ -158,7 +164,7 @@ class RewardEnsemble:
             from peft import PeftModel
 
             base, _ = load_model(config.backbone, "reward_model", seed=config.rm_seed)
-            names = [f"member{i}" for i in range(k)]
+            names = member_names(k)
             model = PeftModel.from_pretrained(base, folder / "adapters" / names[0], adapter_name=names[0])
             for name in names[1:]:
                 model.load_adapter(folder / "adapters" / name, adapter_name=name)
@@ -362,7 +368,7 @@ def lora_ensemble_model(base, config: EnsembleConfig, **lora_kwargs):
             **lora_kwargs,
         )
 
-    names = [f"member{i}" for i in range(config.k)]
+    names = member_names(config.k)
     model = get_peft_model(base, lora_config(), adapter_name=names[0])
     for name in names[1:]:
         model.add_adapter(name, lora_config())
@@ -372,7 +378,7 @@ def lora_ensemble_model(base, config: EnsembleConfig, **lora_kwargs):
 def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
     base, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed)
     model = lora_ensemble_model(base, config)
-    names = [f"member{i}" for i in range(config.k)]
+    names = member_names(config.k)
     losses = []
     for i, name in enumerate(names):
         model.set_adapter(name)

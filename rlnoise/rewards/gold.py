@@ -74,7 +74,6 @@ class SentenceEncoder:
     """Mean-pooled, L2-normalised sentence embeddings from an encoder in the model registry."""
 
     def __init__(self, name: str = "minilm-l6", batch_size: int = 64, max_length: int = 256):
-
         self.model, self.tokenizer = load_model(name, "encoder")
         self.model.eval()
         self.batch_size, self.max_length = batch_size, max_length
@@ -153,7 +152,6 @@ class HFRewardModelGold:
     """Gold from any sequence-classification reward model id or path (single scalar output)."""
 
     def __init__(self, name_or_path: str, batch_size: int = 16, max_length: int = 1024, device: str | None = None):
-
         self.model, self.tokenizer = load_model(name_or_path, "reward_model")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device).eval()
