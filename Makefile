@@ -34,9 +34,11 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 demo: $(STAMP)
-	$(PY) recipes/overoptimization/train_rms.py --config recipes/overoptimization/configs/rm_quick.yaml
+	$(PY) recipes/overoptimization/bon.py --config recipes/overoptimization/configs/bon_quick.yaml
 
 bench: $(STAMP)
+	$(PY) bench/bench_bon.py
+	$(PY) bench/bench_sampling.py
 	$(PY) bench/bench_ensemble.py --backbone minilm-l6
 	$(PY) bench/bench_ensemble.py --backbone smollm2-135m-instruct --batch 16
 

@@ -78,7 +78,58 @@ def plot_rm_accuracy(results: dict, out_dir: str | Path) -> list[Path]:
     return _save(fig, Path(out_dir) / "rm_accuracy")
 
 
-PLOTTERS = {"train_rms": plot_rm_accuracy}
+def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
+    """Best-of-n gold (top row) and proxy (bottom row) vs sqrt(KL), one column per noise setting.
+
+    Single reward models are drawn as their mean with a min-max band over members; each ensemble objective is a
+    line; dashed lines are the Gao fits d (alpha - beta d) of the gold curves.
+
+    Args:
+        results: the ``results.json`` written by ``recipes/overoptimization/bon.py``.
+        out_dir: folder for ``bon.png`` / ``.svg``.
+    """
+    import numpy as np
+
+    from rlnoise.optimize.scaling import bon_form
+
+    settings = results["settings"]
+    fig, axes = plt.subplots(2, len(settings), figsize=(4.6 * len(settings), 7.2), squeeze=False, sharex=True)
+    for col, (spec, setting) in enumerate(settings.items()):
+        d = np.sqrt(setting["kl"])
+        dense = np.linspace(0, d[-1], 100)
+        members = {k: v for k, v in setting["selectors"].items() if k.startswith("member")}
+        objectives = {k: v for k, v in setting["selectors"].items() if not k.startswith("member")}
+        for row, key in enumerate(("gold", "proxy")):
+            ax = axes[row, col]
+            curves = np.array([m[key] for m in members.values()])
+            ax.fill_between(d, curves.min(0), curves.max(0), color="gray", alpha=0.25, lw=0)
+            ax.plot(d, curves.mean(0), color="k", lw=1.8, label=f"single RMs (mean of {len(curves)}, band min-max)")
+            if key == "gold" and all("alpha" in m for m in members.values()):
+                fit = np.mean([bon_form(dense, m["alpha"], m["beta"]) for m in members.values()], axis=0)
+                ax.plot(dense, fit, color="k", lw=1, ls="--")
+            for j, (name, curve) in enumerate(objectives.items()):
+                ax.plot(d, curve[key], color=f"C{j}", lw=1.5, label=f"ensemble {name}")
+                if key == "gold" and "alpha" in curve:
+                    ax.plot(dense, bon_form(dense, curve["alpha"], curve["beta"]), color=f"C{j}", lw=0.9, ls="--")
+            ax.axhline(0, color="gray", lw=0.6, ls=":")
+            ax.set_title(f"{key} | noise {spec} ({setting['flip_rate']:.0%} flipped)", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(f"{key} score gain over n=1 (pool std)")
+            if row == 1:
+                ax.set_xlabel("sqrt(KL(best-of-n || policy))")
+        axes[0, col].secondary_xaxis(
+            "top",
+            functions=(lambda x: np.exp(x**2), lambda n: np.sqrt(np.log(np.maximum(n, 1.0)))),
+        ).set_xlabel("~n (e^KL)", fontsize=8)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(
+        f"Best-of-n on {results['pool']['prompts']} prompts x {results['pool']['size']} samples (dashed: Gao fit)",
+        fontsize=11,
+    )
+    return _save(fig, Path(out_dir) / "bon")
+
+
+PLOTTERS = {"train_rms": plot_rm_accuracy, "bon": plot_bon}
 
 
 def replot(run_dir: str | Path) -> list[Path]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from rlnoise.distributed import barrier, world
+
 
 def cache_root() -> Path:
     """``$RLNOISE_CACHE`` (default ``~/.cache/rlnoise``)."""
@@ -128,7 +130,9 @@ def cached_stage(stage: str, config: Any, build: Callable[[Path], None], *, root
         config: anything JSON-serialisable that fully determines the stage's output.
         build: ``build(folder)`` writes the stage's files into an empty folder; it is renamed into place only
             after it returns, so an interrupted build leaves nothing behind. When several processes build the
-            same stage at once, the first to finish wins and all of them read its copy.
+            same stage at once, the first to finish wins and all of them read its copy. Under ``accelerate launch``
+            all processes must call this together: all of them run ``build`` (it may shard work across them) and
+            the main process publishes its folder.
         root: cache root (default ``$RLNOISE_CACHE/stages``).
 
     Returns:
@@ -136,11 +140,18 @@ def cached_stage(stage: str, config: Any, build: Callable[[Path], None], *, root
     """
     root = Path(root) if root is not None else cache_root() / "stages"
     final = root / f"{stage}-{fingerprint(config)}"
+    barrier()  # launched processes decide hit or miss at the same point, since builds may be collective
     if (final / ".done").exists():
         return final
-    with atomic_path(final) as tmp:
-        tmp.mkdir(parents=True)
-        write_json(tmp / "stage_config.json", config)
-        build(tmp)
-        (tmp / ".done").write_text("")
+    rank, size = world()
+    if rank > 0:  # builds may be collective, so every process runs it, but only the main process publishes
+        with tempfile.TemporaryDirectory(prefix=f".{stage}.rank{rank}.") as scratch:
+            build(Path(scratch))
+    else:
+        with atomic_path(final) as tmp:
+            tmp.mkdir(parents=True)
+            write_json(tmp / "stage_config.json", config)
+            build(tmp)
+            (tmp / ".done").write_text("")
+    barrier()
     return final

@@ -7,24 +7,34 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import assert_same, without
 
 ROOT = Path(__file__).resolve().parents[1]
-RM_CONFIGS = sorted((ROOT / "recipes" / "overoptimization" / "configs").glob("rm_*.yaml"))
+OVEROPT_CONFIGS = sorted((ROOT / "recipes" / "overoptimization" / "configs").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("config", RM_CONFIGS, ids=lambda p: p.name)
-def test_rm_yaml_parses(config, monkeypatch):
+def run_recipe(script: str, config: str, output_root, *extra: str, launcher: list[str] | None = None, env=None):
+    """Run a recipe in a subprocess from the repository root; returns the CompletedProcess."""
+    env = dict(env or os.environ, PYTHONPATH=str(ROOT))
+    cmd = [*(launcher or [sys.executable]), script, "--config", config, "--output_root", str(output_root), *extra]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("config", OVEROPT_CONFIGS, ids=lambda p: p.name)
+def test_overoptimization_yaml_parses(config, monkeypatch):
     sys.path.insert(0, str(ROOT / "recipes" / "overoptimization"))
     try:
-        from train_rms import StudyConfig
+        from bon import BonStudyConfig
 
         from rlnoise.config import parse_config
         from rlnoise.optimize.sampling import SamplingConfig
         from rlnoise.rewards.ensemble import EnsembleConfig
         from rlnoise.rewards.gold import GoldConfig
+        from rlnoise.rewards.pipeline import RMStudyConfig
 
-        monkeypatch.setattr(sys, "argv", ["train_rms.py", "--config", str(config)])
-        study, sampling, gold, ensemble = parse_config(StudyConfig, SamplingConfig, GoldConfig, EnsembleConfig)
+        study_class = BonStudyConfig if config.name.startswith("bon") else RMStudyConfig
+        monkeypatch.setattr(sys, "argv", ["recipe.py", "--config", str(config)])
+        study, sampling, gold, ensemble = parse_config(study_class, SamplingConfig, GoldConfig, EnsembleConfig)
     finally:
         sys.path.pop(0)
     assert study.noise and ensemble.k >= 1 and sampling.max_new_tokens > 0 and gold.target_words > 0
@@ -44,16 +54,8 @@ def test_bad_config_value_names_the_field(tmp_path):
 
 
 def test_rm_recipe_end_to_end(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [
-        sys.executable,
-        "recipes/overoptimization/train_rms.py",
-        "--config",
-        "recipes/overoptimization/configs/rm_tiny.yaml",
-        "--output_root",
-        str(tmp_path),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    args = ("recipes/overoptimization/train_rms.py", "recipes/overoptimization/configs/rm_tiny.yaml", tmp_path)
+    proc = run_recipe(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "overoptimization" / "rm_tiny"
     results = json.loads((out / "results.json").read_text())
@@ -66,5 +68,31 @@ def test_rm_recipe_end_to_end(tmp_path):
     assert (out / "rm_accuracy.png").stat().st_size > 10_000
     assert (out / "config.yaml").exists() and (out / "samples.jsonl").read_text().strip()
     # a rerun reuses the cached pairs and ensembles
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    again = run_recipe(*args)
     assert again.returncode == 0 and "sampling" not in again.stderr
+
+
+BON = ("recipes/overoptimization/bon.py", "recipes/overoptimization/configs/bon_tiny.yaml")
+
+
+def test_bon_recipe_end_to_end(tmp_path):
+    proc = run_recipe(*BON, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "overoptimization" / "bon_tiny"
+    results = json.loads((out / "results.json").read_text())
+    assert results["recipe"] == "bon" and results["ns"][0] == 1 and results["ns"][-1] == 12
+    assert results["pool"]["prompts"] == 5 and results["pool"]["size"] == 12
+    for setting in results["settings"].values():
+        assert set(setting["selectors"]) == {"member0", "member1", "member2", "mean", "wco", "uwo", "lcb"}
+        for curve in setting["selectors"].values():
+            assert curve["gold"][0] == 0.0 and curve["proxy"][0] == 0.0 and len(curve["gold"]) == len(results["ns"])
+            assert curve["proxy"] == sorted(curve["proxy"])  # best-of-n never lowers the selecting score
+            assert {"alpha", "beta", "d_peak", "kl_peak"} <= set(curve)
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 2 * 2 and [p["n"] for p in samples[0]["picks"]["mean"]] == [1, 4, 12]
+    assert (out / "bon.png").stat().st_size > 20_000
+    # an interrupted run resumes from its cached stages and gives the same results
+    (out / "results.json").unlink()
+    again = run_recipe(*BON, tmp_path)
+    assert again.returncode == 0 and "sampling" not in again.stderr and "scoring" not in again.stderr
+    assert_same(without(json.loads((out / "results.json").read_text()), "seconds"), without(results, "seconds"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
 
 from rlnoise.config import check_positive, check_probability
+from rlnoise.distributed import sharded_map
 
 
 @dataclass
@@ -41,54 +41,96 @@ def chat_prompt(tokenizer, prompt: str) -> str:
     return prompt + "\n"
 
 
+@dataclass(frozen=True)
+class SamplingUnit:
+    """One ``generate`` call: prompts ``[first, last)``, each sampled ``count`` times, from one seed."""
+
+    first: int
+    last: int
+    count: int
+    seed: int
+
+
+def sampling_units(n_prompts: int, n: int, batch_size: int, seed: int) -> list[SamplingUnit]:
+    """Split ``n_prompts x n`` samples into generate calls of at most ``batch_size`` sequences (or one prompt).
+
+    With ``n >= batch_size`` every prompt gets its own calls (``ceil(n / batch_size)`` chunks); otherwise
+    ``batch_size // n`` consecutive prompts share a call. Each unit has its own seed, derived from ``seed`` and its
+    position, so the samples do not depend on how units are spread over processes.
+    """
+    units = []
+    if n >= batch_size:
+        for p in range(n_prompts):
+            for chunk, start in enumerate(range(0, n, batch_size)):
+                units.append(SamplingUnit(p, p + 1, min(batch_size, n - start), _unit_seed(seed, p, chunk)))
+    else:
+        per_call = batch_size // n
+        for p in range(0, n_prompts, per_call):
+            units.append(SamplingUnit(p, min(p + per_call, n_prompts), n, _unit_seed(seed, p, 0)))
+    return units
+
+
+def _unit_seed(seed: int, prompt: int, chunk: int) -> int:
+    return (seed * 1_000_003 + prompt * 7_919 + chunk) % (2**63)
+
+
 @torch.no_grad()
 def sample_responses(
     model, tokenizer, prompts: list[str], n: int, config: SamplingConfig | None = None, seed: int = 0
 ) -> list[list[str]]:
-    """Sample ``n`` responses for every prompt.
+    """Sample ``n`` responses for every prompt, KV-cached, in batches of ``config.generation_batch_size``.
 
-    Prompts are batched (``generation_batch_size // n`` prompts per call, each repeated ``n`` times) with left
-    padding and the KV cache on. Each batch is seeded from ``seed`` and the index of its first prompt, so a rerun
-    with the same prompts and settings reproduces the samples.
+    Work is split into :func:`sampling_units`, each seeded on its own; under ``accelerate launch`` the units are
+    spread over the processes and the responses gathered on all of them, identical to a one-process run.
 
     Returns:
-        ``responses[i][j]``: the j-th response for prompt i, special tokens removed.
+        ``responses[i][j]``: the j-th response for prompt i, special tokens removed and stripped.
     """
     config = config or SamplingConfig()
     check_positive("n", n, integer=True)
-    device = next(model.parameters()).device
     texts = [chat_prompt(tokenizer, p) for p in prompts]
-    per_batch = max(1, config.generation_batch_size // n)
+    units = sampling_units(len(texts), n, config.generation_batch_size, seed)
     padding_side, truncation_side = tokenizer.padding_side, tokenizer.truncation_side
     tokenizer.padding_side = tokenizer.truncation_side = "left"
     was_training = model.training
     model.eval()
-    out: list[list[str]] = []
     try:
-        for start in tqdm(range(0, len(texts), per_batch), desc="sampling", disable=len(texts) <= per_batch):
-            batch = tokenizer(
-                texts[start : start + per_batch],
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=config.max_prompt_tokens,
-                add_special_tokens=False,
-            ).to(device)
-            torch.manual_seed(seed * 1_000_003 + start)
-            generated = model.generate(
-                **batch,
-                do_sample=True,
-                num_return_sequences=n,
-                max_new_tokens=config.max_new_tokens,
-                temperature=config.temperature,
-                top_k=config.top_k,
-                top_p=config.top_p,
-                pad_token_id=tokenizer.pad_token_id,
-                use_cache=True,
-            )
-            decoded = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-            out.extend([d.strip() for d in decoded[i * n : (i + 1) * n]] for i in range(len(decoded) // n))
+        outputs = sharded_map(
+            lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config),
+            units,
+            desc="sampling" if len(units) > 1 else None,
+        )
     finally:
         tokenizer.padding_side, tokenizer.truncation_side = padding_side, truncation_side
         model.train(was_training)
-    return out
+    responses: list[list[str]] = [[] for _ in texts]
+    for unit, per_prompt in zip(units, outputs):
+        for offset, samples in enumerate(per_prompt):
+            responses[unit.first + offset].extend(samples)
+    return responses
+
+
+def _generate(model, tokenizer, texts: list[str], unit: SamplingUnit, config: SamplingConfig) -> list[list[str]]:
+    device = next(model.parameters()).device
+    batch = tokenizer(
+        texts,
+        return_tensors="pt",
+        padding=True,
+        truncation=True,
+        max_length=config.max_prompt_tokens,
+        add_special_tokens=False,
+    ).to(device)
+    torch.manual_seed(unit.seed)
+    generated = model.generate(
+        **batch,
+        do_sample=True,
+        num_return_sequences=unit.count,
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        top_k=config.top_k,
+        top_p=config.top_p,
+        pad_token_id=tokenizer.pad_token_id,
+        use_cache=True,
+    )
+    decoded = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [[d.strip() for d in decoded[i * unit.count : (i + 1) * unit.count]] for i in range(len(texts))]

@@ -25,6 +25,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from rlnoise.config import check_choice, check_positive
+from rlnoise.distributed import process_state, world
 from rlnoise.models import load_model, tokenized_batches
 from rlnoise.rewards.gold import rm_text
 
@@ -242,6 +243,7 @@ def shared_lower_layers(model, enc, split: int, k: int):
 def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning_rate: float):
     from trl import RewardConfig
 
+    process_state()
     return RewardConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.rm_epochs,
@@ -260,6 +262,9 @@ def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning
         # trl defaults to bf16 autocast; on CPUs without bf16 units that is slower and changes the scores.
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         dataloader_num_workers=0,
+        # Under accelerate launch each process takes a slice of the same batch, so training matches one process;
+        # the configured state keeps CPU processes in their gloo group (TrainingArguments would reset it).
+        accelerator_config={"split_batches": True, "use_configured_state": True},
     )
 
 
@@ -305,6 +310,11 @@ def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | P
         ``(ensemble, logs)`` where ``logs["loss"][i]`` is member i's training-loss curve (one curve for multihead).
     """
     output_dir = Path(output_dir)
+    processes = world()[1]
+    if config.rm_batch_size % processes:
+        raise ValueError(
+            f"rm_batch_size must be divisible by the number of processes ({processes}), got {config.rm_batch_size}"
+        )
     train = dataset.select_columns(["prompt", "chosen", "rejected"])
     losses: list[list[float]] = []
     if config.kind == "independent":

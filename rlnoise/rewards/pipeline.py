@@ -7,17 +7,45 @@ shares the same pairs) skips what is done. See :func:`rlnoise.runs.cached_stage`
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets import Dataset
 
+from rlnoise.config import check_positive
 from rlnoise.models import load_model
 from rlnoise.optimize.sampling import SamplingConfig, sample_responses
 from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
 from rlnoise.rewards.gold import GoldConfig, RubricGold
-from rlnoise.rewards.preferences import build_preference_dataset
+from rlnoise.rewards.preferences import build_preference_dataset, parse_noise_spec
 from rlnoise.runs import cached_stage, fingerprint
+
+
+@dataclass
+class RMStudyConfig:
+    """What an overoptimization study runs: prompts, policy, RM pairs, noise settings and outputs."""
+
+    run_name: str = field(default="rm_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
+    output_root: str = field(default="runs", metadata={"help": "Root folder of all runs."})
+    policy: str = field(default="smollm2-135m-instruct", metadata={"help": "Policy that writes the responses."})
+    prompt_sources: list[str] = field(
+        default_factory=lambda: ["openbookqa", "commonsenseqa", "siqa", "piqa"],
+        metadata={"help": "Shipped tasks whose questions become prompts."},
+    )
+    n_train_pairs: int = field(default=256, metadata={"help": "Preference pairs to train the proxies on."})
+    n_eval_pairs: int = field(default=96, metadata={"help": "Held-out pairs for accuracy."})
+    noise: list[str] = field(
+        default_factory=lambda: ["none", "coste"], metadata={"help": "Noise specs, one ensemble per setting."}
+    )
+    uwo_lambda: float = field(default=0.5, metadata={"help": "lam of the uwo/lcb objectives in the report."})
+    seed: int = field(default=0, metadata={"help": "Seed of prompt splits, sampling and noise."})
+
+    def __post_init__(self):
+        check_positive("n_train_pairs", self.n_train_pairs, integer=True)
+        check_positive("n_eval_pairs", self.n_eval_pairs, integer=True)
+        check_positive("uwo_lambda", self.uwo_lambda, allow_zero=True)
+        for spec in self.noise:
+            parse_noise_spec(spec)
 
 
 def make_gold(gold_config: GoldConfig, prompt_rows: list[dict]) -> RubricGold:

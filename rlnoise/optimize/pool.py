@@ -1,0 +1,62 @@
+"""Best-of-n pools: N policy samples per prompt, and their gold and proxy scores, each cached by fingerprint.
+
+Under ``accelerate launch`` every stage is computed by all processes together (prompts sharded, results gathered)
+and the result equals a one-process run: sampling is seeded per unit of work and scores are computed one prompt
+at a time, so neither depends on how prompts are spread over processes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+
+from rlnoise.distributed import sharded_map
+from rlnoise.models import load_model
+from rlnoise.optimize.sampling import SamplingConfig, sample_responses
+from rlnoise.runs import cached_stage
+
+
+def cached_pool(
+    policy: str, prompts: list[str], pool_size: int, sampling: SamplingConfig, seed: int
+) -> list[list[str]]:
+    """``pool[p][j]``: the j-th of ``pool_size`` responses of ``policy`` to prompt p (loaded from cache if done)."""
+    key = dict(policy=policy, prompts=prompts, pool_size=pool_size, sampling=asdict(sampling), seed=seed)
+
+    def build(folder):
+        model, tokenizer = load_model(policy, "causal_lm")
+        pool = sample_responses(model, tokenizer, prompts, n=pool_size, config=sampling, seed=seed)
+        (folder / "pool.json").write_text(json.dumps(pool))
+
+    return json.loads((cached_stage("pool", key, build) / "pool.json").read_text())
+
+
+def score_pool(score_fn, prompts: list[str], pool: list[list[str]], desc: str | None = None) -> np.ndarray:
+    """Score every response, one prompt per call, sharded over processes.
+
+    Args:
+        score_fn: ``fn(prompts, responses) -> [..., B]`` array-like (gold: ``[B]``; an ensemble: ``[K, B]``).
+
+    Returns:
+        ``[..., P, N]``: the prompt axis is inserted before the sample axis.
+    """
+    if len(prompts) != len(pool):
+        raise ValueError(f"got {len(prompts)} prompts but {len(pool)} pools")
+    if not pool or not all(pool):
+        raise ValueError("every prompt needs at least one response in its pool; got an empty pool")
+    per_prompt = sharded_map(
+        lambda i: np.asarray(score_fn([prompts[i]] * len(pool[i]), pool[i]), dtype=np.float64),
+        list(range(len(prompts))),
+        desc=desc,
+    )
+    return np.stack(per_prompt, axis=-2)
+
+
+def cached_scores(stage: str, key: dict, score_fn, prompts: list[str], pool: list[list[str]]) -> np.ndarray:
+    """:func:`score_pool`, cached under ``stage`` by ``key`` (which must identify the scorer and the pool)."""
+
+    def build(folder):
+        np.save(folder / "scores.npy", score_pool(score_fn, prompts, pool, desc=f"scoring ({stage})"))
+
+    return np.load(cached_stage(stage, key, build) / "scores.npy")

@@ -1,0 +1,47 @@
+"""The best-of-n recipe under `accelerate launch` with 2 CPU processes equals a 1-process run with the same seed."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import assert_same, without  # noqa: E402
+from test_recipes import BON, run_recipe  # noqa: E402
+
+from rlnoise.runs import cache_root  # noqa: E402
+
+LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+LAUNCH += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+
+
+def fresh_cache(folder: Path) -> dict:
+    """Environment with an empty stage cache (the converted-models folder is shared)."""
+    folder.mkdir()
+    (folder / "models").symlink_to(cache_root() / "models", target_is_directory=True)
+    return dict(os.environ, RLNOISE_CACHE=str(folder))
+
+
+@pytest.mark.distributed
+def test_two_processes_match_one(tmp_path):
+    single = run_recipe(*BON, tmp_path / "one", env=fresh_cache(tmp_path / "cache1"))
+    assert single.returncode == 0, single.stderr[-3000:]
+    double = run_recipe(*BON, tmp_path / "two", launcher=LAUNCH, env=fresh_cache(tmp_path / "cache2"))
+    assert double.returncode == 0, double.stderr[-3000:]
+    one, two = (
+        json.loads((tmp_path / r / "overoptimization/bon_tiny/results.json").read_text()) for r in ("one", "two")
+    )
+    assert one["processes"] == 1 and two["processes"] == 2
+    # the pools (sampled in shards) are identical, text for text
+    pools = [sorted((tmp_path / c / "stages").glob("pool-*/pool.json")) for c in ("cache1", "cache2")]
+    assert len(pools[0]) == 1 and pools[0][0].read_text() == pools[1][0].read_text()
+    assert one["pool"] == two["pool"]  # gold scores of the pool: exact (scored one prompt at a time)
+    # Proxies are trained data-parallel on slices of the same global batches, so their weights match a
+    # one-process run up to float summation order (~1e-6); curves and accuracies agree to 1e-4.
+    assert_same(
+        without(one, "seconds", "processes", "train_loss"),
+        without(two, "seconds", "processes", "train_loss"),
+        tol=1e-4,
+    )

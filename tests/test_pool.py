@@ -1,0 +1,112 @@
+"""Sampling units, pools and pool scoring on tiny models; selectors, curves and picks on hand-built scores."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rlnoise.distributed import shard_bounds
+from rlnoise.models import load_model
+from rlnoise.optimize.bon_study import best_of_n_picks, bon_results, selector_scores
+from rlnoise.optimize.pool import cached_pool, cached_scores, score_pool
+from rlnoise.optimize.sampling import SamplingConfig, sample_responses, sampling_units
+from rlnoise.rewards.objectives import Standardizer, apply_objective
+
+PROMPTS = ["What is 2 + 2?", "Name a colour.", "Why is the sky blue?"]
+SAMPLING = SamplingConfig(max_new_tokens=5, generation_batch_size=4)
+
+
+@given(st.integers(1, 30), st.integers(1, 9), st.integers(1, 12))
+def test_sampling_units_cover_every_sample_once(prompts, n, batch):
+    units = sampling_units(prompts, n, batch, seed=0)
+    counts = np.zeros(prompts, dtype=int)
+    for u in units:
+        assert u.count * (u.last - u.first) <= max(batch, u.count) and u.count <= max(batch, 1)
+        counts[u.first : u.last] += u.count
+    assert counts.tolist() == [n] * prompts
+    assert len({u.seed for u in units}) == len(units)
+
+
+@given(st.integers(0, 50), st.integers(1, 8))
+def test_shard_bounds_partition_in_order(n_items, size):
+    bounds = [shard_bounds(n_items, r, size) for r in range(size)]
+    assert bounds[0][0] == 0 and bounds[-1][1] == n_items
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_model("tiny-llama", "causal_lm", seed=0)
+
+
+@pytest.mark.parametrize("n", [2, 6])  # several prompts per call, and one prompt over several calls
+def test_sample_responses_is_reproducible(policy, n):
+    model, tokenizer = policy
+    first = sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=3)
+    assert [len(r) for r in first] == [n] * 3
+    assert first == sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=3)
+    assert first != sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=4)
+
+
+def test_pool_is_cached_and_scored_per_prompt(policy):
+    pool = cached_pool("tiny-llama", PROMPTS, 5, SAMPLING, seed=0)
+    assert [len(p) for p in pool] == [5, 5, 5]
+    assert cached_pool("tiny-llama", PROMPTS, 5, SAMPLING, seed=0) == pool
+
+    def lengths(prompts, responses):  # a deterministic 2-member "ensemble": [K, B]
+        return torch.tensor([[len(r) for r in responses], [len(p) for p in prompts]], dtype=torch.float64)
+
+    scores = score_pool(lengths, PROMPTS, pool)
+    assert scores.shape == (2, 3, 5)
+    assert scores[0, 1].tolist() == [len(r) for r in pool[1]] and scores[1, 2].tolist() == [len(PROMPTS[2])] * 5
+    cached = cached_scores("test_scores", dict(k="lengths"), lengths, PROMPTS, pool)
+    assert np.array_equal(cached, scores)
+    with pytest.raises(ValueError, match="empty pool"):
+        score_pool(lengths, PROMPTS, [[], ["a"], ["b"]])
+    with pytest.raises(ValueError, match="3 prompts but 2 pools"):
+        score_pool(lengths, PROMPTS, pool[:2])
+
+
+def test_selectors_standardise_members_then_combine():
+    rng = np.random.default_rng(0)
+    members = rng.normal(size=(3, 4, 6)) * np.array([1.0, 10.0, 0.1])[:, None, None] + 5
+    selectors = selector_scores(members, ["mean", "uwo"], lam=0.5)
+    assert set(selectors) == {"member0", "member1", "member2", "mean", "uwo"}
+    for i in range(3):
+        assert selectors[f"member{i}"].mean() == pytest.approx(0, abs=1e-12)
+        assert selectors[f"member{i}"].std() == pytest.approx(1)
+    z = Standardizer(torch.tensor(members.reshape(3, -1)))(torch.tensor(members.reshape(3, -1)))
+    assert np.allclose(selectors["uwo"], apply_objective("uwo", z, lam=0.5).numpy().reshape(4, 6))
+    with pytest.raises(ValueError, match="objective must be one of"):
+        selector_scores(members, ["median"], lam=0.5)
+    with pytest.raises(ValueError, match="lam must be"):
+        selector_scores(members, ["uwo"], lam=-1.0)
+    with pytest.raises(ValueError, match=r"\[members, prompts, samples\]"):
+        selector_scores(members[0], ["mean"], lam=0.5)
+
+
+def test_bon_results_separate_proxy_and_gold():
+    rng = np.random.default_rng(0)
+    gold = rng.normal(size=(50, 64))
+    spurious = rng.normal(size=(50, 64))
+    selectors = {"member0": 0.3 * gold + spurious, "oracle": gold / gold.std()}
+    out = bon_results(gold * 3.0, selectors, [1, 2, 4, 8, 16, 32, 64])
+    assert out["gold_std"] == pytest.approx(3.0 * gold.std())
+    member, oracle = out["selectors"]["member0"], out["selectors"]["oracle"]
+    assert member["gold"][0] == oracle["gold"][0] == 0.0
+    assert member["proxy_at_max_n"] > 2 * member["gold_at_max_n"] > 0  # the proxy rises faster than gold
+    assert oracle["gold_at_max_n"] == pytest.approx(oracle["proxy_at_max_n"])  # gold is its own proxy here
+    assert oracle["r2"] > 0.9
+
+
+def test_picks_are_the_best_of_the_first_n():
+    gold = np.array([[0.0, 1.0, 2.0, 3.0]])
+    select = {"mean": np.array([[0.5, 0.9, 0.1, 0.7]])}
+    (row,) = best_of_n_picks(["p"], [["a", "b", "c", "d"]], gold, select, [1, 2, 4])
+    assert [(p["n"], p["response"], p["gold"]) for p in row["picks"]["mean"]] == [
+        (1, "a", 0.0),
+        (2, "b", 1.0),
+        (4, "b", 1.0),
+    ]
