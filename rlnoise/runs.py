@@ -115,6 +115,22 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return rows
 
 
+def run_metadata() -> dict:
+    """Where and with what a run ran: start time, host, Python and library versions, process count."""
+    import platform
+    import time
+    from importlib.metadata import version
+
+    packages = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
+    return dict(
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        host=platform.node(),
+        python=platform.python_version(),
+        versions={p: version(p) for p in packages},
+        processes=world()[1],
+    )
+
+
 def run_dir(study: str, run_name: str, root: str | Path = "runs") -> Path:
     """``<root>/<study>/<run_name>``, created if missing."""
     path = Path(root) / study / run_name

@@ -104,19 +104,45 @@ def load_task(name: str, split: str = "train") -> Dataset:
 
 
 def _load_hub(name: str, split: str) -> Dataset:
+    """A hub dataset (``"owner/name[:config][@split]"``; the split defaults to ``split``) or a local
+    ``.json``/``.jsonl`` file.
+
+    Multiple-choice datasets need ``question``, ``options`` (or ``choices``) and ``label``. Instruction datasets
+    (``instruction`` [+ ``input``] [+ ``output``], e.g. ``tatsu-lab/alpaca_farm:alpaca_instructions``) become
+    open-ended rows with no options: the output, when present, is kept as ``reference``.
+    """
     from datasets import load_dataset
 
+    spec, _, split_override = name.partition("@")
+    path, _, config = spec.partition(":")
+    split = split_override or split
     try:
-        ds = load_dataset(name, split=split)
+        if path.endswith((".json", ".jsonl")):
+            ds = load_dataset("json", data_files=path, split="train")
+        else:
+            ds = load_dataset(path, config or None, split=split)
     except Exception as err:  # datasets raises many types for "offline"/"not found"
         raise ValueError(
             f"task '{name}' is not shipped and could not be loaded from the dataset hub ({err.__class__.__name__}: "
             f"{err}). Offline, use one of {sorted(SHIPPED)}."
         ) from err
-    missing = {"question", "label"} - set(ds.column_names)
-    if missing or not ({"options", "choices"} & set(ds.column_names)):
+    columns = set(ds.column_names)
+    if "instruction" in columns:
+        return ds.map(
+            lambda r: dict(
+                source=name,
+                question=r["instruction"].strip(),
+                context=(r.get("input") or "").strip(),
+                options=[],
+                label=-1,
+                reference=(r.get("output") or "").strip(),
+            ),
+            remove_columns=ds.column_names,
+        )
+    if {"question", "label"} - columns or not ({"options", "choices"} & columns):
         raise ValueError(
-            f"hub dataset '{name}' needs columns question, options (or choices) and label; it has {ds.column_names}"
+            f"hub dataset '{name}' needs columns question, options (or choices) and label, or an instruction "
+            f"column; it has {ds.column_names}"
         )
     return ds.map(
         lambda r: dict(
@@ -139,7 +165,7 @@ def format_prompt(question: str, context: str = "", options: list[str] | None = 
     parts.append(question)
     if options:
         parts.append("Options: " + "; ".join(options))
-    parts.append("Answer in one or two sentences.")
+        parts.append("Answer in one or two sentences.")
     return "\n".join(parts)
 
 
@@ -167,10 +193,11 @@ def load_prompts(
     for name in sources:
         for r in load_task(name):
             options = r["options"]
+            open_ended = not options  # instruction datasets: the reference is the dataset's output, if any
             rows.append(
                 dict(
                     prompt=format_prompt(r["question"], r["context"], options if show_options else None),
-                    reference=options[r["label"]],
+                    reference=r.get("reference", "") if open_ended else options[r["label"]],
                     wrong=[o for i, o in enumerate(options) if i != r["label"]],
                     source=r["source"],
                     question=r["question"],

@@ -124,3 +124,17 @@ def test_hf_reward_model_gold_from_a_local_path(tmp_path):
     assert torch.equal(scores, gold.score(prompts, responses))
     single = torch.cat([gold.score([p], [r]) for p, r in zip(prompts, responses)])
     assert torch.allclose(scores, single, atol=1e-5)  # padding in a batch does not change a score
+
+
+def test_make_gold_picks_the_configured_gold(tmp_path):
+    from rlnoise.models import load_model
+    from rlnoise.rewards.gold import GoldConfig, HFRewardModelGold, RubricGold
+    from rlnoise.rewards.pipeline import make_gold
+
+    rows = [dict(prompt="Q?", reference="yes", wrong=["no"]), dict(prompt="Write a poem.", reference="", wrong=[])]
+    rubric = make_gold(GoldConfig(), rows)
+    assert isinstance(rubric, RubricGold) and set(rubric.references) == {"Q?"}  # open-ended rows: no agreement term
+    model, tokenizer = load_model("tiny-bert", "reward_model", seed=3)
+    model.save_pretrained(tmp_path / "rm")
+    tokenizer.save_pretrained(tmp_path / "rm")
+    assert isinstance(make_gold(GoldConfig(gold_model=str(tmp_path / "rm")), rows), HFRewardModelGold)

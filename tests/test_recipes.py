@@ -95,4 +95,7 @@ def test_bon_recipe_end_to_end(tmp_path):
     (out / "results.json").unlink()
     again = run_recipe(*BON, tmp_path)
     assert again.returncode == 0 and "sampling" not in again.stderr and "scoring" not in again.stderr
-    assert_same(without(json.loads((out / "results.json").read_text()), "seconds"), without(results, "seconds"))
+    assert_same(
+        without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
+        without(results, "seconds", "metadata"),
+    )

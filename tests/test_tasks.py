@@ -46,3 +46,21 @@ def test_prompt_errors_name_the_field():
 def test_unknown_task_offline_gives_clear_error():
     with pytest.raises(ValueError, match="not shipped"):
         load_task("nobody/no-such-dataset")
+
+
+def test_instruction_datasets_become_open_ended_prompts(tmp_path):
+    import json
+
+    path = tmp_path / "instructions.jsonl"
+    rows = [
+        dict(instruction=f"Describe item {i}.", input="" if i % 2 else f"Item {i}.", output=f"It is {i}.")
+        for i in range(6)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    prompts = load_prompts([str(path)], n_train=4, n_eval=2, seed=0)
+    every = prompts["train"].to_list() + prompts["eval"].to_list()
+    assert sorted(r["reference"] for r in every) == sorted(r["output"] for r in rows)
+    for r in every:
+        assert r["wrong"] == [] and "Options:" not in r["prompt"] and "one or two sentences" not in r["prompt"]
+        assert r["question"] in r["prompt"]
+    assert any(r["prompt"].startswith("Item 0.\nDescribe item 0.") for r in every)

@@ -25,7 +25,7 @@ from rlnoise.rewards.ensemble import EnsembleConfig, pair_accuracy
 from rlnoise.rewards.gold import GoldConfig
 from rlnoise.rewards.objectives import OBJECTIVES, apply_objective
 from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
-from rlnoise.runs import fingerprint, run_dir, write_json, write_jsonl, write_yaml
+from rlnoise.runs import fingerprint, run_dir, run_metadata, write_json, write_jsonl, write_yaml
 from rlnoise.tasks import load_prompts
 
 
@@ -88,7 +88,7 @@ def main():
     objectives = {name: partial(apply_objective, name, lam=study.uwo_lambda) for name in study.objectives}
     results = dict(
         recipe="bon",
-        processes=state.num_processes,
+        metadata=run_metadata(),
         ns=ns,
         pool=dict(prompts=len(bon_prompts), size=study.pool_size, gold_mean=float(gold_scores.mean())),
         settings={},

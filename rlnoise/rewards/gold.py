@@ -42,6 +42,12 @@ class GoldConfig:
     w_repetition: float = field(
         default=2.0, metadata={"help": "Repetition penalty: minus the fraction of repeated word trigrams."}
     )
+    gold_model: str = field(
+        default="rubric",
+        metadata={
+            "help": "'rubric' (this rubric), or a reward-model id/path used as gold instead (HFRewardModelGold)."
+        },
+    )
     gold_encoder: str = field(default="minilm-l6", metadata={"help": "Sentence encoder for the similarity signals."})
     gold_batch_size: int = field(default=64, metadata={"help": "Encoder batch size of the gold reward."})
 

@@ -16,7 +16,7 @@ from rlnoise.config import check_positive
 from rlnoise.models import load_model
 from rlnoise.optimize.sampling import SamplingConfig, sample_responses
 from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
-from rlnoise.rewards.gold import GoldConfig, RubricGold
+from rlnoise.rewards.gold import GoldConfig, HFRewardModelGold, RubricGold
 from rlnoise.rewards.preferences import build_preference_dataset, parse_noise_spec
 from rlnoise.runs import cached_stage, fingerprint
 
@@ -48,9 +48,13 @@ class RMStudyConfig:
             parse_noise_spec(spec)
 
 
-def make_gold(gold_config: GoldConfig, prompt_rows: list[dict]) -> RubricGold:
-    """The rubric gold reward, with each prompt's reference answer and wrong options attached."""
-    return RubricGold(gold_config, {r["prompt"]: (r["reference"], list(r["wrong"])) for r in prompt_rows})
+def make_gold(gold_config: GoldConfig, prompt_rows: list[dict]) -> RubricGold | HFRewardModelGold:
+    """The gold reward: the rubric, with each prompt's reference answer and wrong options attached, or the reward
+    model named by ``gold_config.gold_model``."""
+    if gold_config.gold_model != "rubric":
+        return HFRewardModelGold(gold_config.gold_model, batch_size=gold_config.gold_batch_size)
+    references = {r["prompt"]: (r["reference"], list(r["wrong"])) for r in prompt_rows if r["reference"]}
+    return RubricGold(gold_config, references)
 
 
 def scored_pair_datasets(

@@ -33,7 +33,7 @@ def test_two_processes_match_one(tmp_path):
     one, two = (
         json.loads((tmp_path / r / "overoptimization/bon_tiny/results.json").read_text()) for r in ("one", "two")
     )
-    assert one["processes"] == 1 and two["processes"] == 2
+    assert one["metadata"]["processes"] == 1 and two["metadata"]["processes"] == 2
     # the pools (sampled in shards) are identical, text for text
     pools = [sorted((tmp_path / c / "stages").glob("pool-*/pool.json")) for c in ("cache1", "cache2")]
     assert len(pools[0]) == 1 and pools[0][0].read_text() == pools[1][0].read_text()
@@ -41,7 +41,7 @@ def test_two_processes_match_one(tmp_path):
     # Proxies are trained data-parallel on slices of the same global batches, so their weights match a
     # one-process run up to float summation order (~1e-6); curves and accuracies agree to 1e-4.
     assert_same(
-        without(one, "seconds", "processes", "train_loss"),
-        without(two, "seconds", "processes", "train_loss"),
+        without(one, "seconds", "train_loss", "metadata"),
+        without(two, "seconds", "train_loss", "metadata"),
         tol=1e-4,
     )
