@@ -90,15 +90,19 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
     """
     import numpy as np
 
+    from rlnoise.optimize.bon import bon_kl
     from rlnoise.optimize.scaling import bon_form
 
-    settings = results["settings"]
-    fig, axes = plt.subplots(2, len(settings), figsize=(4.6 * len(settings), 7.2), squeeze=False, sharex=True)
+    settings = {spec: results["settings"][spec] for spec in results.get("noise", results["settings"])}
+    fig, axes = plt.subplots(
+        2, len(settings), figsize=(4.6 * len(settings), 7.2), squeeze=False, sharex=True, sharey="row"
+    )
     for col, (spec, setting) in enumerate(settings.items()):
         d = np.sqrt(setting["kl"])
         dense = np.linspace(0, d[-1], 100)
         members = {k: v for k, v in setting["selectors"].items() if k.startswith("member")}
-        objectives = {k: v for k, v in setting["selectors"].items() if not k.startswith("member")}
+        names = results.get("objectives", [k for k in setting["selectors"] if not k.startswith("member")])
+        objectives = {k: setting["selectors"][k] for k in names}
         for row, key in enumerate(("gold", "proxy")):
             ax = axes[row, col]
             curves = np.array([m[key] for m in members.values()])
@@ -117,11 +121,11 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
                 ax.set_ylabel(f"{key} score gain over n=1 (pool std)")
             if row == 1:
                 ax.set_xlabel("sqrt(KL(best-of-n || policy))")
-        axes[0, col].secondary_xaxis(
-            "top",
-            functions=(lambda x: np.exp(x**2), lambda n: np.sqrt(np.log(np.maximum(n, 1.0)))),
-        ).set_xlabel("~n (e^KL)", fontsize=8)
-    axes[0, 0].legend(fontsize=7, loc="upper left")
+        top = axes[0, col].secondary_xaxis("top")
+        ticks = [n for n in (2**i for i in range(1, 20)) if n <= setting["ns"][-1]]
+        top.set_xticks(np.sqrt(bon_kl(np.array(ticks, dtype=float))), labels=[str(n) for n in ticks], fontsize=7)
+        top.set_xlabel("n", fontsize=8)
+    axes[1, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle(
         f"Best-of-n on {results['pool']['prompts']} prompts x {results['pool']['size']} samples (dashed: Gao fit)",
         fontsize=11,

@@ -89,6 +89,8 @@ def main():
     results = dict(
         recipe="bon",
         metadata=run_metadata(),
+        noise=study.noise,  # config order (JSON objects are written key-sorted)
+        objectives=study.objectives,
         ns=ns,
         pool=dict(prompts=len(bon_prompts), size=study.pool_size, gold_mean=float(gold_scores.mean())),
         settings={},

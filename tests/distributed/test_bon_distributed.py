@@ -37,7 +37,8 @@ def test_two_processes_match_one(tmp_path):
     # the pools (sampled in shards) are identical, text for text
     pools = [sorted((tmp_path / c / "stages").glob("pool-*/pool.json")) for c in ("cache1", "cache2")]
     assert len(pools[0]) == 1 and pools[0][0].read_text() == pools[1][0].read_text()
-    assert one["pool"] == two["pool"]  # gold scores of the pool: exact (scored one prompt at a time)
+    # gold scores of the pool: the encoder embeds each shard's prompts in its own batches, so float-level equality
+    assert_same(one["pool"], two["pool"], tol=1e-6)
     # Proxies are trained data-parallel on slices of the same global batches, so their weights match a
     # one-process run up to float summation order (~1e-6); curves and accuracies agree to 1e-4.
     assert_same(
