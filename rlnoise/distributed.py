@@ -22,6 +22,11 @@ def process_state() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def device() -> torch.device:
+    """This process's device: its GPU under accelerate launch on a GPU machine, else the CPU."""
+    return process_state().device
+
+
 def world() -> tuple[int, int]:
     """(rank, number of processes) of the current process group; (0, 1) outside one."""
     if dist.is_available() and dist.is_initialized():

@@ -101,6 +101,7 @@ def main():
         # 2. proxies for this noise setting (every process takes part; caches are shared)
         pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
         ensemble, logs = cached_ensemble(pairs["train"], ensemble_config, spec)
+        ensemble.to(state.device)
         accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
         proxy_key = dict(pool=pool_key, ensemble=asdict(ensemble_config), noise=spec, pairs=len(pairs["train"]))
         member_scores = cached_scores("pool_proxy", proxy_key, ensemble.score, bon_prompts, pool)

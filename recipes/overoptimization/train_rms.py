@@ -44,6 +44,7 @@ def main():
         # every process takes part: sampling is sharded, training is data-parallel, caches are shared
         pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
         ensemble, logs = cached_ensemble(pairs["train"], ensemble_config, spec)
+        ensemble.to(state.device)
         accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
         results["settings"][spec] = dict(
             flip_rate=float(sum(pairs["train"]["flipped"]) / len(pairs["train"])),

@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from rlnoise.distributed import sharded_map
+from rlnoise.distributed import device, sharded_map
 from rlnoise.models import load_model
 from rlnoise.optimize.sampling import SamplingConfig, sample_responses
 from rlnoise.runs import cached_stage
@@ -26,7 +26,7 @@ def cached_pool(
 
     def build(folder):
         model, tokenizer = load_model(policy, "causal_lm")
-        pool = sample_responses(model, tokenizer, prompts, n=pool_size, config=sampling, seed=seed)
+        pool = sample_responses(model.to(device()), tokenizer, prompts, n=pool_size, config=sampling, seed=seed)
         (folder / "pool.json").write_text(json.dumps(pool))
 
     return json.loads((cached_stage("pool", key, build) / "pool.json").read_text())

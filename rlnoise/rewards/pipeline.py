@@ -13,6 +13,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from rlnoise.config import check_positive
+from rlnoise.distributed import device
 from rlnoise.models import load_model
 from rlnoise.optimize.sampling import SamplingConfig, sample_responses
 from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
@@ -52,7 +53,7 @@ def make_gold(gold_config: GoldConfig, prompt_rows: list[dict]) -> RubricGold | 
     """The gold reward: the rubric, with each prompt's reference answer and wrong options attached, or the reward
     model named by ``gold_config.gold_model``."""
     if gold_config.gold_model != "rubric":
-        return HFRewardModelGold(gold_config.gold_model, batch_size=gold_config.gold_batch_size)
+        return HFRewardModelGold(gold_config.gold_model, batch_size=gold_config.gold_batch_size, device=str(device()))
     references = {r["prompt"]: (r["reference"], list(r["wrong"])) for r in prompt_rows if r["reference"]}
     return RubricGold(gold_config, references)
 
@@ -77,7 +78,8 @@ def scored_pair_datasets(
 
     def policy_model():
         if "policy" not in loaded:
-            loaded["policy"] = load_model(policy, "causal_lm")
+            model, tokenizer = load_model(policy, "causal_lm")
+            loaded["policy"] = model.to(device()), tokenizer
         return loaded["policy"]
 
     class _LazyGold:  # defers loading the encoder until a cache miss needs it
