@@ -47,6 +47,7 @@ def test_sample_responses_is_reproducible(policy, n):
     first = sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=3)
     assert [len(r) for r in first] == [n] * 3
     assert first == sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=3)
+    assert first == sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=3, shard=False)
     assert first != sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=4)
 
 

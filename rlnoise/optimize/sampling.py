@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from tqdm.auto import tqdm
 
 from rlnoise.config import check_positive, check_probability
 from rlnoise.distributed import sharded_map
@@ -76,12 +77,19 @@ def _unit_seed(seed: int, prompt: int, chunk: int) -> int:
 
 @torch.no_grad()
 def sample_responses(
-    model, tokenizer, prompts: list[str], n: int, config: SamplingConfig | None = None, seed: int = 0
+    model,
+    tokenizer,
+    prompts: list[str],
+    n: int,
+    config: SamplingConfig | None = None,
+    seed: int = 0,
+    shard: bool = True,
 ) -> list[list[str]]:
     """Sample ``n`` responses for every prompt, KV-cached, in batches of ``config.generation_batch_size``.
 
     Work is split into :func:`sampling_units`, each seeded on its own; under ``accelerate launch`` the units are
-    spread over the processes and the responses gathered on all of them, identical to a one-process run.
+    spread over the processes and the responses gathered on all of them, identical to a one-process run. Pass
+    ``shard=False`` when each process samples its own prompts (e.g. its own RL rollouts).
 
     Returns:
         ``responses[i][j]``: the j-th response for prompt i, special tokens removed and stripped.
@@ -95,10 +103,12 @@ def sample_responses(
     was_training = model.training
     model.eval()
     try:
-        outputs = sharded_map(
-            lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config),
-            units,
-            desc="sampling" if len(units) > 1 else None,
+        generate = lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config)  # noqa: E731
+        desc = "sampling" if len(units) > 1 else None
+        outputs = (
+            sharded_map(generate, units, desc)
+            if shard
+            else [generate(u) for u in tqdm(units, desc=desc, disable=desc is None)]
         )
     finally:
         tokenizer.padding_side, tokenizer.truncation_side = padding_side, truncation_side
