@@ -133,7 +133,50 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
     return _save(fig, Path(out_dir) / "bon")
 
 
-PLOTTERS = {"train_rms": plot_rm_accuracy, "bon": plot_bon}
+def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
+    """Online RL: gold (top) and proxy (bottom) vs sqrt(KL) over training, one column per noise setting, colour per
+    objective, line style per KL coefficient; dashed lines are Gao's RL fits of the gold curves.
+
+    Args:
+        results: the ``results.json`` written by ``recipes/overoptimization/ppo.py`` or ``grpo.py``.
+        out_dir: folder for ``<algorithm>.png`` / ``.svg``.
+    """
+    import numpy as np
+
+    from rlnoise.optimize.scaling import rl_form
+
+    runs = results["runs"]
+    noise = results.get("noise") or sorted({r["noise"] for r in runs.values()})
+    objectives = sorted({r["objective"] for r in runs.values()})
+    betas = sorted({r["beta"] for r in runs.values()})
+    styles = ["-", "--", ":", "-."]
+    fig, axes = plt.subplots(2, len(noise), figsize=(4.6 * len(noise), 7.2), squeeze=False, sharex=True, sharey="row")
+    for col, spec in enumerate(noise):
+        for run in (r for r in runs.values() if r["noise"] == spec):
+            d = np.sqrt(np.maximum(run["kl"], 0.0))
+            color = f"C{objectives.index(run['objective'])}"
+            style = styles[betas.index(run["beta"]) % len(styles)]
+            label = f"{run['objective']}, beta={run['beta']}"
+            for row, key in enumerate(("gold", "proxy")):
+                axes[row, col].plot(d, run[key], color=color, ls=style, marker="o", ms=3, label=label)
+            if "alpha" in run and len(d) > 1:
+                dense = np.linspace(0, d.max(), 100)
+                axes[0, col].plot(dense, rl_form(dense, run["alpha"], run["beta_fit"]), color=color, lw=0.8, ls=":")
+        for row, key in enumerate(("gold", "proxy")):
+            ax = axes[row, col]
+            ax.axhline(0, color="gray", lw=0.6, ls=":")
+            ax.set_title(f"{key} | noise {spec}", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(f"{key} gain over step 0")
+            if row == 1:
+                ax.set_xlabel("sqrt(KL(pi || pi_init)), k2 estimator")
+    axes[0, 0].legend(fontsize=7)
+    algorithm = results.get("algorithm", "rl")
+    fig.suptitle(f"{algorithm.upper()}: gold and proxy over training (dotted: Gao RL fit)", fontsize=11)
+    return _save(fig, Path(out_dir) / algorithm)
+
+
+PLOTTERS = {"train_rms": plot_rm_accuracy, "bon": plot_bon, "rl": plot_rl}
 
 
 def replot(run_dir: str | Path) -> list[Path]:

@@ -22,7 +22,7 @@ def _close(a: torch.Tensor, expected) -> None:
 
 def test_registry():
     """The registry holds exactly the four documented objectives."""
-    assert set(OBJECTIVES) == {"mean", "wco", "uwo", "lcb"}
+    assert set(OBJECTIVES) == {"mean", "wco", "uwo", "lcb", "single"}
 
 
 # ---------------------------------------------------------------- exact values
@@ -250,3 +250,9 @@ def test_apply_objective_checks_params_of_parameterless_objectives():
         apply_objective("wco", scores, lam=-1)
     with pytest.raises(ValueError, match="takes no parameters"):
         apply_objective("mean", scores, lamda=1)
+
+
+def test_single_is_the_first_member():
+    scores = torch.tensor([[1.0, -2.0], [5.0, 7.0]])
+    assert apply_objective("single", scores).tolist() == [1.0, -2.0]
+    assert apply_objective("single", scores, lam=0.5).tolist() == [1.0, -2.0]  # lam accepted, ignored

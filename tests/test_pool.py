@@ -111,3 +111,26 @@ def test_picks_are_the_best_of_the_first_n():
         (2, "b", 1.0),
         (4, "b", 1.0),
     ]
+
+
+def test_ensemble_reward_and_trl_wrapper():
+    from rlnoise.optimize.reward import EnsembleReward, trl_reward_function
+    from rlnoise.rewards.ensemble import RewardEnsemble
+
+    model, tokenizer = load_model("tiny-bert", "reward_model", num_labels=3, seed=0)
+    ensemble = RewardEnsemble("multihead", [model], tokenizer, 3)
+    prompts, responses = ["Q1", "Q2", "Q3"], ["a b", "c", "d e f"]
+    reward = EnsembleReward(ensemble, "uwo", lam=0.5, reference=(prompts, responses))
+    members = reward.member_scores(prompts, responses)
+    assert torch.allclose(members.mean(1), torch.zeros(3), atol=1e-5)  # standardised on the reference set
+    assert torch.allclose(reward(prompts, responses), apply_objective("uwo", members, lam=0.5))
+    fn = trl_reward_function(reward)
+    chat = fn(
+        [[{"role": "user", "content": p}] for p in prompts], [[{"role": "assistant", "content": r}] for r in responses]
+    )
+    assert chat == pytest.approx(reward(prompts, responses).tolist(), abs=1e-6)
+    assert fn(prompts, responses) == pytest.approx(chat, abs=1e-6)
+    with pytest.raises(ValueError, match="objective must be one of"):
+        EnsembleReward(ensemble, "median")
+    with pytest.raises(ValueError, match="lam must be"):
+        EnsembleReward(ensemble, "uwo", lam=-1.0)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,16 +26,19 @@ def test_overoptimization_yaml_parses(config, monkeypatch):
     sys.path.insert(0, str(ROOT / "recipes" / "overoptimization"))
     try:
         from bon import BonStudyConfig
+        from ppo import RLStudyConfig
 
         from rlnoise.config import parse_config
+        from rlnoise.optimize.ppo import PPOConfig
         from rlnoise.optimize.sampling import SamplingConfig
         from rlnoise.rewards.ensemble import EnsembleConfig
         from rlnoise.rewards.gold import GoldConfig
         from rlnoise.rewards.pipeline import RMStudyConfig
 
-        study_class = BonStudyConfig if config.name.startswith("bon") else RMStudyConfig
+        study_classes = {"bon": (BonStudyConfig,), "ppo": (RLStudyConfig, PPOConfig), "rm": (RMStudyConfig,)}
+        classes = study_classes[config.name.split("_")[0]]
         monkeypatch.setattr(sys, "argv", ["recipe.py", "--config", str(config)])
-        study, sampling, gold, ensemble = parse_config(study_class, SamplingConfig, GoldConfig, EnsembleConfig)
+        study, *_, sampling, gold, ensemble = parse_config(*classes, SamplingConfig, GoldConfig, EnsembleConfig)
     finally:
         sys.path.pop(0)
     assert study.noise and ensemble.k >= 1 and sampling.max_new_tokens > 0 and gold.target_words > 0
@@ -99,3 +103,25 @@ def test_bon_recipe_end_to_end(tmp_path):
         without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
         without(results, "seconds", "metadata"),
     )
+
+
+PPO = ("recipes/overoptimization/ppo.py", "recipes/overoptimization/configs/ppo_tiny.yaml")
+
+
+def test_ppo_recipe_end_to_end_and_resume(tmp_path):
+    proc = run_recipe(*PPO, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "overoptimization" / "ppo_tiny"
+    results = json.loads((out / "results.json").read_text())
+    assert results["recipe"] == "rl" and len(results["runs"]) == 4  # 2 noise settings x 2 objectives x 1 beta
+    for run in results["runs"].values():
+        assert run["step"] == [0, 2, 4] and run["kl"][0] == pytest.approx(0, abs=1e-9) and run["gold"][0] == 0.0
+        assert run["kl"][-1] > 0 and {"alpha", "beta_fit", "d_peak"} <= set(run)
+    assert (out / "ppo.png").stat().st_size > 20_000 and (out / "samples.jsonl").read_text().strip()
+    # kill after step 2: drop the last checkpoints and results; the rerun resumes at step 2 and ends the same
+    for ckpt in out.glob("checkpoints/*/step-000004"):
+        shutil.rmtree(ckpt)
+    (out / "results.json").unlink()
+    again = run_recipe(*PPO, tmp_path)
+    assert again.returncode == 0 and again.stdout.count("resumed from step-000002") == 4
+    assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=1e-4)

@@ -128,6 +128,47 @@ def response_logprobs(lm, input_ids, attention_mask, n_response: int, temperatur
     return logprobs, (out.hidden_states[-1] if hidden else None)
 
 
+@torch.no_grad()
+def generate_responses(lm, tokenizer, prompts: list[str], sampling: SamplingConfig, seed: int):
+    """One sampled response per chat-formatted prompt.
+
+    Returns:
+        ``(enc, responses)``: the left-padded prompt encoding and the ``[B, T]`` response token ids.
+    """
+    tokenizer.padding_side = tokenizer.truncation_side = "left"
+    device = next(lm.parameters()).device
+    enc = tokenizer(
+        [chat_prompt(tokenizer, p) for p in prompts],
+        return_tensors="pt",
+        padding=True,
+        truncation=True,
+        max_length=sampling.max_prompt_tokens,
+        add_special_tokens=False,
+    ).to(device)
+    torch.manual_seed(seed)
+    was_training = lm.training
+    lm.eval()
+    out = lm.generate(
+        **enc,
+        do_sample=True,
+        max_new_tokens=sampling.max_new_tokens,
+        temperature=sampling.temperature,
+        top_k=sampling.top_k,
+        top_p=sampling.top_p,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        use_cache=True,
+    )
+    lm.train(was_training)
+    return enc, out[:, enc["input_ids"].shape[1] :]
+
+
+def decode_responses(tokenizer, responses: torch.Tensor, mask: torch.Tensor) -> list[str]:
+    """Response texts up to the first EOS, special tokens removed."""
+    kept = responses * mask + tokenizer.pad_token_id * (1 - mask)
+    return [t.strip() for t in tokenizer.batch_decode(kept, skip_special_tokens=True)]
+
+
 def response_mask(responses: torch.Tensor, eos_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """1 on response tokens up to and including the first EOS, 0 after; and whether each response has an EOS."""
     is_eos = responses == eos_token_id
@@ -188,35 +229,9 @@ class PPOTrainer:
     def unwrapped(self) -> PolicyWithValue:
         return self.accelerator.unwrap_model(self.model)
 
-    @torch.no_grad()
-    def generate(self, prompts: list[str], seed: int, do_sample: bool = True):
-        """Sample one response per prompt; returns (input ids, attention mask, query length, response ids)."""
-        tok, s = self.tokenizer, self.sampling
-        tok.padding_side = tok.truncation_side = "left"
-        enc = tok(
-            [chat_prompt(tok, p) for p in prompts],
-            return_tensors="pt",
-            padding=True,
-            truncation=True,
-            max_length=s.max_prompt_tokens,
-            add_special_tokens=False,
-        ).to(self.accelerator.device)
-        torch.manual_seed(seed)
-        policy = self.unwrapped.policy
-        policy.eval()
-        out = policy.generate(
-            **enc,
-            do_sample=do_sample,
-            max_new_tokens=s.max_new_tokens,
-            temperature=s.temperature if do_sample else None,
-            top_k=s.top_k if do_sample else None,
-            top_p=s.top_p if do_sample else None,
-            pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id,
-            use_cache=True,
-        )
-        responses = out[:, enc["input_ids"].shape[1] :]
-        return enc, responses
+    def generate(self, prompts: list[str], seed: int):
+        """Sample one response per prompt with the current policy."""
+        return generate_responses(self.unwrapped.policy, self.tokenizer, prompts, self.sampling, seed)
 
     @torch.no_grad()
     def reference_logprobs(self, input_ids, attention_mask, n_response: int) -> torch.Tensor:
@@ -235,8 +250,7 @@ class PPOTrainer:
         input_ids = torch.cat([enc["input_ids"], responses], 1)
         attention_mask = torch.cat([enc["attention_mask"], mask], 1)
         n = responses.shape[1]
-        kept = responses * mask + self.tokenizer.pad_token_id * (1 - mask)
-        texts = [t.strip() for t in self.tokenizer.batch_decode(kept, skip_special_tokens=True)]
+        texts = decode_responses(self.tokenizer, responses, mask)
         scores = torch.as_tensor(self.reward_fn(prompts, texts), dtype=torch.float32).to(self.accelerator.device)
         raw_scores = scores.clone()
         if self.config.truncation_penalty is not None:

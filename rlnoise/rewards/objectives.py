@@ -54,14 +54,25 @@ def lcb(scores: torch.Tensor, lam: float = 1.0) -> torch.Tensor:
     return scores.mean(dim=0) - lam * scores.std(dim=0, correction=0)
 
 
-OBJECTIVES: dict[str, Callable[..., torch.Tensor]] = {"mean": mean, "wco": wco, "uwo": uwo, "lcb": lcb}
+def single(scores: torch.Tensor) -> torch.Tensor:
+    """The first member alone: a single reward model, the baseline the conservative objectives are compared to."""
+    return _check(scores)[0]
+
+
+OBJECTIVES: dict[str, Callable[..., torch.Tensor]] = {
+    "mean": mean,
+    "wco": wco,
+    "uwo": uwo,
+    "lcb": lcb,
+    "single": single,
+}
 
 
 def apply_objective(name: str, scores: torch.Tensor, **params) -> torch.Tensor:
     """Look up ``name`` in :data:`OBJECTIVES` and apply it to ``scores`` [K, B]."""
     if name not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got '{name}'")
-    if name in ("mean", "wco"):
+    if name in ("mean", "wco", "single"):
         unknown = set(params) - {"lam"}
         if unknown:
             raise ValueError(f"objective '{name}' takes no parameters, got {sorted(unknown)}")
