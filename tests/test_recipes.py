@@ -26,16 +26,22 @@ def test_overoptimization_yaml_parses(config, monkeypatch):
     sys.path.insert(0, str(ROOT / "recipes" / "overoptimization"))
     try:
         from bon import BonStudyConfig
-        from ppo import RLStudyConfig
+        from grpo import TrlRLConfig
 
         from rlnoise.config import parse_config
         from rlnoise.optimize.ppo import PPOConfig
+        from rlnoise.optimize.rl_study import RLStudyConfig
         from rlnoise.optimize.sampling import SamplingConfig
         from rlnoise.rewards.ensemble import EnsembleConfig
         from rlnoise.rewards.gold import GoldConfig
         from rlnoise.rewards.pipeline import RMStudyConfig
 
-        study_classes = {"bon": (BonStudyConfig,), "ppo": (RLStudyConfig, PPOConfig), "rm": (RMStudyConfig,)}
+        study_classes = {
+            "bon": (BonStudyConfig,),
+            "ppo": (RLStudyConfig, PPOConfig),
+            "grpo": (RLStudyConfig, TrlRLConfig),
+            "rm": (RMStudyConfig,),
+        }
         classes = study_classes[config.name.split("_")[0]]
         monkeypatch.setattr(sys, "argv", ["recipe.py", "--config", str(config)])
         study, *_, sampling, gold, ensemble = parse_config(*classes, SamplingConfig, GoldConfig, EnsembleConfig)
@@ -125,3 +131,17 @@ def test_ppo_recipe_end_to_end_and_resume(tmp_path):
     again = run_recipe(*PPO, tmp_path)
     assert again.returncode == 0 and again.stdout.count("resumed from step-000002") == 4
     assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=1e-4)
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
+def test_trl_rl_recipe_end_to_end(tmp_path, algorithm):
+    args = ("recipes/overoptimization/grpo.py", "recipes/overoptimization/configs/grpo_tiny.yaml", tmp_path)
+    proc = run_recipe(*args, "--algorithm", algorithm)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "overoptimization" / "grpo_tiny"
+    results = json.loads((out / "results.json").read_text())
+    assert results["algorithm"] == algorithm and len(results["runs"]) == 1
+    (run,) = results["runs"].values()
+    assert run["step"] == [0, 2, 4] and run["kl"][-1] > 0 and run["beta"] == 0.01
+    assert (out / f"{algorithm}.png").stat().st_size > 20_000
+    assert sorted(p.name for p in out.glob("checkpoints/*/checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]

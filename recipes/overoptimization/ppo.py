@@ -12,51 +12,30 @@ objective's reward, evaluated every ``eval_every`` steps on fixed prompts (KL k2
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from rlnoise.config import check_positive, parse_config, to_dict
+from rlnoise.config import parse_config, to_dict
 from rlnoise.distributed import barrier, process_state
 from rlnoise.models import load_model
 from rlnoise.optimize.ppo import PPOConfig, PPOTrainer
 from rlnoise.optimize.reward import EnsembleReward
 from rlnoise.optimize.rl_eval import evaluate_policy
-from rlnoise.optimize.rl_study import latest_checkpoint, rl_results, run_label
+from rlnoise.optimize.rl_study import (
+    RLStudyConfig,
+    latest_checkpoint,
+    proxy_rewards,
+    rl_prompt_splits,
+    rl_results,
+    run_folder_name,
+    run_label,
+)
 from rlnoise.optimize.sampling import SamplingConfig
 from rlnoise.plotting import plot_rl
 from rlnoise.rewards.ensemble import EnsembleConfig
 from rlnoise.rewards.gold import GoldConfig
-from rlnoise.rewards.objectives import OBJECTIVES
-from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.rewards.pipeline import make_gold
 from rlnoise.runs import append_jsonl, read_jsonl, run_dir, run_metadata, write_json, write_yaml
-from rlnoise.tasks import load_prompts
-
-
-@dataclass
-class RLStudyConfig(RMStudyConfig):
-    """Online-RL settings on top of the reward-model study."""
-
-    run_name: str = field(default="ppo_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
-    n_rl_prompts: int = field(default=64, metadata={"help": "Training prompts of the policy."})
-    n_rl_eval_prompts: int = field(default=16, metadata={"help": "Fixed evaluation prompts."})
-    objectives: list[str] = field(
-        default_factory=lambda: ["mean"], metadata={"help": "Reward objectives to train on."}
-    )
-    kl_coefs: list[float] = field(default_factory=lambda: [0.01], metadata={"help": "beta values to sweep."})
-    total_steps: int = field(default=40, metadata={"help": "PPO steps per run."})
-    eval_every: int = field(default=10, metadata={"help": "Evaluate every k steps (and at 0 and the end)."})
-    checkpoint_every: int = field(default=10, metadata={"help": "Checkpoint every k steps."})
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("n_rl_prompts", "n_rl_eval_prompts", "total_steps", "eval_every", "checkpoint_every"):
-            check_positive(name, getattr(self, name), integer=True)
-        for name in self.objectives:
-            if name not in OBJECTIVES:
-                raise ValueError(f"objectives must be names in {sorted(OBJECTIVES)}, got '{name}'")
-        for beta in self.kl_coefs:
-            check_positive("kl_coefs", beta, allow_zero=True)
 
 
 def train_one(run, study, ppo_config, sampling, reward, gold, rl_prompts, eval_prompts, out, state):
@@ -64,7 +43,7 @@ def train_one(run, study, ppo_config, sampling, reward, gold, rl_prompts, eval_p
     label = run_label(run)
     policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed)
     trainer = PPOTrainer(policy.to(state.device), tokenizer, reward, ppo_config, sampling)
-    checkpoints = out / "checkpoints" / "".join(c if c.isalnum() or c in "._" else "-" for c in label)
+    checkpoints = out / "checkpoints" / run_folder_name(label)
     resume = latest_checkpoint(checkpoints)
     if resume is not None:
         trainer.load(resume)
@@ -118,36 +97,22 @@ def main():
     out = run_dir("overoptimization", study.run_name, study.output_root)
     if state.is_main_process:
         write_yaml(out / "config.yaml", to_dict((study, ppo_config, sampling, gold_config, ensemble_config)))
-    n_rl = study.n_rl_prompts + study.n_rl_eval_prompts
-    prompts = load_prompts(
-        study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs + n_rl, seed=study.seed
-    )
-    held_out = prompts["eval"].to_list()
-    splits = {"train": prompts["train"].to_list(), "eval": held_out[: study.n_eval_pairs]}
-    rl_rows = held_out[study.n_eval_pairs :]
-    rl_prompts = [r["prompt"] for r in rl_rows[: study.n_rl_prompts]]
-    eval_prompts = [r["prompt"] for r in rl_rows[study.n_rl_prompts :]]
+    rm_splits, rl_rows, rl_prompts, eval_prompts = rl_prompt_splits(study)
     gold = make_gold(gold_config, rl_rows)
-    accuracy = {}
-    for spec in study.noise:
-        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
-        ensemble, _ = cached_ensemble(pairs["train"], ensemble_config, spec)
-        ensemble.to(state.device)
-        # members are standardised on the initial policy's responses (the held-out pairs)
-        reference = (
-            list(pairs["eval"]["raw_prompt"]) * 2,
-            list(pairs["eval"]["chosen"]) + list(pairs["eval"]["rejected"]),
-        )
+    flip_rates = {}
+    for spec, ensemble, reference, flip_rate in proxy_rewards(
+        study, sampling, gold_config, ensemble_config, rm_splits, state.device
+    ):
+        flip_rates[spec] = flip_rate
         for objective in study.objectives:
             reward = EnsembleReward(ensemble, objective, study.uwo_lambda, reference=reference)
             for beta in study.kl_coefs:
                 config = PPOConfig(**{**to_dict(ppo_config), "kl_coef": beta})
                 run = dict(noise=spec, objective=objective, beta=beta)
                 train_one(run, study, config, sampling, reward, gold, rl_prompts, eval_prompts, out, state)
-        accuracy[spec] = float(sum(pairs["train"]["flipped"]) / len(pairs["train"]))
     if state.is_main_process:
         results = rl_results(read_jsonl(out / "metrics.jsonl"))
-        results.update(recipe="rl", algorithm="ppo", metadata=run_metadata(), noise=study.noise, flip_rate=accuracy)
+        results.update(recipe="rl", algorithm="ppo", metadata=run_metadata(), noise=study.noise, flip_rate=flip_rates)
         write_json(out / "results.json", results)
         for path in plot_rl(results, out):
             print(f"wrote {path}")

@@ -1,12 +1,79 @@
-"""From RL evaluation rows (metrics.jsonl) to results: curves per run, Gao RL fits; checkpoint lookup."""
+"""Shared parts of the online-RL recipes: prompt splits, proxy rewards per noise setting, checkpoints, results."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from rlnoise.config import check_positive
 from rlnoise.optimize.scaling import fit_rl, rl_peak
+from rlnoise.rewards.objectives import OBJECTIVES
+from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, scored_pair_datasets
+from rlnoise.tasks import load_prompts
+
+
+@dataclass
+class RLStudyConfig(RMStudyConfig):
+    """Online-RL settings on top of the reward-model study (shared by the PPO and GRPO/RLOO recipes)."""
+
+    run_name: str = field(default="ppo_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
+    n_rl_prompts: int = field(default=64, metadata={"help": "Training prompts of the policy."})
+    n_rl_eval_prompts: int = field(default=16, metadata={"help": "Fixed evaluation prompts."})
+    objectives: list[str] = field(
+        default_factory=lambda: ["mean"], metadata={"help": "Reward objectives to train on."}
+    )
+    kl_coefs: list[float] = field(default_factory=lambda: [0.01], metadata={"help": "beta values to sweep."})
+    total_steps: int = field(default=40, metadata={"help": "PPO steps per run."})
+    eval_every: int = field(default=10, metadata={"help": "Evaluate every k steps (and at 0 and the end)."})
+    checkpoint_every: int = field(default=10, metadata={"help": "Checkpoint every k steps."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("n_rl_prompts", "n_rl_eval_prompts", "total_steps", "eval_every", "checkpoint_every"):
+            check_positive(name, getattr(self, name), integer=True)
+        for name in self.objectives:
+            if name not in OBJECTIVES:
+                raise ValueError(f"objectives must be names in {sorted(OBJECTIVES)}, got '{name}'")
+        for beta in self.kl_coefs:
+            check_positive("kl_coefs", beta, allow_zero=True)
+
+
+def rl_prompt_splits(study) -> tuple[dict[str, list[dict]], list[dict], list[str], list[str]]:
+    """Disjoint prompts: RM training pairs, RM held-out pairs, RL training prompts, RL evaluation prompts.
+
+    The RM splits equal those of the best-of-n recipe with the same settings, so their cached pairs and
+    ensembles are shared.
+
+    Returns:
+        ``(rm_splits, rl_rows, rl_prompts, eval_prompts)``.
+    """
+    n_rl = study.n_rl_prompts + study.n_rl_eval_prompts
+    prompts = load_prompts(
+        study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs + n_rl, seed=study.seed
+    )
+    held_out = prompts["eval"].to_list()
+    rm_splits = {"train": prompts["train"].to_list(), "eval": held_out[: study.n_eval_pairs]}
+    rl_rows = held_out[study.n_eval_pairs :]
+    rl_prompts = [r["prompt"] for r in rl_rows[: study.n_rl_prompts]]
+    return rm_splits, rl_rows, rl_prompts, [r["prompt"] for r in rl_rows[study.n_rl_prompts :]]
+
+
+def proxy_rewards(study, sampling, gold_config, ensemble_config, rm_splits, device):
+    """For each noise setting: ``(spec, ensemble, reference, flip_rate)``, where ``reference`` (the initial
+    policy's held-out responses) is what members are standardised on."""
+    for spec in study.noise:
+        pairs = scored_pair_datasets(study.policy, rm_splits, sampling, gold_config, spec, study.seed)
+        ensemble, _ = cached_ensemble(pairs["train"], ensemble_config, spec)
+        ensemble.to(device)
+        held_out = pairs["eval"]
+        reference = (list(held_out["raw_prompt"]) * 2, list(held_out["chosen"]) + list(held_out["rejected"]))
+        yield spec, ensemble, reference, float(sum(pairs["train"]["flipped"]) / len(pairs["train"]))
+
+
+def run_folder_name(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "._" else "-" for c in label)
 
 
 def run_label(run: dict) -> str:
