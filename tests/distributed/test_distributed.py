@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,3 +47,17 @@ def test_two_processes_match_one(tmp_path):
         without(two, "seconds", "train_loss", "metadata"),
         tol=1e-4,
     )
+
+
+@pytest.mark.distributed
+def test_ppo_data_parallel_keeps_processes_in_sync(tmp_path):
+    script = Path(__file__).with_name("ppo_ddp_check.py")
+    env = dict(fresh_cache(tmp_path / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    proc = subprocess.run([*LAUNCH, str(script)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    out = json.loads(line[7:])
+    assert out["processes"] == 2
+    first, second = out["results"]
+    assert first["texts"] != second["texts"]  # each process made its own rollouts
+    assert first["checksum"] == pytest.approx(second["checksum"], rel=1e-6)  # all-reduced gradients: same weights
