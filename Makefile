@@ -39,6 +39,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_bon.py
 	$(PY) bench/bench_sampling.py
+	$(PY) bench/bench_rl.py
 	$(PY) bench/bench_ensemble.py --backbone minilm-l6
 	$(PY) bench/bench_ensemble.py --backbone smollm2-135m-instruct --batch 16
 
