@@ -167,7 +167,7 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
             ax.axhline(0, color="gray", lw=0.6, ls=":")
             ax.set_title(f"{key} | noise {spec}", fontsize=10)
             if col == 0:
-                ax.set_ylabel(f"{key} gain over step 0")
+                ax.set_ylabel(f"{key} gain over step 0 (initial-policy std)")
             if row == 1:
                 ax.set_xlabel("sqrt(KL(pi || pi_init)), k2 estimator")
     axes[0, 0].legend(fontsize=7)

@@ -24,6 +24,7 @@ from rlnoise.optimize.reward import EnsembleReward, trl_reward_function
 from rlnoise.optimize.rl_eval import evaluate_policy
 from rlnoise.optimize.rl_study import (
     RLStudyConfig,
+    initial_gold_std,
     proxy_rewards,
     rl_prompt_splits,
     rl_results,
@@ -155,8 +156,9 @@ def main():
             for beta in study.kl_coefs:
                 run = dict(noise=spec, objective=objective, beta=beta)
                 train_one(run, study, rl, sampling, reward, gold, rl_prompts, eval_prompts, out, state)
+    gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)  # all processes: it reads a cached stage
     if state.is_main_process:
-        results = rl_results(read_jsonl(out / "metrics.jsonl"))
+        results = rl_results(read_jsonl(out / "metrics.jsonl"), gold_std)
         results.update(
             recipe="rl", algorithm=rl.algorithm, metadata=run_metadata(), noise=study.noise, flip_rate=flip_rates
         )

@@ -23,6 +23,7 @@ from rlnoise.optimize.reward import EnsembleReward
 from rlnoise.optimize.rl_eval import evaluate_policy
 from rlnoise.optimize.rl_study import (
     RLStudyConfig,
+    initial_gold_std,
     latest_checkpoint,
     proxy_rewards,
     rl_prompt_splits,
@@ -110,8 +111,9 @@ def main():
                 config = PPOConfig(**{**to_dict(ppo_config), "kl_coef": beta})
                 run = dict(noise=spec, objective=objective, beta=beta)
                 train_one(run, study, config, sampling, reward, gold, rl_prompts, eval_prompts, out, state)
+    gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)  # all processes: it reads a cached stage
     if state.is_main_process:
-        results = rl_results(read_jsonl(out / "metrics.jsonl"))
+        results = rl_results(read_jsonl(out / "metrics.jsonl"), gold_std)
         results.update(recipe="rl", algorithm="ppo", metadata=run_metadata(), noise=study.noise, flip_rate=flip_rates)
         write_json(out / "results.json", results)
         for path in plot_rl(results, out):

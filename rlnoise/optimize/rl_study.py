@@ -62,7 +62,7 @@ def rl_prompt_splits(study) -> tuple[dict[str, list[dict]], list[dict], list[str
 
 def proxy_rewards(study, sampling, gold_config, ensemble_config, rm_splits, device):
     """For each noise setting: ``(spec, ensemble, reference, flip_rate)``, where ``reference`` (the initial
-    policy's held-out responses) is what members are standardised on."""
+    policy's held-out responses) is what members are standardised on. See :func:`initial_gold_std` for gold."""
     for spec in study.noise:
         pairs = scored_pair_datasets(study.policy, rm_splits, sampling, gold_config, spec, study.seed)
         ensemble, _ = cached_ensemble(pairs["train"], ensemble_config, spec)
@@ -70,6 +70,13 @@ def proxy_rewards(study, sampling, gold_config, ensemble_config, rm_splits, devi
         held_out = pairs["eval"]
         reference = (list(held_out["raw_prompt"]) * 2, list(held_out["chosen"]) + list(held_out["rejected"]))
         yield spec, ensemble, reference, float(sum(pairs["train"]["flipped"]) / len(pairs["train"]))
+
+
+def initial_gold_std(study, sampling, gold_config, rm_splits) -> float:
+    """Standard deviation of gold over the initial policy's held-out responses: RL gold curves are divided by it,
+    so gold and proxy (standardised on the same responses) share a unit."""
+    pairs = scored_pair_datasets(study.policy, rm_splits, sampling, gold_config, "none", study.seed)["eval"]
+    return float(np.std(list(pairs["gold_chosen"]) + list(pairs["gold_rejected"]))) or 1.0
 
 
 def run_folder_name(label: str) -> str:
@@ -88,16 +95,16 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
 
 
-def rl_results(rows: list[dict]) -> dict:
+def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
     """Curves and fits per run from evaluation rows.
 
     Rows of the same (run, step) keep the last one (a resumed run may re-evaluate a step). Gold and proxy are
-    shifted to 0 at step 0; Gao's RL form d (alpha - beta log d) is fit to gold vs d = sqrt(KL) when at least two
-    evaluations have KL > 0.
+    shifted to 0 at step 0 and gold is divided by ``gold_std`` (``gold_raw`` keeps its units); Gao's RL form
+    d (alpha - beta log d) is fit to gold vs d = sqrt(KL) when at least two evaluations have KL > 0.
 
     Returns:
-        ``{"runs": {label: {"noise", "objective", "beta", "step", "kl", "gold", "proxy", "ensemble_variance",
-        "alpha", "beta_fit", "d_peak"}}}``.
+        ``{"gold_std", "runs": {label: {"noise", "objective", "beta", "step", "kl", "gold", "gold_raw", "proxy",
+        "ensemble_variance", "alpha", "beta_fit", "d_peak"}}}``.
     """
     latest: dict[tuple[str, int], dict] = {}
     for row in rows:
@@ -112,11 +119,13 @@ def rl_results(rows: list[dict]) -> dict:
     for run in runs.values():
         for key in ("gold", "proxy"):
             run[key] = (np.asarray(run[key]) - run[key][0]).tolist()
+        run["gold_raw"] = run["gold"]
+        run["gold"] = (np.asarray(run["gold_raw"]) / gold_std).tolist()
         kl = np.maximum(np.asarray(run["kl"]), 0.0)
         if np.count_nonzero(kl > 0) >= 2:
             alpha, beta = fit_rl(kl, run["gold"])
             run.update(alpha=alpha, beta_fit=beta, d_peak=rl_peak(alpha, beta))
-    return dict(runs=runs)
+    return dict(gold_std=gold_std, runs=runs)
 
 
 KEYS = ("step", "kl", "gold", "proxy", "ensemble_variance")
