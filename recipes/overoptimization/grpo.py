@@ -10,33 +10,27 @@ is trl's ``beta``. Checkpoints are trl's; a killed run resumes from the last one
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from rlnoise.config import check_choice, check_positive, parse_config, to_dict
-from rlnoise.distributed import barrier, process_state
+from rlnoise.config import check_choice, check_positive, parse_config
 from rlnoise.models import load_model
-from rlnoise.optimize.reward import EnsembleReward, trl_reward_function
-from rlnoise.optimize.rl_eval import evaluate_policy
+from rlnoise.optimize.reward import trl_reward_function
 from rlnoise.optimize.rl_study import (
+    RLContext,
     RLStudyConfig,
-    initial_gold_std,
-    proxy_rewards,
-    rl_prompt_splits,
-    rl_results,
+    evaluate_and_record,
     run_folder_name,
     run_label,
+    run_rl_study,
 )
 from rlnoise.optimize.sampling import SamplingConfig
-from rlnoise.plotting import plot_rl
 from rlnoise.rewards.ensemble import EnsembleConfig
 from rlnoise.rewards.gold import GoldConfig
-from rlnoise.rewards.pipeline import make_gold
-from rlnoise.runs import append_jsonl, read_jsonl, run_dir, run_metadata, write_json, write_yaml
 
 
 @dataclass
@@ -72,13 +66,13 @@ class EvaluateEvery(TrainerCallback):
             self.evaluate(model, state.global_step)
 
 
-def train_one(run, study, rl, sampling, reward, gold, rl_prompts, eval_prompts, out, state):
+def train_one(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
     """One trl run (``run``: noise, objective, beta), resumed from trl's last checkpoint if any."""
     from peft import LoraConfig
 
-    label = run_label(run)
+    study, sampling, label = ctx.study, ctx.sampling, run_label(run)
     policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed)
-    folder = out / "checkpoints" / run_folder_name(label)
+    folder = ctx.out / "checkpoints" / run_folder_name(label)
     common = dict(
         output_dir=str(folder),
         learning_rate=rl.rl_learning_rate,
@@ -106,19 +100,9 @@ def train_one(run, study, rl, sampling, reward, gold, rl_prompts, eval_prompts, 
         from trl import RLOOTrainer as Trainer
 
     def evaluate(model, step):
-        if state.is_main_process:
-            start = time.time()
-            metrics = evaluate_policy(model, tokenizer, eval_prompts, sampling, gold, reward, seed=study.seed + 1)
-            samples = metrics.pop("samples")
-            append_jsonl(
-                out / "metrics.jsonl", dict(run=label, **run, step=step, seconds=time.time() - start, **metrics)
-            )
-            for p, r, g, x in samples[:4]:
-                append_jsonl(out / "samples.jsonl", dict(run=label, step=step, prompt=p, response=r, gold=g, proxy=x))
-            state.print(f"[{label}] step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-        barrier()
+        evaluate_and_record(ctx, run, step, model, tokenizer, reward)
 
-    dataset = Dataset.from_dict({"prompt": [[{"role": "user", "content": p}] for p in rl_prompts]})
+    dataset = Dataset.from_dict({"prompt": [[{"role": "user", "content": p}] for p in ctx.rl_prompts]})
     trainer = Trainer(
         model=policy,
         reward_funcs=[trl_reward_function(reward)],
@@ -132,40 +116,13 @@ def train_one(run, study, rl, sampling, reward, gold, rl_prompts, eval_prompts, 
     if last is None:
         evaluate(trainer.model, 0)
     else:
-        state.print(f"[{label}] resuming from {last}")
+        ctx.state.print(f"[{label}] resuming from {last}")
     trainer.train(resume_from_checkpoint=last)
 
 
 def main():
-    study, rl, sampling, gold_config, ensemble_config = parse_config(
-        RLStudyConfig, TrlRLConfig, SamplingConfig, GoldConfig, EnsembleConfig
-    )
-    state = process_state()
-    out = run_dir("overoptimization", study.run_name, study.output_root)
-    if state.is_main_process:
-        write_yaml(out / "config.yaml", to_dict((study, rl, sampling, gold_config, ensemble_config)))
-    rm_splits, rl_rows, rl_prompts, eval_prompts = rl_prompt_splits(study)
-    gold = make_gold(gold_config, rl_rows)
-    flip_rates = {}
-    for spec, ensemble, reference, flip_rate in proxy_rewards(
-        study, sampling, gold_config, ensemble_config, rm_splits, state.device
-    ):
-        flip_rates[spec] = flip_rate
-        for objective in study.objectives:
-            reward = EnsembleReward(ensemble, objective, study.uwo_lambda, reference=reference)
-            for beta in study.kl_coefs:
-                run = dict(noise=spec, objective=objective, beta=beta)
-                train_one(run, study, rl, sampling, reward, gold, rl_prompts, eval_prompts, out, state)
-    gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)  # all processes: it reads a cached stage
-    if state.is_main_process:
-        results = rl_results(read_jsonl(out / "metrics.jsonl"), gold_std)
-        results.update(
-            recipe="rl", algorithm=rl.algorithm, metadata=run_metadata(), noise=study.noise, flip_rate=flip_rates
-        )
-        write_json(out / "results.json", results)
-        for path in plot_rl(results, out):
-            print(f"wrote {path}")
-        print(f"results in {out}")
+    configs = parse_config(RLStudyConfig, TrlRLConfig, SamplingConfig, GoldConfig, EnsembleConfig)
+    run_rl_study(configs[1].algorithm, configs, partial(train_one, configs[1]))
 
 
 if __name__ == "__main__":

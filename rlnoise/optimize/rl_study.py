@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rlnoise.config import check_positive
+from rlnoise.config import check_positive, to_dict
+from rlnoise.distributed import barrier, process_state
+from rlnoise.optimize.reward import EnsembleReward
+from rlnoise.optimize.rl_eval import evaluate_policy
+from rlnoise.optimize.sampling import SamplingConfig
 from rlnoise.optimize.scaling import fit_rl, rl_peak
+from rlnoise.plotting import plot_rl
 from rlnoise.rewards.objectives import OBJECTIVES
-from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, scored_pair_datasets
+from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.runs import append_jsonl, read_jsonl, run_dir, run_metadata, write_json, write_yaml
 from rlnoise.tasks import load_prompts
 
 
@@ -77,6 +84,79 @@ def initial_gold_std(study, sampling, gold_config, rm_splits) -> float:
     so gold and proxy (standardised on the same responses) share a unit."""
     pairs = scored_pair_datasets(study.policy, rm_splits, sampling, gold_config, "none", study.seed)["eval"]
     return float(np.std(list(pairs["gold_chosen"]) + list(pairs["gold_rejected"]))) or 1.0
+
+
+@dataclass
+class RLContext:
+    """What every RL run of a study shares."""
+
+    study: RLStudyConfig
+    sampling: SamplingConfig
+    gold: object
+    rl_prompts: list[str]
+    eval_prompts: list[str]
+    out: Path
+    state: object  # accelerate PartialState
+
+
+def evaluate_and_record(ctx: RLContext, run: dict, step: int, policy, tokenizer, reward, reference=None) -> None:
+    """Evaluate the policy on the fixed prompts (main process) and append a metrics row and a few samples."""
+    if ctx.state.is_main_process:
+        label, start = run_label(run), time.time()
+        metrics = evaluate_policy(
+            policy,
+            tokenizer,
+            ctx.eval_prompts,
+            ctx.sampling,
+            ctx.gold,
+            reward,
+            reference=reference,
+            seed=ctx.study.seed + 1,
+        )
+        samples = metrics.pop("samples")
+        append_jsonl(
+            ctx.out / "metrics.jsonl", dict(run=label, **run, step=step, seconds=time.time() - start, **metrics)
+        )
+        for p, r, g, x in samples[:4]:
+            append_jsonl(ctx.out / "samples.jsonl", dict(run=label, step=step, prompt=p, response=r, gold=g, proxy=x))
+        print(f"[{label}] step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+    barrier()
+
+
+def run_rl_study(algorithm: str, configs: tuple, train_one) -> None:
+    """The study loop shared by the PPO and trl recipes: for each noise setting, objective and KL coefficient,
+    ``train_one(run, reward, ctx)``; then results.json and the plot from metrics.jsonl.
+
+    Args:
+        algorithm: name recorded in the results and used for the plot file.
+        configs: ``(study, algorithm_config, sampling, gold_config, ensemble_config)`` as parsed.
+    """
+    study, _, sampling, gold_config, ensemble_config = configs
+    state = process_state()
+    out = run_dir("overoptimization", study.run_name, study.output_root)
+    if state.is_main_process:
+        write_yaml(out / "config.yaml", to_dict(configs))
+    rm_splits, rl_rows, rl_prompts, eval_prompts = rl_prompt_splits(study)
+    ctx = RLContext(study, sampling, make_gold(gold_config, rl_rows), rl_prompts, eval_prompts, out, state)
+    flip_rates = {}
+    for spec, ensemble, reference, flip_rate in proxy_rewards(
+        study, sampling, gold_config, ensemble_config, rm_splits, state.device
+    ):
+        flip_rates[spec] = flip_rate
+        for objective in study.objectives:
+            reward = EnsembleReward(ensemble, objective, study.uwo_lambda, reference=reference)
+            for beta in study.kl_coefs:
+                train_one(dict(noise=spec, objective=objective, beta=beta), reward, ctx)
+    gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)  # all processes: it reads a cached stage
+    if state.is_main_process:
+        results = rl_results(read_jsonl(out / "metrics.jsonl"), gold_std)
+        results.update(
+            recipe="rl", algorithm=algorithm, metadata=run_metadata(), noise=study.noise, flip_rate=flip_rates
+        )
+        write_json(out / "results.json", results)
+        for path in plot_rl(results, out):
+            print(f"wrote {path}")
+        print(f"results in {out}")
 
 
 def run_folder_name(label: str) -> str:
