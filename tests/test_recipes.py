@@ -145,3 +145,11 @@ def test_trl_rl_recipe_end_to_end(tmp_path, algorithm):
     assert run["step"] == [0, 2, 4] and run["kl"][-1] > 0 and run["beta"] == 0.01
     assert (out / f"{algorithm}.png").stat().st_size > 20_000
     assert sorted(p.name for p in out.glob("checkpoints/*/checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    # kill after step 2: drop the last checkpoint and results; the rerun resumes from trl's step-2 checkpoint
+    for ckpt in out.glob("checkpoints/*/checkpoint-4"):
+        shutil.rmtree(ckpt)
+    (out / "results.json").unlink()
+    again = run_recipe(*args, "--algorithm", algorithm)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("resuming from") == 1 and "checkpoint-2" in again.stdout
+    assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=1e-4)
