@@ -1,0 +1,107 @@
+"""TInt datasets: sampled problems, their traces, and static / dynamic noise on a contaminated share of samples."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+from datasets import Dataset, load_from_disk
+
+from rlnoise.config import check_positive, check_probability
+from rlnoise.runs import cached_stage
+from rlnoise.tint.noise import StaticNoise, add_static_noise
+from rlnoise.tint.tasks import check_digits, format_answer, run_task, sample_args, task_spec
+
+COLUMNS = ("prompt", "completion", "answer", "true_answer", "noised", "noise", "changed")
+
+
+def _static(static) -> StaticNoise | None:
+    if static is None or isinstance(static, StaticNoise):
+        return static
+    if isinstance(static, dict):
+        return StaticNoise(**static)
+    raise ValueError(f"static must be a StaticNoise, a dict of its fields or None, got {static!r}")
+
+
+def noise_label(static: StaticNoise | None, dynamic: float) -> str:
+    parts = []
+    if static is not None and (static.digit_p or static.line_p):
+        parts.append(f"static(digit_p={static.digit_p:g},line_p={static.line_p:g}"
+                     + (",touch_answer" if static.touch_answer else "") + ")")
+    if dynamic:
+        parts.append(f"dynamic(p={dynamic:g})")
+    return "+".join(parts) or "none"
+
+
+def generate_rows(task: str, n: int, *, min_digits: int, max_digits: int, static=None, dynamic: float = 0.0,
+                  contamination: float = 0.0, seed: int = 0, exclude_prompts: Iterable[str] = ()) -> dict[str, list]:
+    """The columns of ``make_dataset`` as lists, uncached (see there for the arguments)."""
+    task_spec(task)
+    check_positive("n", n, integer=True)
+    check_digits(min_digits, max_digits)
+    static = _static(static)
+    check_probability("dynamic", dynamic)
+    check_probability("contamination", contamination)
+    exclude = set(exclude_prompts)
+    label = noise_label(static, dynamic)
+    rng = random.Random(seed)
+    rows = {name: [] for name in COLUMNS}
+    attempts = 0
+    while len(rows["prompt"]) < n:
+        attempts += 1
+        if attempts > 100 * n + 1000:
+            raise ValueError(f"could not draw {n} {task!r} problems with {min_digits}-{max_digits} digits outside "
+                             f"the {len(exclude)} excluded prompts: the problem space is too small")
+        args = sample_args(task, rng, min_digits, max_digits)
+        noised = rng.random() < contamination and label != "none"
+        noise_seed = rng.getrandbits(32)
+        clean = run_task(task, args)
+        if clean.prompt in exclude:
+            continue
+        trace = run_task(task, args, dynamic_noise=dynamic, seed=noise_seed) if noised and dynamic else clean
+        completion = trace.completion
+        if noised and static is not None:
+            completion = add_static_noise(completion, digit_p=static.digit_p, line_p=static.line_p,
+                                          seed=noise_seed + 1, touch_answer=static.touch_answer)
+        rows["prompt"].append(clean.prompt)
+        rows["completion"].append(completion)
+        rows["answer"].append(completion.rsplit("\n", 1)[-1])
+        rows["true_answer"].append(format_answer(clean.true_answer))
+        rows["noised"].append(noised)
+        rows["noise"].append(label if noised else "none")
+        rows["changed"].append(completion != clean.completion)
+    return rows
+
+
+def make_dataset(task: str, n: int, *, min_digits: int, max_digits: int, static=None, dynamic: float = 0.0,
+                 contamination: float = 0.0, seed: int = 0, exclude_prompts: Iterable[str] = ()) -> Dataset:
+    """A TInt training or test set, deterministic by seed and cached by its arguments.
+
+    Args:
+        task: a name in ``rlnoise.tint.TASKS``.
+        n: number of samples.
+        min_digits, max_digits: digits of each sampled number.
+        static: ``StaticNoise`` (or a dict of its fields) applied to noised samples' finished traces.
+        dynamic: per-digit corruption probability during the computation, for noised samples.
+        contamination: probability that a sample is noised, decided per sample. Test sets use 0.
+        seed: sampling and noise seed.
+        exclude_prompts: prompts never to include (e.g. the test set's).
+
+    Returns:
+        A ``datasets.Dataset`` with columns prompt, completion, answer (the completion's last line), true_answer,
+        noised (chosen for noise), noise (how), changed (the completion differs from the clean trace). Answers are
+        strings in trace format, since products of long numbers overflow int64.
+    """
+    static = _static(static)
+    exclude = sorted(set(exclude_prompts))
+    config = {"task": task, "n": n, "min_digits": min_digits, "max_digits": max_digits,
+              "static": static, "dynamic": dynamic, "contamination": contamination, "seed": seed,
+              "exclude": exclude, "version": 1}
+
+    def build(folder: Path) -> None:
+        rows = generate_rows(task, n, min_digits=min_digits, max_digits=max_digits, static=static,
+                             dynamic=dynamic, contamination=contamination, seed=seed, exclude_prompts=exclude)
+        Dataset.from_dict(rows).save_to_disk(str(folder / "data"))
+
+    return load_from_disk(str(cached_stage("tint_dataset", config, build) / "data"))
