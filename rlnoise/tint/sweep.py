@@ -1,0 +1,168 @@
+"""The TInt noise sweep: task x noise type x contamination x intensity cells, each evaluated fine-tuned and
+few-shot-prompted on a clean test set. Finished cells are appended to ``cells.jsonl`` and skipped on rerun."""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlnoise.config import check_choice, check_positive, check_probability
+from rlnoise.runs import append_jsonl, read_jsonl
+from rlnoise.tint.dataset import make_dataset
+from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
+from rlnoise.tint.noise import StaticNoise
+from rlnoise.tint.tasks import TASKS
+from rlnoise.tint.train import FinetuneConfig, finetune
+
+NOISE_TYPES = ("static", "dynamic")
+METHODS = ("finetune", "few_shot")
+
+
+@dataclass
+class TIntSweepConfig:
+    """The grid and the data of a TInt sweep."""
+
+    run_name: str = field(default="tint_quick", metadata={"help": "Run folder name under runs/tint/."})
+    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
+    tasks: list[str] = field(default_factory=lambda: ["add"], metadata={"help": f"Tasks, from {sorted(TASKS)}."})
+    noise_types: list[str] = field(default_factory=lambda: list(NOISE_TYPES), metadata={"help": "static, dynamic."})
+    contaminations: list[float] = field(default_factory=lambda: [1.0],
+                                        metadata={"help": "Shares of training samples that are noised."})
+    static_intensities: list[float] = field(default_factory=lambda: [0.3, 0.6],
+                                            metadata={"help": "Per-digit corruption probabilities (static)."})
+    static_line_p: float = field(default=0.0, metadata={"help": "Per-line deletion probability in static cells."})
+    dynamic_intensities: list[float] = field(default_factory=lambda: [0.05, 0.2],
+                                             metadata={"help": "Per-digit corruption probabilities (dynamic)."})
+    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "finetune, few_shot."})
+    n_train: int = field(default=256, metadata={"help": "Training samples per cell (same problems in every cell)."})
+    n_test: int = field(default=48, metadata={"help": "Clean test problems per task."})
+    min_digits: int = field(default=2, metadata={"help": "Fewest digits per number."})
+    max_digits: int = field(default=3, metadata={"help": "Most digits per number."})
+    few_shot_k: int = field(default=3, metadata={"help": "Exemplars per few-shot prompt (from the noisy train set)."})
+    max_new_tokens: int = field(default=0, metadata={"help": "Generation budget; 0 = 1.5x the longest clean trace."})
+    eval_batch_size: int = field(default=16, metadata={"help": "Prompts per generation batch."})
+    seed: int = field(default=0, metadata={"help": "Seed of problems, noise and exemplars."})
+
+    def __post_init__(self):
+        for task in self.tasks:
+            check_choice("tasks", task, TASKS)
+        for kind in self.noise_types:
+            check_choice("noise_types", kind, NOISE_TYPES)
+        for method in self.methods:
+            check_choice("methods", method, METHODS)
+        for name in ("contaminations", "static_intensities", "dynamic_intensities"):
+            for value in getattr(self, name):
+                check_probability(name, value)
+        check_probability("static_line_p", self.static_line_p)
+        for name in ("n_train", "n_test", "eval_batch_size"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("few_shot_k", self.few_shot_k, integer=True, allow_zero=True)
+        check_positive("max_new_tokens", self.max_new_tokens, integer=True, allow_zero=True)
+        if "few_shot" in self.methods and self.few_shot_k > self.n_train:
+            raise ValueError(f"few_shot_k ({self.few_shot_k}) must be <= n_train ({self.n_train})")
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    noise: str  # "none", "static" or "dynamic"
+    contamination: float
+    intensity: float
+
+    @property
+    def id(self) -> str:
+        return f"{self.task}|{self.noise}|c={self.contamination:g}|p={self.intensity:g}"
+
+
+def sweep_cells(config: TIntSweepConfig) -> list[Cell]:
+    """One clean cell per task, then every noise type x contamination x intensity (zeros collapse into clean)."""
+    cells = []
+    for task in config.tasks:
+        cells.append(Cell(task, "none", 0.0, 0.0))
+        for kind in config.noise_types:
+            intensities = config.static_intensities if kind == "static" else config.dynamic_intensities
+            cells += [Cell(task, kind, c, p) for c in config.contaminations for p in intensities if c > 0 and p > 0]
+    return list(dict.fromkeys(cells))
+
+
+def cell_datasets(config: TIntSweepConfig, cell: Cell):
+    """(noisy train set, clean test set) of a cell; train problems avoid the test problems."""
+    digits = {"min_digits": config.min_digits, "max_digits": config.max_digits}
+    test = make_dataset(cell.task, config.n_test, seed=config.seed + 10_000, **digits)
+    noise = {}
+    if cell.noise == "static":
+        noise = {"static": StaticNoise(cell.intensity, config.static_line_p)}
+    elif cell.noise == "dynamic":
+        noise = {"dynamic": cell.intensity}
+    train = make_dataset(cell.task, config.n_train, seed=config.seed, contamination=cell.contamination,
+                         exclude_prompts=test["prompt"], **digits, **noise)
+    return train, test
+
+
+def generation_budget(config: TIntSweepConfig, tokenizer, test) -> int:
+    if config.max_new_tokens:
+        return config.max_new_tokens
+    longest = max(len(tokenizer(text)["input_ids"]) for text in test["completion"])
+    return int(1.5 * longest) + 8
+
+
+def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Path, log=print) -> list[dict]:
+    """Run every unfinished (cell, method) job; returns all rows of ``cells.jsonl``."""
+    from rlnoise.models import load_model
+
+    results = out / "cells.jsonl"
+    done = {(row["cell"], row["method"]) for row in read_jsonl(results)} if results.exists() else set()
+    base = {}  # the untrained model per task, for few-shot prompting (loaded once)
+    for cell in sweep_cells(config):
+        todo = [m for m in config.methods if (cell.id, m) not in done]
+        if not todo:
+            log(f"[{cell.id}] done, skipped")
+            continue
+        train, test = cell_datasets(config, cell)
+        for method in todo:
+            started = time.time()
+            if method == "finetune":
+                with tempfile.TemporaryDirectory() as scratch:
+                    model, tokenizer, train_log = finetune(train, finetune_config, scratch)
+                exemplars = None
+            else:
+                if "model" not in base:
+                    base["model"], base["tokenizer"] = load_model(finetune_config.model, "causal_lm",
+                                                                  seed=finetune_config.sft_seed)
+                model, tokenizer, train_log = base["model"], base["tokenizer"], []
+                exemplars = draw_exemplars(train, config.few_shot_k, len(test), seed=config.seed)
+            budget = generation_budget(config, tokenizer, test)
+            metrics, rows = evaluate_model(model, tokenizer, test, max_new_tokens=budget,
+                                           batch_size=config.eval_batch_size, exemplars=exemplars,
+                                           desc=f"{cell.id} {method}")
+            row = {"cell": cell.id, "method": method, "task": cell.task, "noise": cell.noise,
+                   "contamination": cell.contamination, "intensity": cell.intensity, **metrics,
+                   "train_noised": sum(train["noised"]) / len(train),
+                   "train_changed": sum(train["changed"]) / len(train),
+                   "train_answer_wrong": sum(a != t for a, t in zip(train["answer"], train["true_answer"]))
+                   / len(train),
+                   "final_train_loss": train_log[-1]["loss"] if train_log else None,
+                   "seconds": time.time() - started, "samples": rows[:3]}
+            append_jsonl(results, row)
+            log(f"[{cell.id}] {method}: exact match {metrics['exact_match']:.3f}, "
+                f"step accuracy {metrics['step_accuracy']:.3f}, parse failures {metrics['parse_failure']:.3f} "
+                f"({row['seconds']:.0f} s)")
+            if method == "finetune":
+                del model
+                gc.collect()
+    return read_jsonl(results)
+
+
+def results_table(rows: list[dict]) -> str:
+    """A markdown table of every finished job."""
+    head = "| task | noise | contamination | intensity | method | exact match | step accuracy | parse failures |"
+    lines = [head, "|" + "---|" * 8]
+    order = {"none": 0, "static": 1, "dynamic": 2}
+    for r in sorted(rows, key=lambda r: (r["task"], r["method"], order[r["noise"]], r["contamination"],
+                                         r["intensity"])):
+        lines.append(f"| {r['task']} | {r['noise']} | {r['contamination']:g} | {r['intensity']:g} | {r['method']} | "
+                     f"{r['exact_match']:.3f} | {r['step_accuracy']:.3f} | {r['parse_failure']:.3f} |")
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""TInt evaluation (scoring, few-shot prompts), fine-tuning and the sweep recipe on tiny models."""
+
+import json
+import sys
+
+import pytest
+from datasets import Dataset
+from helpers import assert_same
+from test_recipes import run_recipe
+
+from rlnoise.tint.evaluate import draw_exemplars, few_shot_prompt, score_completions
+from rlnoise.tint.sweep import TIntSweepConfig, sweep_cells
+from rlnoise.tint.train import FinetuneConfig
+
+TINY = ("recipes/tint/sweep.py", "recipes/tint/configs/tiny.yaml")
+
+
+def test_score_completions_on_hand_built_outputs():
+    outputs = [
+        "4 + 7 + 0 = 1 1\n8 + 9 + 1 = 1 8\n1 8 1",      # right answer, both steps consistent
+        "4 + 7 + 0 = 1 2\n8 + 9 + 1 = 1 8\n1 8 2",      # wrong answer, one bad step
+        "4 + 7 + 0 = 1 1\nthe answer is eleven",        # unparseable last line
+        "",                                             # nothing
+    ]
+    metrics, rows = score_completions(outputs, ["1 8 1", "1 8 1", "1 1", "5"])
+    assert [r["correct"] for r in rows] == [True, False, False, False]
+    assert [r["parsed"] for r in rows] == [True, True, False, False]
+    assert metrics["exact_match"] == 0.25 and metrics["parse_failure"] == 0.5
+    assert metrics["step_accuracy"] == pytest.approx(4 / 5)  # 2 + 1 + 1 consistent of 2 + 2 + 1 steps
+
+
+def test_few_shot_prompt_and_exemplars():
+    train = Dataset.from_dict({"prompt": [f"{i} + 1" for i in range(10)], "completion": [str(i + 1) for i in range(10)]})
+    shots = draw_exemplars(train, 3, 4, seed=0)
+    assert len(shots) == 4 and all(len(s) == 3 and len({e["prompt"] for e in s}) == 3 for s in shots)
+    assert shots == draw_exemplars(train, 3, 4, seed=0)
+    text = few_shot_prompt([{"prompt": "1 + 1", "completion": "2"}], "3 + 4")
+    assert text == "1 + 1\n2\n\n3 + 4\n"
+    with pytest.raises(ValueError, match="k \\(few-shot exemplars\\) must be in \\[0, 10\\]"):
+        draw_exemplars(train, 11, 1, seed=0)
+
+
+def test_sweep_grid_and_bad_config():
+    config = TIntSweepConfig(tasks=["add", "sort"], contaminations=[0.0, 0.5], static_intensities=[0.2],
+                             dynamic_intensities=[0.1, 0.3])
+    cells = sweep_cells(config)
+    assert [c.id for c in cells] == [
+        "add|none|c=0|p=0", "add|static|c=0.5|p=0.2", "add|dynamic|c=0.5|p=0.1", "add|dynamic|c=0.5|p=0.3",
+        "sort|none|c=0|p=0", "sort|static|c=0.5|p=0.2", "sort|dynamic|c=0.5|p=0.1", "sort|dynamic|c=0.5|p=0.3"]
+    with pytest.raises(ValueError, match="tasks must be one of"):
+        TIntSweepConfig(tasks=["pow"])
+    with pytest.raises(ValueError, match="static_intensities must be a probability"):
+        TIntSweepConfig(static_intensities=[1.5])
+    with pytest.raises(ValueError, match="few_shot_k \\(9\\) must be <= n_train \\(4\\)"):
+        TIntSweepConfig(n_train=4, few_shot_k=9)
+    with pytest.raises(ValueError, match="sft_learning_rate must be a number > 0"):
+        FinetuneConfig(sft_learning_rate=0)
+
+
+def test_tint_sweep_end_to_end_and_resume(tmp_path):
+    proc = run_recipe(*TINY, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "tint" / "tint_tiny"
+    results = json.loads((out / "results.json").read_text())
+    cells = results["cells"]
+    assert len(cells) == 6  # (clean, static 0.5, dynamic 0.2) x (finetune, few_shot)
+    assert {(c["noise"], c["method"]) for c in cells} == {
+        (n, m) for n in ("none", "static", "dynamic") for m in ("finetune", "few_shot")}
+    for c in cells:
+        assert 0 <= c["exact_match"] <= 1 and c["n"] == 6
+        assert c["train_noised"] == (0.0 if c["noise"] == "none" else 1.0)
+        assert (c["final_train_loss"] is None) == (c["method"] == "few_shot")
+    dynamic = next(c for c in cells if c["noise"] == "dynamic")
+    assert dynamic["train_answer_wrong"] > 0  # dynamic noise reaches the answers; static noise does not
+    assert next(c for c in cells if c["noise"] == "static")["train_answer_wrong"] == 0
+    assert (out / "tint.png").stat().st_size > 20_000 and "| add | none |" in (out / "results.md").read_text()
+    # an interrupted sweep: drop the last finished job; the rerun trains only that one and keeps the rest
+    lines = (out / "cells.jsonl").read_text().splitlines()
+    (out / "cells.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    again = run_recipe(*TINY, tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("done, skipped") == 2 and again.stdout.count(": exact match") == 1
+    rerun = json.loads((out / "results.json").read_text())["cells"]
+    assert_same([{k: v for k, v in c.items() if k != "seconds"} for c in rerun],
+                [{k: v for k, v in c.items() if k != "seconds"} for c in cells], tol=1e-6)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__]))
