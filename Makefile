@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_bon.py
 	$(PY) bench/bench_sampling.py
 	$(PY) bench/bench_rl.py
+	$(PY) bench/bench_tint.py
 	$(PY) bench/bench_ensemble.py --backbone minilm-l6
 	$(PY) bench/bench_ensemble.py --backbone smollm2-135m-instruct --batch 16
 

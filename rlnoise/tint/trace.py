@@ -39,8 +39,14 @@ class StepLimitReached(RuntimeError):
     """Raised when a trace exceeds its step cap (only dynamic noise can make a computation run away)."""
 
 
+_SMALL = {n: " ".join(str(n)) for n in range(100)}  # column steps write mostly one- and two-digit numbers
+
+
 def fmt(n: int) -> str:
     """An integer in trace format: digits separated by spaces, ``- `` before negatives."""
+    small = _SMALL.get(n)
+    if small is not None:
+        return small
     return ("- " + " ".join(str(-n))) if n < 0 else " ".join(str(n))
 
 
@@ -77,7 +83,7 @@ class Tracer:
         if not 0.0 <= dynamic_noise <= 1.0:
             raise ValueError(f"dynamic_noise must be a probability in [0, 1], got {dynamic_noise!r}")
         self.p = float(dynamic_noise)
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed) if self.p > 0 else None  # seeding costs more than a clean trace
         self.max_lines = max_lines
         self.record = record
         self.lines: list[str] = []
