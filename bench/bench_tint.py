@@ -55,8 +55,11 @@ def settrace_add_trace(a: int, b: int) -> str:
         result = plain_add(a, b)
     finally:
         sys.settrace(None)
-    lines = [f"{loc['dx']} + {loc['dy']} + {fmt(loc['carry'])} = {fmt(loc['v'])}"
-             for executed, loc in snapshots if executed == _STEP_LINE]
+    lines = [
+        f"{loc['dx']} + {loc['dy']} + {fmt(loc['carry'])} = {fmt(loc['v'])}"
+        for executed, loc in snapshots
+        if executed == _STEP_LINE
+    ]
     lines += [f"{fmt(a)} + {fmt(b)} = {fmt(result)}", fmt(result)]
     return "\n".join(lines)
 

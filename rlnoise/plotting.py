@@ -190,8 +190,9 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
     methods = [m for m in ("finetune", "few_shot") if any(r["method"] == m for r in rows)]
     contaminations = sorted({r["contamination"] for r in rows if r["noise"] != "none"})
     styles = ["-", "--", ":", "-."]
-    fig, axes = plt.subplots(len(tasks), len(methods), figsize=(5 * len(methods), 3.8 * len(tasks)),
-                             squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        len(tasks), len(methods), figsize=(5 * len(methods), 3.8 * len(tasks)), squeeze=False, sharey=True
+    )
     for i, task in enumerate(tasks):
         for j, method in enumerate(methods):
             ax = axes[i, j]
@@ -199,15 +200,23 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
             clean = [r for r in cells if r["noise"] == "none"]
             for k, kind in enumerate(("static", "dynamic")):
                 for c in contaminations:
-                    line = sorted((r for r in cells if r["noise"] == kind and r["contamination"] == c),
-                                  key=lambda r: r["intensity"])
+                    line = sorted(
+                        (r for r in cells if r["noise"] == kind and r["contamination"] == c),
+                        key=lambda r: r["intensity"],
+                    )
                     if not line:
                         continue
                     line = clean + line
                     xs = [r["intensity"] for r in line]
                     style = styles[contaminations.index(c) % len(styles)]
-                    ax.plot(xs, [r["exact_match"] for r in line], color=f"C{k}", ls=style, marker="o",
-                            label=f"{kind}, contamination {c:g}")
+                    ax.plot(
+                        xs,
+                        [r["exact_match"] for r in line],
+                        color=f"C{k}",
+                        ls=style,
+                        marker="o",
+                        label=f"{kind}, contamination {c:g}",
+                    )
                     ax.plot(xs, [r["step_accuracy"] for r in line], color=f"C{k}", ls=style, alpha=0.3, lw=0.8)
             ax.set_title(f"{task} | {method.replace('_', '-')}", fontsize=10)
             ax.set_xlabel("noise intensity (per-digit probability)")

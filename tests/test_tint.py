@@ -52,7 +52,13 @@ def test_long_division_and_modulo_match_python_ints(a, b):
 def test_comparisons_match_python_ints(a, b):
     with tracing(Tracer(FULL)) as tracer:
         assert (TInt(a) < b, TInt(a) <= b, TInt(a) > b, TInt(a) >= b, TInt(a) == b, TInt(a) != b) == (
-            a < b, a <= b, a > b, a >= b, a == b, a != b)
+            a < b,
+            a <= b,
+            a > b,
+            a >= b,
+            a == b,
+            a != b,
+        )
     assert all(step_consistent(line) for line in tracer.lines)
 
 
@@ -61,8 +67,9 @@ def test_comparisons_match_python_ints(a, b):
 def test_list_functions_match_python(values):
     assert run_task("sum", [values]).answer == sum(values)
     assert run_task("sort", [values]).answer == sorted(values)
-    expected_median = sorted(values)[len(values) // 2] if len(values) % 2 else int(
-        math.floor(statistics.median(values)))
+    expected_median = (
+        sorted(values)[len(values) // 2] if len(values) % 2 else int(math.floor(statistics.median(values)))
+    )
     assert run_task("median", [values]).answer == expected_median
     assert run_task("gcd", [values]).answer == math.gcd(*values)
 
@@ -70,8 +77,13 @@ def test_list_functions_match_python(values):
 def test_add_trace_format():
     trace = run_task("add", (5284, 397))
     assert trace.prompt == "5 2 8 4 + 3 9 7"
-    assert trace.lines == ["4 + 7 + 0 = 1 1", "8 + 9 + 1 = 1 8", "2 + 3 + 1 = 6", "5 + 0 + 0 = 5",
-                           "5 2 8 4 + 3 9 7 = 5 6 8 1"]
+    assert trace.lines == [
+        "4 + 7 + 0 = 1 1",
+        "8 + 9 + 1 = 1 8",
+        "2 + 3 + 1 = 6",
+        "5 + 0 + 0 = 5",
+        "5 2 8 4 + 3 9 7 = 5 6 8 1",
+    ]
     assert trace.completion.split("\n")[-1] == "5 6 8 1" and trace.answer == 5681
 
 
@@ -191,8 +203,11 @@ def test_dynamic_noise_propagates_into_later_lines_and_the_answer():
             value = parse_number(right)
             digits.append(value % 10)
             carry = value // 10
-        assembled = int(str(carry) + "".join(map(str, reversed(digits)))) if carry else int(
-            "".join(map(str, reversed(digits))))
+        assembled = (
+            int(str(carry) + "".join(map(str, reversed(digits))))
+            if carry
+            else int("".join(map(str, reversed(digits))))
+        )
         assert trace.answer == assembled  # the answer is built from the corrupted columns
         if trace.corrupted:
             propagated += trace.answer != trace.true_answer
@@ -242,8 +257,13 @@ def test_dataset_excludes_test_prompts_and_rejects_bad_input():
     train = generate_rows("add", 200, min_digits=1, max_digits=2, seed=1, exclude_prompts=test["prompt"])
     assert not set(train["prompt"]) & set(test["prompt"])
     with pytest.raises(ValueError, match="problem space is too small"):
-        generate_rows("add", 10, min_digits=1, max_digits=1, exclude_prompts=generate_rows(
-            "add", 3000, min_digits=1, max_digits=1)["prompt"])
+        generate_rows(
+            "add",
+            10,
+            min_digits=1,
+            max_digits=1,
+            exclude_prompts=generate_rows("add", 3000, min_digits=1, max_digits=1)["prompt"],
+        )
     with pytest.raises(ValueError, match="task must be one of"):
         generate_rows("pow", 5, min_digits=1, max_digits=2)
     with pytest.raises(ValueError, match="min_digits \\(3\\) must be <= max_digits \\(2\\)"):

@@ -17,10 +17,10 @@ TINY = ("recipes/tint/sweep.py", "recipes/tint/configs/tiny.yaml")
 
 def test_score_completions_on_hand_built_outputs():
     outputs = [
-        "4 + 7 + 0 = 1 1\n8 + 9 + 1 = 1 8\n1 8 1",      # right answer, both steps consistent
-        "4 + 7 + 0 = 1 2\n8 + 9 + 1 = 1 8\n1 8 2",      # wrong answer, one bad step
-        "4 + 7 + 0 = 1 1\nthe answer is eleven",        # unparseable last line
-        "",                                             # nothing
+        "4 + 7 + 0 = 1 1\n8 + 9 + 1 = 1 8\n1 8 1",  # right answer, both steps consistent
+        "4 + 7 + 0 = 1 2\n8 + 9 + 1 = 1 8\n1 8 2",  # wrong answer, one bad step
+        "4 + 7 + 0 = 1 1\nthe answer is eleven",  # unparseable last line
+        "",  # nothing
     ]
     metrics, rows = score_completions(outputs, ["1 8 1", "1 8 1", "1 1", "5"])
     assert [r["correct"] for r in rows] == [True, False, False, False]
@@ -30,7 +30,9 @@ def test_score_completions_on_hand_built_outputs():
 
 
 def test_few_shot_prompt_and_exemplars():
-    train = Dataset.from_dict({"prompt": [f"{i} + 1" for i in range(10)], "completion": [str(i + 1) for i in range(10)]})
+    train = Dataset.from_dict(
+        {"prompt": [f"{i} + 1" for i in range(10)], "completion": [str(i + 1) for i in range(10)]}
+    )
     shots = draw_exemplars(train, 3, 4, seed=0)
     assert len(shots) == 4 and all(len(s) == 3 and len({e["prompt"] for e in s}) == 3 for s in shots)
     assert shots == draw_exemplars(train, 3, 4, seed=0)
@@ -41,12 +43,20 @@ def test_few_shot_prompt_and_exemplars():
 
 
 def test_sweep_grid_and_bad_config():
-    config = TIntSweepConfig(tasks=["add", "sort"], contaminations=[0.0, 0.5], static_intensities=[0.2],
-                             dynamic_intensities=[0.1, 0.3])
+    config = TIntSweepConfig(
+        tasks=["add", "sort"], contaminations=[0.0, 0.5], static_intensities=[0.2], dynamic_intensities=[0.1, 0.3]
+    )
     cells = sweep_cells(config)
     assert [c.id for c in cells] == [
-        "add|none|c=0|p=0", "add|static|c=0.5|p=0.2", "add|dynamic|c=0.5|p=0.1", "add|dynamic|c=0.5|p=0.3",
-        "sort|none|c=0|p=0", "sort|static|c=0.5|p=0.2", "sort|dynamic|c=0.5|p=0.1", "sort|dynamic|c=0.5|p=0.3"]
+        "add|none|c=0|p=0",
+        "add|static|c=0.5|p=0.2",
+        "add|dynamic|c=0.5|p=0.1",
+        "add|dynamic|c=0.5|p=0.3",
+        "sort|none|c=0|p=0",
+        "sort|static|c=0.5|p=0.2",
+        "sort|dynamic|c=0.5|p=0.1",
+        "sort|dynamic|c=0.5|p=0.3",
+    ]
     with pytest.raises(ValueError, match="tasks must be one of"):
         TIntSweepConfig(tasks=["pow"])
     with pytest.raises(ValueError, match="static_intensities must be a probability"):
@@ -65,7 +75,8 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     cells = results["cells"]
     assert len(cells) == 6  # (clean, static 0.5, dynamic 0.2) x (finetune, few_shot)
     assert {(c["noise"], c["method"]) for c in cells} == {
-        (n, m) for n in ("none", "static", "dynamic") for m in ("finetune", "few_shot")}
+        (n, m) for n in ("none", "static", "dynamic") for m in ("finetune", "few_shot")
+    }
     for c in cells:
         assert 0 <= c["exact_match"] <= 1 and c["n"] == 6
         assert c["train_noised"] == (0.0 if c["noise"] == "none" else 1.0)
@@ -81,8 +92,11 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("done, skipped") == 2 and again.stdout.count(": exact match") == 1
     rerun = json.loads((out / "results.json").read_text())["cells"]
-    assert_same([{k: v for k, v in c.items() if k != "seconds"} for c in rerun],
-                [{k: v for k, v in c.items() if k != "seconds"} for c in cells], tol=1e-6)
+    assert_same(
+        [{k: v for k, v in c.items() if k != "seconds"} for c in rerun],
+        [{k: v for k, v in c.items() if k != "seconds"} for c in cells],
+        tol=1e-6,
+    )
 
 
 if __name__ == "__main__":

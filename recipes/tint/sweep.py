@@ -26,18 +26,25 @@ def main():
     datasets.disable_progress_bars()  # many small per-cell datasets; the cells log their own progress
     state = process_state()
     if state.num_processes > 1:
-        raise SystemExit("recipes/tint/sweep.py runs its cells one after another in one process; "
-                         "launch it without --num_processes (or split the grid over several runs)")
+        raise SystemExit(
+            "recipes/tint/sweep.py runs its cells one after another in one process; "
+            "launch it without --num_processes (or split the grid over several runs)"
+        )
     out = run_dir("tint", sweep.run_name, sweep.output_root)
     write_yaml(out / "config.yaml", to_dict((sweep, finetune)))
     rows = run_sweep(sweep, finetune, out)
-    results = {"recipe": "tint", "cells": [{k: v for k, v in r.items() if k != "samples"} for r in rows],
-               "metadata": run_metadata()}
+    results = {
+        "recipe": "tint",
+        "cells": [{k: v for k, v in r.items() if k != "samples"} for r in rows],
+        "metadata": run_metadata(),
+    }
     write_json(out / "results.json", results)
     table = results_table(results["cells"])
     write_text(out / "results.md", table + "\n")
-    write_jsonl(out / "samples.jsonl",
-                [{"cell": r["cell"], "method": r["method"], **s} for r in rows for s in r.get("samples", [])])
+    write_jsonl(
+        out / "samples.jsonl",
+        [{"cell": r["cell"], "method": r["method"], **s} for r in rows for s in r.get("samples", [])],
+    )
     plot_tint(results, out)
     print(table)
     print(f"results in {out}")

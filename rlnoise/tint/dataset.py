@@ -27,15 +27,28 @@ def _static(static) -> StaticNoise | None:
 def noise_label(static: StaticNoise | None, dynamic: float) -> str:
     parts = []
     if static is not None and (static.digit_p or static.line_p):
-        parts.append(f"static(digit_p={static.digit_p:g},line_p={static.line_p:g}"
-                     + (",touch_answer" if static.touch_answer else "") + ")")
+        parts.append(
+            f"static(digit_p={static.digit_p:g},line_p={static.line_p:g}"
+            + (",touch_answer" if static.touch_answer else "")
+            + ")"
+        )
     if dynamic:
         parts.append(f"dynamic(p={dynamic:g})")
     return "+".join(parts) or "none"
 
 
-def generate_rows(task: str, n: int, *, min_digits: int, max_digits: int, static=None, dynamic: float = 0.0,
-                  contamination: float = 0.0, seed: int = 0, exclude_prompts: Iterable[str] = ()) -> dict[str, list]:
+def generate_rows(
+    task: str,
+    n: int,
+    *,
+    min_digits: int,
+    max_digits: int,
+    static=None,
+    dynamic: float = 0.0,
+    contamination: float = 0.0,
+    seed: int = 0,
+    exclude_prompts: Iterable[str] = (),
+) -> dict[str, list]:
     """The columns of ``make_dataset`` as lists, uncached (see there for the arguments)."""
     task_spec(task)
     check_positive("n", n, integer=True)
@@ -51,8 +64,10 @@ def generate_rows(task: str, n: int, *, min_digits: int, max_digits: int, static
     while len(rows["prompt"]) < n:
         attempts += 1
         if attempts > 100 * n + 1000:
-            raise ValueError(f"could not draw {n} {task!r} problems with {min_digits}-{max_digits} digits outside "
-                             f"the {len(exclude)} excluded prompts: the problem space is too small")
+            raise ValueError(
+                f"could not draw {n} {task!r} problems with {min_digits}-{max_digits} digits outside "
+                f"the {len(exclude)} excluded prompts: the problem space is too small"
+            )
         args = sample_args(task, rng, min_digits, max_digits)
         noised = rng.random() < contamination and label != "none"
         noise_seed = rng.getrandbits(32)
@@ -62,8 +77,13 @@ def generate_rows(task: str, n: int, *, min_digits: int, max_digits: int, static
         trace = run_task(task, args, dynamic_noise=dynamic, seed=noise_seed) if noised and dynamic else clean
         completion = trace.completion
         if noised and static is not None:
-            completion = add_static_noise(completion, digit_p=static.digit_p, line_p=static.line_p,
-                                          seed=noise_seed + 1, touch_answer=static.touch_answer)
+            completion = add_static_noise(
+                completion,
+                digit_p=static.digit_p,
+                line_p=static.line_p,
+                seed=noise_seed + 1,
+                touch_answer=static.touch_answer,
+            )
         rows["prompt"].append(clean.prompt)
         rows["completion"].append(completion)
         rows["answer"].append(completion.rsplit("\n", 1)[-1])
@@ -74,8 +94,18 @@ def generate_rows(task: str, n: int, *, min_digits: int, max_digits: int, static
     return rows
 
 
-def make_dataset(task: str, n: int, *, min_digits: int, max_digits: int, static=None, dynamic: float = 0.0,
-                 contamination: float = 0.0, seed: int = 0, exclude_prompts: Iterable[str] = ()) -> Dataset:
+def make_dataset(
+    task: str,
+    n: int,
+    *,
+    min_digits: int,
+    max_digits: int,
+    static=None,
+    dynamic: float = 0.0,
+    contamination: float = 0.0,
+    seed: int = 0,
+    exclude_prompts: Iterable[str] = (),
+) -> Dataset:
     """A TInt training or test set, deterministic by seed and cached by its arguments.
 
     Args:
@@ -95,13 +125,31 @@ def make_dataset(task: str, n: int, *, min_digits: int, max_digits: int, static=
     """
     static = _static(static)
     exclude = sorted(set(exclude_prompts))
-    config = {"task": task, "n": n, "min_digits": min_digits, "max_digits": max_digits,
-              "static": static, "dynamic": dynamic, "contamination": contamination, "seed": seed,
-              "exclude": exclude, "version": 1}
+    config = {
+        "task": task,
+        "n": n,
+        "min_digits": min_digits,
+        "max_digits": max_digits,
+        "static": static,
+        "dynamic": dynamic,
+        "contamination": contamination,
+        "seed": seed,
+        "exclude": exclude,
+        "version": 1,
+    }
 
     def build(folder: Path) -> None:
-        rows = generate_rows(task, n, min_digits=min_digits, max_digits=max_digits, static=static,
-                             dynamic=dynamic, contamination=contamination, seed=seed, exclude_prompts=exclude)
+        rows = generate_rows(
+            task,
+            n,
+            min_digits=min_digits,
+            max_digits=max_digits,
+            static=static,
+            dynamic=dynamic,
+            contamination=contamination,
+            seed=seed,
+            exclude_prompts=exclude,
+        )
         Dataset.from_dict(rows).save_to_disk(str(folder / "data"))
 
     return load_from_disk(str(cached_stage("tint_dataset", config, build) / "data"))

@@ -34,8 +34,9 @@ def draw_exemplars(train, k: int, n_prompts: int, seed: int) -> list[list[dict]]
 
 
 @torch.no_grad()
-def generate_greedy(model, tokenizer, texts: list[str], *, max_new_tokens: int, batch_size: int = 16,
-                    desc: str = "generate") -> list[str]:
+def generate_greedy(
+    model, tokenizer, texts: list[str], *, max_new_tokens: int, batch_size: int = 16, desc: str = "generate"
+) -> list[str]:
     """Greedy continuations of ``texts`` (left-padded batches), cut at the first blank line."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -46,11 +47,16 @@ def generate_greedy(model, tokenizer, texts: list[str], *, max_new_tokens: int, 
     outputs: list[str] = []
     try:
         for start in tqdm(range(0, len(texts), batch_size), desc=desc, leave=False):
-            batch = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True).to(device)
-            tokens = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id, stop_strings=[SEPARATOR],
-                                    tokenizer=tokenizer)
-            new = tokens[:, batch["input_ids"].shape[1]:]
+            batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
+            tokens = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                stop_strings=[SEPARATOR],
+                tokenizer=tokenizer,
+            )
+            new = tokens[:, batch["input_ids"].shape[1] :]
             outputs += [text.split(SEPARATOR)[0] for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
     finally:
         tokenizer.padding_side = side
@@ -67,9 +73,16 @@ def score_completions(completions: list[str], true_answers: list[str]) -> tuple[
         answer = parse_answer(lines[-1]) if lines else None
         good, total = step_accuracy(completion) if completion.strip() else (0, 0)
         good_steps, all_steps = good_steps + good, all_steps + total
-        rows.append({"completion": completion, "true_answer": truth, "parsed": answer is not None,
-                     "correct": answer is not None and answer == parse_answer(truth), "steps_ok": good,
-                     "steps": total})
+        rows.append(
+            {
+                "completion": completion,
+                "true_answer": truth,
+                "parsed": answer is not None,
+                "correct": answer is not None and answer == parse_answer(truth),
+                "steps_ok": good,
+                "steps": total,
+            }
+        )
     n = max(len(rows), 1)
     metrics = {
         "exact_match": sum(r["correct"] for r in rows) / n,
@@ -80,16 +93,25 @@ def score_completions(completions: list[str], true_answers: list[str]) -> tuple[
     return metrics, rows
 
 
-def evaluate_model(model, tokenizer, test, *, max_new_tokens: int, batch_size: int = 16,
-                   exemplars: list[list[dict]] | None = None, desc: str = "evaluate") -> tuple[dict, list[dict]]:
+def evaluate_model(
+    model,
+    tokenizer,
+    test,
+    *,
+    max_new_tokens: int,
+    batch_size: int = 16,
+    exemplars: list[list[dict]] | None = None,
+    desc: str = "evaluate",
+) -> tuple[dict, list[dict]]:
     """Greedy-decode every test prompt (with its few-shot exemplars, if given) and score the outputs."""
     prompts = list(test["prompt"])
     if exemplars is None:
         texts = [format_prompt(p) for p in prompts]
     else:
         texts = [few_shot_prompt(shots, p) for shots, p in zip(exemplars, prompts, strict=True)]
-    completions = generate_greedy(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                  desc=desc)
+    completions = generate_greedy(
+        model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=desc
+    )
     metrics, rows = score_completions(completions, list(test["true_answer"]))
     for row, prompt in zip(rows, prompts):
         row["prompt"] = prompt

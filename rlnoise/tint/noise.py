@@ -26,8 +26,9 @@ class StaticNoise:
         check_probability("line_p", self.line_p)
 
 
-def add_static_noise(completion: str, *, digit_p: float, line_p: float, seed: int | None,
-                     touch_answer: bool = False) -> str:
+def add_static_noise(
+    completion: str, *, digit_p: float, line_p: float, seed: int | None, touch_answer: bool = False
+) -> str:
     """Corrupt a finished trace.
 
     Args:
@@ -52,6 +53,4 @@ def add_static_noise(completion: str, *, digit_p: float, line_p: float, seed: in
 
 
 def _corrupt_digits(line: str, p: float, rng: random.Random) -> str:
-    return "".join(
-        str((int(c) + rng.randrange(1, 10)) % 10) if c.isdigit() and rng.random() < p else c for c in line
-    )
+    return "".join(str((int(c) + rng.randrange(1, 10)) % 10) if c.isdigit() and rng.random() < p else c for c in line)

@@ -29,13 +29,16 @@ class TIntSweepConfig:
     output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
     tasks: list[str] = field(default_factory=lambda: ["add"], metadata={"help": f"Tasks, from {sorted(TASKS)}."})
     noise_types: list[str] = field(default_factory=lambda: list(NOISE_TYPES), metadata={"help": "static, dynamic."})
-    contaminations: list[float] = field(default_factory=lambda: [1.0],
-                                        metadata={"help": "Shares of training samples that are noised."})
-    static_intensities: list[float] = field(default_factory=lambda: [0.3, 0.6],
-                                            metadata={"help": "Per-digit corruption probabilities (static)."})
+    contaminations: list[float] = field(
+        default_factory=lambda: [1.0], metadata={"help": "Shares of training samples that are noised."}
+    )
+    static_intensities: list[float] = field(
+        default_factory=lambda: [0.3, 0.6], metadata={"help": "Per-digit corruption probabilities (static)."}
+    )
     static_line_p: float = field(default=0.0, metadata={"help": "Per-line deletion probability in static cells."})
-    dynamic_intensities: list[float] = field(default_factory=lambda: [0.05, 0.2],
-                                             metadata={"help": "Per-digit corruption probabilities (dynamic)."})
+    dynamic_intensities: list[float] = field(
+        default_factory=lambda: [0.05, 0.2], metadata={"help": "Per-digit corruption probabilities (dynamic)."}
+    )
     methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "finetune, few_shot."})
     n_train: int = field(default=256, metadata={"help": "Training samples per cell (same problems in every cell)."})
     n_test: int = field(default=48, metadata={"help": "Clean test problems per task."})
@@ -97,8 +100,15 @@ def cell_datasets(config: TIntSweepConfig, cell: Cell):
         noise = {"static": StaticNoise(cell.intensity, config.static_line_p)}
     elif cell.noise == "dynamic":
         noise = {"dynamic": cell.intensity}
-    train = make_dataset(cell.task, config.n_train, seed=config.seed, contamination=cell.contamination,
-                         exclude_prompts=test["prompt"], **digits, **noise)
+    train = make_dataset(
+        cell.task,
+        config.n_train,
+        seed=config.seed,
+        contamination=cell.contamination,
+        exclude_prompts=test["prompt"],
+        **digits,
+        **noise,
+    )
     return train, test
 
 
@@ -130,26 +140,42 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Pat
                 exemplars = None
             else:
                 if "model" not in base:
-                    base["model"], base["tokenizer"] = load_model(finetune_config.model, "causal_lm",
-                                                                  seed=finetune_config.sft_seed)
+                    base["model"], base["tokenizer"] = load_model(
+                        finetune_config.model, "causal_lm", seed=finetune_config.sft_seed
+                    )
                 model, tokenizer, train_log = base["model"], base["tokenizer"], []
                 exemplars = draw_exemplars(train, config.few_shot_k, len(test), seed=config.seed)
             budget = generation_budget(config, tokenizer, test)
-            metrics, rows = evaluate_model(model, tokenizer, test, max_new_tokens=budget,
-                                           batch_size=config.eval_batch_size, exemplars=exemplars,
-                                           desc=f"{cell.id} {method}")
-            row = {"cell": cell.id, "method": method, "task": cell.task, "noise": cell.noise,
-                   "contamination": cell.contamination, "intensity": cell.intensity, **metrics,
-                   "train_noised": sum(train["noised"]) / len(train),
-                   "train_changed": sum(train["changed"]) / len(train),
-                   "train_answer_wrong": sum(a != t for a, t in zip(train["answer"], train["true_answer"]))
-                   / len(train),
-                   "final_train_loss": train_log[-1]["loss"] if train_log else None,
-                   "seconds": time.time() - started, "samples": rows[:3]}
+            metrics, rows = evaluate_model(
+                model,
+                tokenizer,
+                test,
+                max_new_tokens=budget,
+                batch_size=config.eval_batch_size,
+                exemplars=exemplars,
+                desc=f"{cell.id} {method}",
+            )
+            row = {
+                "cell": cell.id,
+                "method": method,
+                "task": cell.task,
+                "noise": cell.noise,
+                "contamination": cell.contamination,
+                "intensity": cell.intensity,
+                **metrics,
+                "train_noised": sum(train["noised"]) / len(train),
+                "train_changed": sum(train["changed"]) / len(train),
+                "train_answer_wrong": sum(a != t for a, t in zip(train["answer"], train["true_answer"])) / len(train),
+                "final_train_loss": train_log[-1]["loss"] if train_log else None,
+                "seconds": time.time() - started,
+                "samples": rows[:3],
+            }
             append_jsonl(results, row)
-            log(f"[{cell.id}] {method}: exact match {metrics['exact_match']:.3f}, "
+            log(
+                f"[{cell.id}] {method}: exact match {metrics['exact_match']:.3f}, "
                 f"step accuracy {metrics['step_accuracy']:.3f}, parse failures {metrics['parse_failure']:.3f} "
-                f"({row['seconds']:.0f} s)")
+                f"({row['seconds']:.0f} s)"
+            )
             if method == "finetune":
                 del model
                 gc.collect()
@@ -161,8 +187,11 @@ def results_table(rows: list[dict]) -> str:
     head = "| task | noise | contamination | intensity | method | exact match | step accuracy | parse failures |"
     lines = [head, "|" + "---|" * 8]
     order = {"none": 0, "static": 1, "dynamic": 2}
-    for r in sorted(rows, key=lambda r: (r["task"], r["method"], order[r["noise"]], r["contamination"],
-                                         r["intensity"])):
-        lines.append(f"| {r['task']} | {r['noise']} | {r['contamination']:g} | {r['intensity']:g} | {r['method']} | "
-                     f"{r['exact_match']:.3f} | {r['step_accuracy']:.3f} | {r['parse_failure']:.3f} |")
+    for r in sorted(
+        rows, key=lambda r: (r["task"], r["method"], order[r["noise"]], r["contamination"], r["intensity"])
+    ):
+        lines.append(
+            f"| {r['task']} | {r['noise']} | {r['contamination']:g} | {r['intensity']:g} | {r['method']} | "
+            f"{r['exact_match']:.3f} | {r['step_accuracy']:.3f} | {r['parse_failure']:.3f} |"
+        )
     return "\n".join(lines)

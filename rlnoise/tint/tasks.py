@@ -52,13 +52,21 @@ def _plain(result) -> int | list[int]:
     return [int(v) for v in result] if isinstance(result, list | tuple) else int(result)
 
 
-def trace_function(fn: Callable, *args, prompt: str | None = None, dynamic_noise: float = 0.0,
-                   seed: int | None = None, visibility: dict | None = None, inner_visibility: dict | None = None,
-                   max_lines: int = 10_000) -> Trace:
+def trace_function(
+    fn: Callable,
+    *args,
+    prompt: str | None = None,
+    dynamic_noise: float = 0.0,
+    seed: int | None = None,
+    visibility: dict | None = None,
+    inner_visibility: dict | None = None,
+    max_lines: int = 10_000,
+) -> Trace:
     """Run ``fn`` on TInt arguments (ints and lists of ints are wrapped) and return its trace.
 
     The true answer comes from running ``fn`` again without noise and without recording.
     """
+
     def wrap(a):
         return [TInt(v) for v in a] if isinstance(a, list | tuple) else TInt(a)
 
@@ -67,8 +75,11 @@ def trace_function(fn: Callable, *args, prompt: str | None = None, dynamic_noise
         answer = _plain(fn(*map(wrap, args)))
     true_answer = answer if tracer.corrupted == 0 else _plain(fn(*map(wrap, args)))
     if prompt is None:
-        prompt = f"{getattr(fn, '__name__', 'f')}(" + ", ".join(
-            fmt_list(a) if isinstance(a, list | tuple) else fmt(a) for a in args) + ")"
+        prompt = (
+            f"{getattr(fn, '__name__', 'f')}("
+            + ", ".join(fmt_list(a) if isinstance(a, list | tuple) else fmt(a) for a in args)
+            + ")"
+        )
     return Trace(prompt, tracer.lines, answer, true_answer, tracer.corrupted)
 
 
@@ -125,8 +136,9 @@ TASKS: dict[str, TaskSpec] = {
     "mod": TaskSpec(lambda a, b: a % b, _binary("%"), _dividend_divisor),
     "sum": TaskSpec(tint.sum_, _listed("sum"), _number_list),
     "sort": TaskSpec(tint.sort, _listed("sort"), _number_list, {"compare": "call"}),
-    "median": TaskSpec(tint.median, _listed("median"), lambda rng, lo, hi: _number_list(rng, lo, hi, (3, 5)),
-                       {"compare": "call"}),
+    "median": TaskSpec(
+        tint.median, _listed("median"), lambda rng, lo, hi: _number_list(rng, lo, hi, (3, 5)), {"compare": "call"}
+    ),
     "gcd": TaskSpec(tint.gcd, _listed("gcd"), _gcd_pair, {"divmod": "call"}),
 }
 
@@ -151,8 +163,9 @@ def sample_args(task: str, rng: random.Random, min_digits: int, max_digits: int)
     return task_spec(task).sample(rng, min_digits, max_digits)
 
 
-def run_task(task: str, args, *, dynamic_noise: float = 0.0, seed: int | None = None,
-             visibility: dict | None = None) -> Trace:
+def run_task(
+    task: str, args, *, dynamic_noise: float = 0.0, seed: int | None = None, visibility: dict | None = None
+) -> Trace:
     """Trace ``task`` on ``args`` (a tuple of ints, or of one list for list tasks).
 
     Args:
@@ -167,8 +180,14 @@ def run_task(task: str, args, *, dynamic_noise: float = 0.0, seed: int | None = 
     """
     spec = task_spec(task)
     args = _normalise_args(task, args)
-    return trace_function(spec.fn, *args, prompt=spec.prompt(*args), dynamic_noise=dynamic_noise, seed=seed,
-                          visibility={**spec.visibility, **(visibility or {})})
+    return trace_function(
+        spec.fn,
+        *args,
+        prompt=spec.prompt(*args),
+        dynamic_noise=dynamic_noise,
+        seed=seed,
+        visibility={**spec.visibility, **(visibility or {})},
+    )
 
 
 _LIST_TASKS = ("sum", "sort", "median", "gcd")
@@ -176,6 +195,7 @@ _LIST_TASKS = ("sum", "sort", "median", "gcd")
 
 def _normalise_args(task: str, args) -> tuple:
     """``(a, b)`` for arithmetic tasks; ``([x, ...],)`` for list tasks (a flat list is accepted too)."""
+
     def ints(values):
         return isinstance(values, list | tuple) and all(isinstance(v, numbers.Integral) for v in values)
 

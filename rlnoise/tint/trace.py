@@ -76,10 +76,19 @@ class Tracer:
         record: keep the lines (False for the silent tracer used outside ``tracing``).
     """
 
-    def __init__(self, visibility: dict | None = None, dynamic_noise: float = 0.0, seed: int | None = None,
-                 max_lines: int = 10_000, inner_visibility: dict | None = None, record: bool = True):
-        self.levels = [_visibility_map("visibility", DEFAULT_VISIBILITY, visibility),
-                       _visibility_map("inner_visibility", DEFAULT_INNER_VISIBILITY, inner_visibility)]
+    def __init__(
+        self,
+        visibility: dict | None = None,
+        dynamic_noise: float = 0.0,
+        seed: int | None = None,
+        max_lines: int = 10_000,
+        inner_visibility: dict | None = None,
+        record: bool = True,
+    ):
+        self.levels = [
+            _visibility_map("visibility", DEFAULT_VISIBILITY, visibility),
+            _visibility_map("inner_visibility", DEFAULT_INNER_VISIBILITY, inner_visibility),
+        ]
         if not 0.0 <= dynamic_noise <= 1.0:
             raise ValueError(f"dynamic_noise must be a probability in [0, 1], got {dynamic_noise!r}")
         self.p = float(dynamic_noise)

@@ -66,10 +66,12 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path):
     )
     peft_config = None
     if config.lora_r:
-        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear",
-                                 task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                         peft_config=peft_config)
+        peft_config = LoraConfig(
+            r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
+        )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=data, processing_class=tokenizer, peft_config=peft_config
+    )
     trainer.train()
     log = [row for row in trainer.state.log_history if "loss" in row]
     return trainer.model, tokenizer, log
