@@ -76,6 +76,21 @@ TINY: dict[str, tuple[str, dict]] = {
             tie_word_embeddings=True,
         ),
     ),
+    # A small from-scratch Llama over characters, for algorithmic traces (TInt): ~0.8M parameters, so it trains
+    # thousands of steps in minutes on a CPU, where a 49k-token vocabulary would dominate the cost.
+    "char-llama-4l": (
+        "chars",
+        dict(
+            model_type="llama",
+            hidden_size=128,
+            intermediate_size=512,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=2048,
+            tie_word_embeddings=True,
+        ),
+    ),
     "tiny-bert": (
         "minilm-l6",
         dict(
@@ -133,8 +148,24 @@ def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
         tokenizer.save_pretrained(tmp)
 
 
+def char_tokenizer() -> PreTrainedTokenizerBase:
+    """One token per printable ASCII character or newline, plus <pad>, <eos> and <unk> (``tokenizers`` WordLevel
+    over single characters; decoding concatenates)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<eos>", "<unk>"]
+    vocab = {token: i for i, token in enumerate(specials + ["\n"] + [chr(c) for c in range(32, 127)])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex("[\\s\\S]"), "isolated")
+    backend.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+
+
 def load_tokenizer(name: str) -> PreTrainedTokenizerBase:
     """The tokenizer for ``name`` (embedded, tiny, hub id or path), with a pad token set."""
+    if name == "chars":
+        return char_tokenizer()
     if name in TINY:
         return load_tokenizer(TINY[name][0])
     source = embedded_path(name) if name in EMBEDDED else name

@@ -18,6 +18,17 @@ def test_tiny_models_build_with_real_tokenizers(name, kind):
     assert tokenizer.pad_token is not None and tokenizer.eos_token is not None
 
 
+def test_char_tokenizer_round_trips_traces_and_char_llama_runs():
+    tokenizer = load_tokenizer("chars")
+    text = "5 2 + 3\n2 + 3 + 0 = 5\n5 5"
+    ids = tokenizer(text)["input_ids"]
+    assert len(ids) == len(text) and tokenizer.decode(ids) == text
+    assert tokenizer.decode(tokenizer(text + "<eos>")["input_ids"], skip_special_tokens=True) == text
+    model, tokenizer = load_model("char-llama-4l", "causal_lm")
+    assert model.config.vocab_size == len(tokenizer) == 99
+    assert model(**tokenizer([text], return_tensors="pt")).logits.shape == (1, len(text), 99)
+
+
 def test_tiny_models_are_seeded():
     a, _ = load_model("tiny-bert", "reward_model", seed=5)
     b, _ = load_model("tiny-bert", "reward_model", seed=5)
