@@ -45,6 +45,9 @@ class TIntSweepConfig:
     min_digits: int = field(default=2, metadata={"help": "Fewest digits per number."})
     max_digits: int = field(default=3, metadata={"help": "Most digits per number."})
     few_shot_k: int = field(default=3, metadata={"help": "Exemplars per few-shot prompt (from the noisy train set)."})
+    few_shot_model: str = field(
+        default="", metadata={"help": "Model prompted few-shot; empty = the fine-tuned model's base (`model`)."}
+    )
     max_new_tokens: int = field(default=0, metadata={"help": "Generation budget; 0 = 1.5x the longest clean trace."})
     eval_batch_size: int = field(default=16, metadata={"help": "Prompts per generation batch."})
     seed: int = field(default=0, metadata={"help": "Seed of problems, noise and exemplars."})
@@ -125,7 +128,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Pat
 
     results = out / "cells.jsonl"
     done = {(row["cell"], row["method"]) for row in read_jsonl(results)} if results.exists() else set()
-    base = {}  # the untrained model per task, for few-shot prompting (loaded once)
+    base = {}  # the prompted model, loaded once
     for cell in sweep_cells(config):
         todo = [m for m in config.methods if (cell.id, m) not in done]
         if not todo:
@@ -140,9 +143,8 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Pat
                 exemplars = None
             else:
                 if "model" not in base:
-                    base["model"], base["tokenizer"] = load_model(
-                        finetune_config.model, "causal_lm", seed=finetune_config.sft_seed
-                    )
+                    name = config.few_shot_model or finetune_config.model
+                    base["model"], base["tokenizer"] = load_model(name, "causal_lm", seed=finetune_config.sft_seed)
                 model, tokenizer, train_log = base["model"], base["tokenizer"], []
                 exemplars = draw_exemplars(train, config.few_shot_k, len(test), seed=config.seed)
             budget = generation_budget(config, tokenizer, test)

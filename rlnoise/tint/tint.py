@@ -41,6 +41,9 @@ class TInt:
     def __hash__(self) -> int:
         return hash(self.v)
 
+    def __bool__(self) -> bool:  # truthiness is not a traced step
+        return self.v != 0
+
     def __neg__(self) -> TInt:
         return TInt(-self.v)
 
