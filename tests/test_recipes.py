@@ -133,6 +133,16 @@ def test_ppo_recipe_end_to_end_and_resume(tmp_path):
     assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=1e-4)
 
 
+def test_ppo_recipe_sweeps_beta(tmp_path):
+    extra = ("--noise", "none", "--objectives", "single", "--kl_coefs", "0", "0.2", "--total_steps", "2")
+    proc = run_recipe(*PPO, tmp_path, *extra, "--run_name", "beta_sweep")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads((tmp_path / "overoptimization" / "beta_sweep" / "results.json").read_text())["runs"]
+    assert sorted(r["beta"] for r in runs.values()) == [0.0, 0.2]
+    no_penalty, penalised = sorted(runs.values(), key=lambda r: r["beta"])
+    assert no_penalty["step"] == penalised["step"] == [0, 2] and no_penalty["gold"][0] == penalised["gold"][0]
+
+
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
 def test_trl_rl_recipe_end_to_end(tmp_path, algorithm):
     args = ("recipes/overoptimization/grpo.py", "recipes/overoptimization/configs/grpo_tiny.yaml", tmp_path)
