@@ -6,13 +6,24 @@ import sys
 import pytest
 from datasets import Dataset
 from helpers import assert_same
-from test_recipes import run_recipe
+from test_recipes import ROOT, run_recipe
 
 from rlnoise.tint.evaluate import draw_exemplars, few_shot_prompt, score_completions
 from rlnoise.tint.sweep import TIntSweepConfig, sweep_cells
 from rlnoise.tint.train import FinetuneConfig
 
 TINY = ("recipes/tint/sweep.py", "recipes/tint/configs/tiny.yaml")
+
+
+@pytest.mark.parametrize(
+    "config", sorted((ROOT / "recipes" / "tint" / "configs").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_tint_yaml_parses(config, monkeypatch):
+    from rlnoise.config import parse_config
+
+    monkeypatch.setattr(sys, "argv", ["sweep.py", "--config", str(config)])
+    sweep, finetune = parse_config(TIntSweepConfig, FinetuneConfig)
+    assert sweep.tasks and sweep_cells(sweep) and finetune.sft_batch_size > 0
 
 
 def test_score_completions_on_hand_built_outputs():
