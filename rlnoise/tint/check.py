@@ -7,7 +7,6 @@ List-state lines (``[3, 1 7]``) state no arithmetic and are not counted.
 
 from __future__ import annotations
 
-import math
 import re
 
 from rlnoise.tint.trace import parse_number
@@ -20,7 +19,6 @@ CALLS = {
     "mod": lambda a, b: a % b if b else None,
     "divmod": lambda a, b: list(divmod(a, b)) if b else None,
     "compare": lambda a, b: (a > b) - (a < b),
-    "gcd": math.gcd,
 }
 _CALL = re.compile(r"^call\((\w+), (.+)\) = (.+)$")
 _RELATION = re.compile(r"^(.+?) (=|<|>) (.+)$")

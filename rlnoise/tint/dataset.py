@@ -123,33 +123,18 @@ def make_dataset(
         noised (chosen for noise), noise (how), changed (the completion differs from the clean trace). Answers are
         strings in trace format, since products of long numbers overflow int64.
     """
-    static = _static(static)
-    exclude = sorted(set(exclude_prompts))
-    config = {
-        "task": task,
-        "n": n,
-        "min_digits": min_digits,
-        "max_digits": max_digits,
-        "static": static,
-        "dynamic": dynamic,
-        "contamination": contamination,
-        "seed": seed,
-        "exclude": exclude,
-        "version": 1,
-    }
+    settings = dict(
+        min_digits=min_digits,
+        max_digits=max_digits,
+        static=_static(static),
+        dynamic=dynamic,
+        contamination=contamination,
+        seed=seed,
+        exclude_prompts=sorted(set(exclude_prompts)),
+    )
+    config = {"task": task, "n": n, **settings, "version": 1}
 
     def build(folder: Path) -> None:
-        rows = generate_rows(
-            task,
-            n,
-            min_digits=min_digits,
-            max_digits=max_digits,
-            static=static,
-            dynamic=dynamic,
-            contamination=contamination,
-            seed=seed,
-            exclude_prompts=exclude,
-        )
-        Dataset.from_dict(rows).save_to_disk(str(folder / "data"))
+        Dataset.from_dict(generate_rows(task, n, **settings)).save_to_disk(str(folder / "data"))
 
     return load_from_disk(str(cached_stage("tint_dataset", config, build) / "data"))

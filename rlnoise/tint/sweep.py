@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlnoise.config import check_choice, check_positive, check_probability
+from rlnoise.models import load_model
 from rlnoise.runs import append_jsonl, read_jsonl
 from rlnoise.tint.dataset import make_dataset
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
@@ -124,8 +125,6 @@ def generation_budget(config: TIntSweepConfig, tokenizer, test) -> int:
 
 def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Path, log=print) -> list[dict]:
     """Run every unfinished (cell, method) job; returns all rows of ``cells.jsonl``."""
-    from rlnoise.models import load_model
-
     results = out / "cells.jsonl"
     done = {(row["cell"], row["method"]) for row in read_jsonl(results)} if results.exists() else set()
     base = {}  # the prompted model, loaded once
