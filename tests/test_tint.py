@@ -74,6 +74,18 @@ def test_list_functions_match_python(values):
     assert run_task("gcd", [values]).answer == math.gcd(*values)
 
 
+@settings(max_examples=60, deadline=None)
+@given(naturals, naturals)
+def test_clean_column_table_writes_the_formatted_columns(a, b):
+    """Noise-free additions come from a lookup table; dynamic noise formats every column. With a noise
+    probability too small to fire, both paths must write the same lines."""
+    clean, formatted = Tracer(), Tracer(dynamic_noise=1e-300, seed=0)
+    for tracer in (clean, formatted):
+        with tracing(tracer):
+            assert int(TInt(a) + TInt(b)) == a + b
+    assert formatted.corrupted == 0 and clean.lines == formatted.lines
+
+
 def test_add_trace_format():
     trace = run_task("add", (5284, 397))
     assert trace.prompt == "5 2 8 4 + 3 9 7"

@@ -106,6 +106,13 @@ class Tracer:
             raise StepLimitReached(f"trace exceeded max_lines={self.max_lines}")
         self.lines.append(line)
 
+    def emit_all(self, lines: list[str]) -> None:
+        if not self.record:
+            return
+        if len(self.lines) + len(lines) > self.max_lines:
+            raise StepLimitReached(f"trace exceeded max_lines={self.max_lines}")
+        self.lines += lines
+
     def value(self, n: int) -> int:
         """A new value about to be written in the trace: under dynamic noise, each digit may be corrupted."""
         if self.p == 0.0:
@@ -124,6 +131,8 @@ class Tracer:
 
 
 def _visibility_map(field: str, default: dict, overrides: dict | None) -> dict:
+    if not overrides:
+        return default  # read-only: tracers share the defaults rather than copying them
     out = dict(default)
     for name, vis in (overrides or {}).items():
         if name not in OPERATIONS:
