@@ -197,7 +197,8 @@ def _normalise_args(task: str, args) -> tuple:
     """``(a, b)`` for arithmetic tasks; ``([x, ...],)`` for list tasks (a flat list is accepted too)."""
 
     def ints(values):
-        return isinstance(values, list | tuple) and all(type(v) is int or isinstance(v, numbers.Integral) for v in values)
+        integral = (type(v) is int or isinstance(v, numbers.Integral) for v in values)  # int first: ABC checks are slow
+        return isinstance(values, list | tuple) and all(integral)
 
     if task in _LIST_TASKS:
         if isinstance(args, list | tuple) and len(args) == 1 and ints(args[0]):

@@ -1,0 +1,96 @@
+"""Sweep results under a cost model: re-scoring, seed summaries, frontiers and regimes per budget."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from rlnoise.elicitation.cost import Spend, check_weak_cost
+from rlnoise.elicitation.frontier import pareto_frontier, regime
+
+
+def rescore(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
+    """Rows with ``cost`` recomputed under ``weak_marginal_cost`` (from the labels each cell used; no retraining)."""
+    wmc = check_weak_cost(weak_marginal_cost)
+    return [dict(r, cost=_spend(r).cost(wmc)) for r in rows]
+
+
+def _spend(row: dict) -> Spend:
+    return Spend(row["n_weak"], row["n_gold"], row["n_val"], row["n_fewshot"])
+
+
+def standard_error(accuracies: list[float], n_test: int) -> float:
+    """Error of a mean test accuracy: the spread over seeds plus the test set's binomial sampling error."""
+    mean = float(np.mean(accuracies))
+    seed_var = float(np.var(accuracies, ddof=1)) / len(accuracies) if len(accuracies) > 1 else 0.0
+    return math.sqrt(seed_var + mean * (1 - mean) / max(n_test, 1))
+
+
+def summarize(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
+    """One row per (task, method, budget, weak fraction): mean accuracy over seeds, its standard error, the cost."""
+    groups = defaultdict(list)
+    for r in rescore(rows, weak_marginal_cost):
+        groups[(r["task"], r["method"], r["budget"], r["weak_fraction"])].append(r)
+    out = []
+    for (task, name, budget, f), rs in sorted(groups.items()):
+        accs = [r["accuracy"] for r in rs]
+        out.append(
+            dict(
+                task=task,
+                method=name,
+                budget=budget,
+                weak_fraction=f,
+                seeds=len(rs),
+                accuracy=float(np.mean(accs)),
+                accuracy_se=standard_error(accs, rs[0].get("n_test", 0)),
+                cost=float(np.mean([r["cost"] for r in rs])),
+                n_weak=rs[0]["n_weak"],
+                n_gold=rs[0]["n_gold"],
+                n_val=rs[0]["n_val"],
+                n_fewshot=rs[0]["n_fewshot"],
+            )
+        )
+    return out
+
+
+def best_by_fraction(summary: list[dict], task: str, budget: float) -> dict[float, dict]:
+    """For one budget: the best method's summary row at each weak fraction."""
+    best: dict[float, dict] = {}
+    for s in summary:
+        if s["task"] == task and s["budget"] == budget:
+            f = s["weak_fraction"]
+            if f not in best or s["accuracy"] > best[f]["accuracy"]:
+                best[f] = s
+    return dict(sorted(best.items()))
+
+
+def regimes(summary: list[dict]) -> list[dict]:
+    """Per task and budget: accuracy of the best method at each weak fraction, the best fraction and the regime."""
+    out = []
+    for task in sorted({s["task"] for s in summary}):
+        for budget in sorted({s["budget"] for s in summary if s["task"] == task}):
+            best = best_by_fraction(summary, task, budget)
+            fractions = list(best)
+            accs = [best[f]["accuracy"] for f in fractions]
+            top = max(range(len(fractions)), key=lambda i: (accs[i], -fractions[i]))
+            out.append(
+                dict(
+                    task=task,
+                    budget=budget,
+                    regime=regime(fractions, accs),
+                    best_fraction=fractions[top],
+                    best_method=best[fractions[top]]["method"],
+                    accuracy=accs[top],
+                    by_fraction={str(f): round(a, 4) for f, a in zip(fractions, accs)},
+                )
+            )
+    return out
+
+
+def frontier(summary: list[dict], task: str, **tolerances) -> list[dict]:
+    """The (cost, accuracy) Pareto frontier of one task's summary rows, cheapest first."""
+    rows = [s for s in summary if s["task"] == task]
+    idx = pareto_frontier([r["cost"] for r in rows], [r["accuracy"] for r in rows], **tolerances)
+    return [rows[i] for i in idx]

@@ -1,0 +1,85 @@
+"""The label cost model of Mallen & Belrose (2024): a gold label costs 1, a weak label ``weak_marginal_cost``.
+
+Validation labels (for early stopping) and few-shot exemplars are gold labels and are charged to the budget.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+
+def _check_count(field: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{field} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def check_weak_cost(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < float(value) <= 1.0:
+        raise ValueError(f"weak_marginal_cost must be in (0, 1] (a gold label costs 1), got {value!r}")
+    return float(value)
+
+
+def check_budget(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"budget must be a finite number > 0 (in gold-label units), got {value!r}")
+    return float(value)
+
+
+def check_weak_fraction(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(
+            f"weak_fraction must be in [0, 1] (the share of the label budget spent on weak labels), got {value!r}"
+        )
+    return float(value)
+
+
+def label_cost(n_weak: int, n_gold: int, weak_marginal_cost: float) -> float:
+    """Cost of ``n_weak`` weak and ``n_gold`` gold labels: ``n_weak * weak_marginal_cost + n_gold``.
+
+    ``n_gold`` counts every gold label, training, validation and few-shot alike (see ``Spend.cost``).
+    """
+    return _check_count("n_weak", n_weak) * check_weak_cost(weak_marginal_cost) + _check_count("n_gold", n_gold)
+
+
+@dataclass(frozen=True)
+class Spend:
+    """How a budget is spent: weak and gold training labels plus the gold labels for validation and prompts."""
+
+    n_weak: int
+    n_gold: int
+    n_val: int = 0
+    n_fewshot: int = 0
+
+    def cost(self, weak_marginal_cost: float) -> float:
+        """Total cost, validation and few-shot labels included."""
+        return label_cost(self.n_weak, self.n_gold + self.n_val + self.n_fewshot, weak_marginal_cost)
+
+
+def split_budget(
+    budget: float, weak_fraction: float, weak_marginal_cost: float, *, n_val: int = 0, n_fewshot: int = 0
+) -> Spend:
+    """Split ``budget`` into weak and gold training labels after paying for validation and few-shot labels.
+
+    The rest, ``budget - n_val - n_fewshot``, goes ``weak_fraction`` to weak labels (``floor(share / wmc)`` of them)
+    and the remainder to gold labels (floored), so ``Spend.cost(wmc) <= budget`` always.
+
+    Raises:
+        ValueError: on a bad budget, fraction or cost, or when validation and few-shot labels alone exceed it.
+    """
+    budget = check_budget(budget)
+    weak_fraction = check_weak_fraction(weak_fraction)
+    wmc = check_weak_cost(weak_marginal_cost)
+    fixed = _check_count("n_val", n_val) + _check_count("n_fewshot", n_fewshot)
+    if fixed > budget:
+        raise ValueError(
+            f"budget {budget:g} is smaller than the validation + few-shot labels it must pay for ({n_val} + "
+            f"{n_fewshot}); raise the budget or lower n_val / n_fewshot"
+        )
+    rest = budget - fixed
+    # a small epsilon keeps exact products such as 0.3 * 100 / 0.1 from flooring one label short
+    n_weak = int(math.floor(weak_fraction * rest / wmc + 1e-9))
+    n_gold = int(math.floor(rest - n_weak * wmc + 1e-9))
+    return Spend(n_weak, n_gold, n_val, n_fewshot)

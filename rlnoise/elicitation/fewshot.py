@@ -1,0 +1,56 @@
+"""Few-shot in-context classification: k gold-labelled exemplars, then the query; the prediction compares the
+next-token logits of "1" and "0"."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rlnoise.models import load_model
+
+INSTRUCTION = (
+    "Label each example 1 if its answer is correct (for a yes/no question: if the answer is yes), otherwise 0.\n\n"
+)
+
+
+def fewshot_prefix(exemplars: list[tuple[str, int]]) -> str:
+    """The instruction and the labelled exemplars that precede a query."""
+    return INSTRUCTION + "".join(f"{text}\nLabel: {int(label)}\n\n" for text, label in exemplars)
+
+
+def fewshot_query(text: str) -> str:
+    return f"{text}\nLabel:"
+
+
+def _label_token(tokenizer, label: str) -> int:
+    ids = tokenizer.encode(" " + label, add_special_tokens=False)
+    return ids[-1]  # " 1" is one token in BPE vocabularies; the digit is the last piece otherwise
+
+
+@torch.no_grad()
+def fewshot_scores(
+    model_name: str, prefix: str, texts: list[str], *, batch_size: int = 8, max_length: int = 2048
+) -> np.ndarray:
+    """``logit("1") - logit("0")`` for each query after ``prefix`` (a causal LM from the registry).
+
+    Queries are batched with right padding and scored at their own last token.
+    """
+    model, tokenizer = load_model(model_name, "causal_lm")
+    model.eval()
+    tokenizer.padding_side = "right"
+    one, zero = _label_token(tokenizer, "1"), _label_token(tokenizer, "0")
+    scores = np.zeros(len(texts), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(texts), batch_size):
+        idx = order[start : start + batch_size]
+        batch = tokenizer(
+            [prefix + fewshot_query(texts[i]) for i in idx],
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        )
+        logits = model(**batch).logits
+        last = logits[torch.arange(len(idx)), batch["attention_mask"].sum(1) - 1].float()
+        scores[idx] = (last[:, one] - last[:, zero]).numpy()
+    return scores

@@ -1,0 +1,234 @@
+"""The strong learner: a binary classifier fine-tuned on soft labels with ``transformers.Trainer``.
+
+Three ways to train it (``LearnerConfig.mode``):
+
+- ``lora``: the registry model with a classification head and LoRA adapters (peft), the paper's setup;
+- ``full``: the same, every weight trained;
+- ``head``: a linear head on the model's frozen, cached features (``rlnoise.features``); cells then train in
+  seconds, which is what lets a 2-core machine sweep a grid.
+
+Early stopping uses the validation split (gold labels charged to the budget): the checkpoint with the best
+validation accuracy is restored at the end of each phase. Each call to ``fit`` builds a new ``Trainer``, so a
+second phase (sequential SFT) starts with a fresh optimizer and schedule.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from datasets import Dataset
+from torch import nn
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainingArguments,
+    default_data_collator,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from rlnoise.config import check_choice, check_positive, check_probability
+from rlnoise.distributed import process_state
+from rlnoise.elicitation.losses import log_confidence_loss
+from rlnoise.features import POOLINGS, extract_features
+from rlnoise.models import load_model
+
+MODES = ("lora", "full", "head")
+
+
+@dataclass
+class LearnerConfig:
+    """How the strong model is trained on each cell's labels."""
+
+    strong_model: str = field(default="smollm2-135m-instruct", metadata={"help": "Registry name, hub id or path."})
+    mode: str = field(
+        default="lora",
+        metadata={"help": f"One of {MODES}: LoRA, full fine-tuning, or a linear head on frozen cached features."},
+    )
+    pooling: str = field(default="last", metadata={"help": "Feature pooling in head mode (mean or last token)."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank (lora mode)."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (lora mode)."})
+    learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate (linear decay)."})
+    epochs: float = field(default=3.0, metadata={"help": "Epochs per training phase."})
+    batch_size: int = field(default=16, metadata={"help": "Examples per optimisation step."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    max_length: int = field(default=256, metadata={"help": "Longest input in tokens."})
+    patience: int = field(default=2, metadata={"help": "Epochs without a better validation accuracy before stopping."})
+    logconf_alpha: float = field(
+        default=0.5,
+        metadata={
+            "help": "Final weight of the log-confidence loss (methods that "
+            "use it); ramps up over the first 20% of steps."
+        },
+    )
+
+    def __post_init__(self):
+        check_choice("mode", self.mode, MODES)
+        check_choice("pooling", self.pooling, POOLINGS)
+        for name in ("lora_r", "lora_alpha", "batch_size", "max_length", "patience"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("epochs", self.epochs)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_probability("logconf_alpha", self.logconf_alpha)
+
+
+class FeatureHead(nn.Module):
+    """A linear classifier on standardised frozen features (``head`` mode)."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, seed: int):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        self.linear = nn.Linear(len(mean), 2)
+
+    def forward(self, features, labels=None):
+        return SequenceClassifierOutput(logits=self.linear((features - self.mean) / self.std))
+
+
+class SoftLabelTrainer(Trainer):
+    """``Trainer`` whose loss is soft-label cross-entropy, optionally with the log-confidence auxiliary loss.
+
+    The stock loss of a sequence classifier takes hard class labels; weak labels are probabilities.
+    """
+
+    def __init__(self, *args, logconf_alpha: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.logconf_alpha = logconf_alpha
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        targets = inputs.pop("labels")
+        outputs = model(**inputs)
+        warmup = max(1, int(0.2 * max(self.state.max_steps, 1)))  # Burns et al. ramp alpha over the first 20%
+        alpha = self.logconf_alpha * min(1.0, self.state.global_step / warmup)
+        loss = log_confidence_loss(outputs.logits, targets, alpha)
+        return (loss, outputs) if return_outputs else loss
+
+
+def _accuracy(prediction) -> dict:
+    logits, targets = prediction.predictions, prediction.label_ids
+    return {"accuracy": float(np.mean(logits.argmax(-1) == (targets > 0.5)))}
+
+
+class StrongLearner:
+    """Makes fresh strong models for a task's texts and trains / evaluates them.
+
+    Args:
+        config: the learner settings.
+        texts: every text of the task (features are extracted once for all of them in head mode).
+        fit_rows: rows whose features set the standardisation (head mode; unlabeled, so any rows may be used).
+    """
+
+    def __init__(self, config: LearnerConfig, texts: list[str], fit_rows: list[int]):
+        self.config = config
+        self.texts = texts
+        if config.mode == "head":
+            self.features = extract_features(
+                config.strong_model, texts, pooling=config.pooling, max_length=config.max_length
+            )
+            rows = self.features[fit_rows]
+            self.mean, self.std = rows.mean(0), rows.std(0) + 1e-6
+            self.tokenizer = None
+        else:
+            self.features = None
+
+    def new_model(self, seed: int):
+        c = self.config
+        if c.mode == "head":
+            return FeatureHead(self.mean, self.std, seed)
+        model, self.tokenizer = load_model(c.strong_model, "reward_model", num_labels=2, seed=seed)
+        if c.mode == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            model = get_peft_model(
+                model,
+                LoraConfig(r=c.lora_r, lora_alpha=c.lora_alpha, target_modules="all-linear", task_type="SEQ_CLS"),
+            )
+        return model
+
+    def dataset(self, rows: list[int], targets=None, prefix: str = "") -> Dataset:
+        """Model inputs for ``rows`` (with ``prefix`` before each text) and soft targets (0.0 when absent)."""
+        labels = [0.0] * len(rows) if targets is None else [float(t) for t in targets]
+        if self.config.mode == "head":
+            if prefix:
+                raise ValueError("head mode classifies fixed features; a prompt prefix needs mode lora or full")
+            return Dataset.from_dict({"features": self.features[rows].tolist(), "labels": labels})
+        enc = self.tokenizer(
+            [prefix + self.texts[i] for i in rows], truncation=True, max_length=self.config.max_length
+        )
+        return Dataset.from_dict({**enc, "labels": labels})
+
+    def _args(self, folder: str, seed: int, validate: bool) -> TrainingArguments:
+        c = self.config
+        strategy = "epoch" if validate else "no"
+        return TrainingArguments(
+            output_dir=folder,
+            learning_rate=c.learning_rate,
+            num_train_epochs=c.epochs,
+            per_device_train_batch_size=c.batch_size,
+            per_device_eval_batch_size=max(c.batch_size, 32),
+            weight_decay=c.weight_decay,
+            lr_scheduler_type="linear",
+            warmup_steps=0.1,  # a fraction of the steps (transformers 5)
+            eval_strategy=strategy,
+            save_strategy=strategy,
+            load_best_model_at_end=validate,
+            metric_for_best_model="accuracy" if validate else None,
+            save_total_limit=1 if validate else None,
+            save_only_model=True,
+            logging_strategy="no",
+            report_to="none",
+            seed=seed,
+            disable_tqdm=True,
+            accelerator_config={"use_configured_state": True},
+        )
+
+    def _collator(self):
+        return default_data_collator if self.config.mode == "head" else DataCollatorWithPadding(self.tokenizer)
+
+    def fit(self, model, train: Dataset, val: Dataset | None, *, seed: int, logconf: bool = False) -> dict:
+        """One training phase with a fresh optimizer; early stopping on ``val`` when it is given."""
+        if len(train) == 0:
+            return {"examples": 0}
+        process_state()
+        folder = tempfile.mkdtemp(prefix="rlnoise-learner-")
+        try:
+            validate = val is not None and len(val) > 0
+            trainer = SoftLabelTrainer(
+                model=model,
+                args=self._args(folder, seed, validate),
+                train_dataset=train,
+                eval_dataset=val if validate else None,
+                data_collator=self._collator(),
+                compute_metrics=_accuracy if validate else None,
+                callbacks=[EarlyStoppingCallback(self.config.patience)] if validate else None,
+                logconf_alpha=self.config.logconf_alpha if logconf else 0.0,
+            )
+            trainer.remove_callback(PrinterCallback)  # one line per epoch and cell would drown the sweep's bar
+            trainer.train()
+            best = trainer.state.best_metric
+            return {
+                "examples": len(train),
+                "steps": trainer.state.global_step,
+                "val_accuracy": None if best is None else float(best),
+            }
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @torch.no_grad()
+    def predict_proba(self, model, data: Dataset) -> np.ndarray:
+        """Probability of class 1 for each row of ``data``."""
+        model.eval()
+        collate = self._collator()
+        out = []
+        for start in range(0, len(data), 64):
+            batch = collate([data[i] for i in range(start, min(start + 64, len(data)))])
+            batch.pop("labels", None)
+            out.append(torch.softmax(model(**batch).logits.float(), -1)[:, 1].numpy())
+        return np.concatenate(out) if out else np.zeros(0)
