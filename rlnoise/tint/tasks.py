@@ -197,7 +197,7 @@ def _normalise_args(task: str, args) -> tuple:
     """``(a, b)`` for arithmetic tasks; ``([x, ...],)`` for list tasks (a flat list is accepted too)."""
 
     def ints(values):
-        integral = (type(v) is int or isinstance(v, numbers.Integral) for v in values)  # int first: ABC checks are slow
+        integral = (type(v) is int or isinstance(v, numbers.Integral) for v in values)  # int first: ABC check is slow
         return isinstance(values, list | tuple) and all(integral)
 
     if task in _LIST_TASKS:
