@@ -182,6 +182,7 @@ class StrongLearner:
             metric_for_best_model="accuracy" if validate else None,
             save_total_limit=1 if validate else None,
             save_only_model=True,
+            dataloader_pin_memory=False,
             logging_strategy="no",
             report_to="none",
             seed=seed,

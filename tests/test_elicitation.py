@@ -1,0 +1,321 @@
+"""Label-budget planning: cost model, frontier, regimes, losses, binary tasks and splits, planner (pure parts)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rlnoise.elicitation import (
+    BINARY_TASKS,
+    Spend,
+    binary_task,
+    label_cost,
+    make_splits,
+    pareto_frontier,
+    plan,
+    regime,
+    split_budget,
+)
+from rlnoise.elicitation.analysis import rescore, summarize
+from rlnoise.elicitation.data import stratified_order
+from rlnoise.elicitation.losses import log_confidence_loss, most_uncertain, soft_cross_entropy
+from rlnoise.elicitation.methods import METHODS
+from rlnoise.elicitation.weak import fit_logistic, weak_labels
+from rlnoise.tasks import load_task
+
+# --- cost model -------------------------------------------------------------------------------------------------
+
+
+def test_label_cost_and_spend_charge_validation_and_fewshot_labels():
+    assert label_cost(100, 20, 0.1) == pytest.approx(30.0)
+    assert label_cost(0, 0, 0.5) == 0
+    spend = Spend(n_weak=100, n_gold=20, n_val=8, n_fewshot=4)
+    assert spend.cost(0.1) == pytest.approx(100 * 0.1 + 20 + 8 + 4)
+    assert spend.cost(1.0) == 132
+
+
+def test_split_budget_on_hand_built_cases():
+    assert split_budget(100, 0.3, 0.1) == Spend(300, 70, 0, 0)  # 30 -> 300 weak labels, 70 gold
+    assert split_budget(100, 0.0, 0.1, n_val=10, n_fewshot=5) == Spend(0, 85, 10, 5)
+    assert split_budget(100, 1.0, 0.25, n_val=10) == Spend(360, 0, 10, 0)
+    assert split_budget(10, 0.5, 0.3) == Spend(16, 5, 0, 0)  # 5 / 0.3 = 16.67 -> 16 weak (4.8), 5.2 -> 5 gold
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(1, 1e5),
+    st.floats(0, 1),
+    st.floats(1e-3, 1),
+    st.integers(0, 50),
+    st.integers(0, 50),
+)
+def test_split_budget_never_overspends_and_wastes_less_than_a_gold_label(budget, f, wmc, n_val, k):
+    if n_val + k > budget:
+        with pytest.raises(ValueError, match="budget"):
+            split_budget(budget, f, wmc, n_val=n_val, n_fewshot=k)
+        return
+    s = split_budget(budget, f, wmc, n_val=n_val, n_fewshot=k)
+    cost = s.cost(wmc)
+    assert cost <= budget + 1e-6
+    assert budget - cost < 1 + wmc + 1e-6  # what is left buys neither a gold label nor (within one) a weak one
+    assert s.n_weak == math.floor(f * (budget - n_val - k) / wmc + 1e-9)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: label_cost(-1, 0, 0.1), "n_weak"),
+        (lambda: label_cost(1, 2.5, 0.1), "n_gold"),
+        (lambda: label_cost(1, 1, 0), "weak_marginal_cost"),
+        (lambda: label_cost(1, 1, 1.5), "weak_marginal_cost"),
+        (lambda: split_budget(0, 0.5, 0.1), "budget"),
+        (lambda: split_budget(float("inf"), 0.5, 0.1), "budget"),
+        (lambda: split_budget(10, 1.2, 0.1), "weak_fraction"),
+        (lambda: split_budget(10, -0.1, 0.1), "weak_fraction"),
+        (lambda: split_budget(10, 0.5, 0.1, n_val=8, n_fewshot=4), "validation"),
+    ],
+)
+def test_bad_costs_budgets_and_fractions_raise_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- frontier and regimes ---------------------------------------------------------------------------------------
+
+
+def test_frontier_on_hand_built_points():
+    costs = [10, 20, 30, 40, 50]
+    accs = [0.60, 0.55, 0.70, 0.70, 0.80]
+    assert pareto_frontier(costs, accs, cost_rtol=0, perf_atol=0) == [0, 2, 4]  # 1 dominated, 3 ties 2 at more cost
+    # unsorted input: indices refer to the input, output in increasing cost
+    assert pareto_frontier([50, 10, 30], [0.8, 0.6, 0.7], cost_rtol=0, perf_atol=0) == [1, 2, 0]
+
+
+def test_frontier_ties_keep_the_first_of_equal_points():
+    assert pareto_frontier([5, 5, 5], [0.7, 0.7, 0.6], cost_rtol=0, perf_atol=0) == [0]
+    assert pareto_frontier([5, 5], [0.6, 0.7], cost_rtol=0, perf_atol=0) == [1]  # same cost: the better one
+
+
+def test_frontier_tolerances():
+    # perf_atol: a dearer point must gain more than the tolerance
+    assert pareto_frontier([10, 20], [0.700, 0.701], cost_rtol=0, perf_atol=0.002) == [0]
+    assert pareto_frontier([10, 20], [0.700, 0.703], cost_rtol=0, perf_atol=0.002) == [0, 1]
+    # cost_rtol: costs within 5% count as equal, so the cheaper-but-worse point leaves the frontier
+    assert pareto_frontier([100, 104], [0.70, 0.75], cost_rtol=0.05, perf_atol=0) == [1]
+    assert pareto_frontier([100, 106], [0.70, 0.75], cost_rtol=0.05, perf_atol=0) == [0, 1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 30), st.integers(0, 20)), min_size=1, max_size=25))
+def test_frontier_properties(points):
+    costs = [float(c) for c, _ in points]
+    accs = [a / 20 for _, a in points]
+    front = pareto_frontier(costs, accs, cost_rtol=0, perf_atol=0)
+    fc, fa = [costs[i] for i in front], [accs[i] for i in front]
+    assert fc == sorted(fc) and all(b > a for a, b in zip(fa, fa[1:]))  # cheapest first, strictly improving
+    for i in range(len(points)):  # every point is matched by a frontier point at most as expensive
+        assert any(costs[j] <= costs[i] and accs[j] >= accs[i] for j in front)
+
+
+def test_frontier_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        pareto_frontier([1, 2], [0.5])
+    with pytest.raises(ValueError, match="costs must be >= 0"):
+        pareto_frontier([-1], [0.5])
+    with pytest.raises(ValueError, match="finite"):
+        pareto_frontier([1], [float("nan")])
+
+
+def test_regime_detection():
+    assert regime([0, 0.5, 1], [0.8, 0.7, 0.6]) == "quality-dominant"
+    assert regime([0, 0.5, 1], [0.6, 0.7, 0.8]) == "quantity-dominant"
+    assert regime([0, 0.5, 0.9, 1], [0.6, 0.8, 0.7, 0.6]) == "mixed"
+    assert regime([0, 0.5, 1], [0.7, 0.7, 0.7]) == "quality-dominant"  # ties go to the smaller fraction
+    assert regime([0.5, 1], [0.6, 0.6]) == "mixed"
+    with pytest.raises(ValueError, match="weak_fractions"):
+        regime([0, 1.5], [0.5, 0.6])
+
+
+# --- losses -----------------------------------------------------------------------------------------------------
+
+
+def test_soft_cross_entropy_matches_its_formula_and_hard_labels():
+    logits = torch.tensor([[0.0, math.log(3.0)], [2.0, 0.0]])  # p1 = 0.75 and 1 / (1 + e^2)
+    targets = torch.tensor([0.8, 0.0])
+    p1 = torch.tensor([0.75, 1 / (1 + math.e**2)])
+    expected = -(0.8 * torch.log(p1[0]) + 0.2 * torch.log(1 - p1[0]) + torch.log(1 - p1[1])) / 2
+    assert soft_cross_entropy(logits, targets).item() == pytest.approx(expected.item(), rel=1e-6)
+    hard = torch.tensor([1.0, 0.0])
+    assert soft_cross_entropy(logits, hard).item() == pytest.approx(F.cross_entropy(logits, hard.long()).item())
+
+
+def test_log_confidence_loss_mixes_targets_with_hardened_predictions():
+    logits = torch.tensor([[0.0, 2.0], [0.0, 1.0], [0.0, -1.0], [0.0, -3.0]])  # p1 ranks 0 > 1 > 2 > 3
+    targets = torch.tensor([0.2, 0.4, 0.6, 0.8])  # weak labels that disagree with the model
+    hardened = torch.tensor([1.0, 1.0, 0.0, 0.0])  # above / below the median of p1
+    assert log_confidence_loss(logits, targets, 0.0).item() == pytest.approx(
+        soft_cross_entropy(logits, targets).item()
+    )
+    assert log_confidence_loss(logits, targets, 1.0).item() == pytest.approx(
+        soft_cross_entropy(logits, hardened).item()
+    )
+    mixed = 0.7 * soft_cross_entropy(logits, targets) + 0.3 * soft_cross_entropy(logits, hardened)
+    assert log_confidence_loss(logits, targets, 0.3).item() == pytest.approx(mixed.item())
+    with pytest.raises(ValueError, match="logits must have shape"):
+        soft_cross_entropy(torch.zeros(3), torch.zeros(3))
+    with pytest.raises(ValueError, match="alpha"):
+        log_confidence_loss(logits, targets, 1.5)
+
+
+def test_most_uncertain_picks_probabilities_nearest_one_half():
+    assert most_uncertain([0.9, 0.52, 0.1, 0.45, 0.5], 3) == [4, 1, 3]
+    assert most_uncertain([0.6, 0.4], 2) == [0, 1]  # tie: lower index first
+    with pytest.raises(ValueError, match="n must be"):
+        most_uncertain([0.5], 2)
+
+
+# --- tasks and splits -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", BINARY_TASKS)
+def test_binary_tasks_are_balanced_and_deterministic(task):
+    data = binary_task(task, seed=3)
+    labels = data["label"]
+    assert sum(labels) * 2 == len(labels) and len(labels) > 400
+    assert binary_task(task, seed=3)["text"] == data["text"]
+    assert binary_task(task, seed=4)["label"] != labels or task == "boolq"
+
+
+def test_multiple_choice_conversion_shows_the_correct_answer_exactly_for_positives():
+    source = load_task("openbookqa")
+    data = binary_task("openbookqa", seed=0)
+    for row in data:
+        i = int(row["id"].split("-")[-1])
+        options, gold = source[i]["options"], source[i]["label"]
+        shown = row["text"].rsplit("Answer: ", 1)[1]
+        assert (shown == options[gold].strip()) == (row["label"] == 1)
+        assert shown in [o.strip() for o in options]
+
+
+def test_splits_are_disjoint_balanced_and_cover_the_task():
+    data = binary_task("piqa")
+    s = make_splits(data, n_test=200, n_weak_train=100, seed=1)
+    parts = [s.test, s.weak_train, s.weak_pool, s.gold_pool]
+    flat = [i for p in parts for i in p]
+    assert len(flat) == len(set(flat)) == len(data)
+    labels = data["label"]
+    for part in parts:
+        assert abs(2 * sum(labels[i] for i in part) - len(part)) <= 1
+    assert make_splits(data, n_test=200, n_weak_train=100, seed=1).test == s.test
+    with pytest.raises(ValueError, match="n_test"):
+        make_splits(data, n_test=0, n_weak_train=10)
+    with pytest.raises(ValueError, match="leaves no pool"):
+        make_splits(data, n_test=1000, n_weak_train=600)
+
+
+def test_stratified_order_prefixes_are_balanced():
+    labels = [1] * 30 + [0] * 50
+    order = stratified_order(labels, "x")
+    assert sorted(order) == list(range(80))
+    for n in range(1, 61):
+        assert abs(2 * sum(labels[i] for i in order[:n]) - n) <= 1
+
+
+def test_weak_labeler_refuses_to_label_its_own_training_rows():
+    data = binary_task("openbookqa")
+    s = make_splits(data, n_test=100, n_weak_train=100)
+    s.weak_pool = s.weak_pool + s.weak_train[:3]  # a leak, as in the reference code
+    with pytest.raises(ValueError, match="overlap"):
+        weak_labels(s, model="tiny-bert")
+
+
+def test_logistic_weak_labeler_learns_a_separable_task():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    predict = fit_logistic(x[:150], y[:150])
+    probs = predict(x[150:])
+    assert np.mean((probs > 0.5) == y[150:]) > 0.9 and probs.min() >= 0 and probs.max() <= 1
+
+
+# --- re-scoring and planning ------------------------------------------------------------------------------------
+
+
+def _synthetic_rows():
+    """A sweep of two methods at budgets 100 and 400 (wmc 0.1, n_val 10): gold-only and weak-then-gold at 0.5."""
+    rows = []
+    for budget, gold_acc, seq_acc in ((100, 0.60, 0.70), (400, 0.80, 0.75)):
+        for seed, noise in ((0, -0.01), (1, 0.01)):
+            g = split_budget(budget, 0.0, 0.1, n_val=10)
+            q = split_budget(budget, 0.5, 0.1, n_val=10)
+            rows.append(
+                dict(
+                    task="t",
+                    method="sft_gold",
+                    budget=budget,
+                    weak_fraction=0.0,
+                    seed=seed,
+                    n_test=1000,
+                    accuracy=gold_acc + noise,
+                    **vars(g),
+                )
+            )
+            rows.append(
+                dict(
+                    task="t",
+                    method="sequential",
+                    budget=budget,
+                    weak_fraction=0.5,
+                    seed=seed,
+                    n_test=1000,
+                    accuracy=seq_acc + noise,
+                    **vars(q),
+                )
+            )
+    return rows
+
+
+def test_rescore_recomputes_costs_without_retraining():
+    rows = _synthetic_rows()
+    seq = [r for r in rescore(rows, 0.05) if r["method"] == "sequential" and r["budget"] == 100][0]
+    assert seq["cost"] == pytest.approx(450 * 0.05 + 45 + 10)  # 450 weak, 45 gold, 10 validation
+    summary = summarize(rows, 0.1)
+    assert {(s["method"], s["budget"]): s["accuracy"] for s in summary}[("sequential", 100)] == pytest.approx(0.70)
+    assert all(s["seeds"] == 2 and s["cost"] <= s["budget"] + 1e-9 for s in summary)
+
+
+def test_planner_on_a_synthetic_sweep():
+    rows = _synthetic_rows()
+    small = plan(rows, 100, 0.1, "t")
+    assert small["method"] == "sequential" and small["regime"] == "mixed"
+    assert (small["n_weak"], small["n_gold"], small["n_val"]) == (450, 45, 10)
+    assert small["band"][0] < 0.70 < small["band"][1]
+    large = plan(rows, 400, 0.1, "t")
+    assert large["method"] == "sft_gold" and large["regime"] == "quality-dominant" and large["n_gold"] == 390
+    mid = plan(rows, 200, 0.1, "t")  # log-cost interpolation: halfway in log between 100 and 400
+    assert mid["interpolated_between"] == [100, 400]
+    assert mid["expected_accuracy"] == pytest.approx(0.725)  # sequential: 0.70 -> 0.75; gold: 0.60 -> 0.80 = 0.70
+    assert mid["method"] == "sequential" and mid["cost"] <= 200
+    assert mid["n_weak"] == pytest.approx(450 + (1950 - 450) / 3, abs=1)  # labels linear in cost: 1/3 of the way
+    beyond = plan(rows, 1000, 0.1, "t")
+    assert beyond["cost"] == 400 and beyond["notes"]  # read at the largest swept budget, says it leaves budget
+    with pytest.raises(ValueError, match="below the cheapest"):
+        plan(rows, 20, 0.1, "t")
+    with pytest.raises(ValueError, match="not in this sweep"):
+        plan(rows, 100, 0.1, "other")
+    with pytest.raises(ValueError, match="budget"):
+        plan(rows, -5, 0.1, "t")
+
+
+def test_method_registry_fractions_and_spends():
+    swept = [0.0, 0.25, 0.5, 1.0]
+    assert METHODS["sft_gold"].fractions(swept) == [0.0]
+    assert METHODS["sft_weak"].fractions(swept) == [1.0]
+    assert METHODS["sequential"].fractions(swept) == [0.25, 0.5]
+    assert METHODS["fewshot_prompt"].spend(500, 0.0, 0.1, n_val=16, k=4) == Spend(0, 0, 0, 4)
+    assert METHODS["fewshot_sft"].spend(100, 0.5, 0.1, n_val=16, k=4) == Spend(400, 40, 16, 4)
+    assert METHODS["sft_weak"].spend(100, 1.0, 0.5, n_val=10, k=4) == Spend(180, 0, 10, 0)

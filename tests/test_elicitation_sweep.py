@@ -1,0 +1,190 @@
+"""Elicitation learner, sweep (resume, shards), recipes and planner CLI, on tiny models."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from test_recipes import ROOT, run_recipe
+
+from rlnoise.elicitation import sweep as sweep_module
+from rlnoise.elicitation.learner import LearnerConfig, StrongLearner
+from rlnoise.elicitation.sweep import SweepConfig, grid, load_cells, run_sweep
+
+TINY = ("recipes/elicitation/sweep.py", "recipes/elicitation/configs/tiny.yaml")
+
+
+@pytest.mark.parametrize(
+    "config", sorted((ROOT / "recipes" / "elicitation" / "configs").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_elicitation_yaml_parses(config, monkeypatch):
+    from rlnoise.config import parse_config
+
+    monkeypatch.setattr(sys, "argv", ["sweep.py", "--config", str(config)])
+    sweep, learner = parse_config(SweepConfig, LearnerConfig)
+    assert grid(sweep) and learner.batch_size > 0
+
+
+@pytest.mark.parametrize("mode", ["full", "head"])
+def test_strong_learner_learns_a_separable_text_task_from_soft_labels(mode):
+    texts = [f"{w} {w} {w}" for w in ("great", "awful") for _ in range(40)]
+    labels = [1.0] * 40 + [0.0] * 40
+    learner = StrongLearner(
+        LearnerConfig(
+            strong_model="tiny-bert",
+            mode=mode,
+            learning_rate=3e-3 if mode == "full" else 3e-2,
+            epochs=8,
+            batch_size=8,
+            patience=8,
+        ),
+        texts,
+        list(range(80)),
+    )
+    model = learner.new_model(seed=0)
+    rows = list(range(0, 80, 2))
+    soft = [0.8 if labels[i] else 0.2 for i in rows]  # weak-style soft targets on the right side of 0.5
+    before = learner.predict_proba(model, learner.dataset(list(range(1, 80, 2))))
+    info = learner.fit(model, learner.dataset(rows, soft), learner.dataset([1, 41], [1.0, 0.0]), seed=0)
+    after = learner.predict_proba(model, learner.dataset(list(range(1, 80, 2))))
+    truth = np.array([labels[i] for i in range(1, 80, 2)]) > 0.5
+    assert info["steps"] > 0 and not np.allclose(before, after)
+    assert np.mean((after > 0.5) == truth) == 1.0
+
+
+def _tiny_config(tmp_path, **overrides):
+    base = dict(
+        run_name="t",
+        output_root=str(tmp_path),
+        tasks=["openbookqa"],
+        budgets=[12.0, 24.0],
+        weak_fractions=[0.0, 0.5, 1.0],
+        methods=["sft_gold", "sft_weak", "sequential", "fewshot_prompt"],
+        weak_marginal_cost=0.25,
+        n_val=4,
+        few_shot_k=2,
+        n_test=40,
+        n_weak_train=40,
+        weak_model="tiny-bert",
+        prompt_model="tiny-llama",
+    )
+    return SweepConfig(**{**base, **overrides})
+
+
+TINY_LEARNER = LearnerConfig(strong_model="tiny-bert", mode="head", pooling="mean", epochs=2, batch_size=8)
+
+
+def test_sweep_resumes_skipping_finished_cells_and_shards_split_the_grid(tmp_path, monkeypatch):
+    calls = []
+    real = sweep_module.run_cell
+    monkeypatch.setattr(sweep_module, "run_cell", lambda *a: calls.append(a[1:]) or real(*a))
+    config = _tiny_config(tmp_path, shard="0/2")
+    run_sweep(config, TINY_LEARNER)
+    first = len(calls)
+    rows = run_sweep(_tiny_config(tmp_path, shard="1/2"), TINY_LEARNER)
+    points = grid(config)
+    assert len(rows) == len(points) == 2 * 4  # 2 budgets x (gold, weak, sequential at 0.5, prompting)
+    assert {(r["method"], r["budget"], r["weak_fraction"]) for r in rows} == {
+        (p.method, p.budget, p.weak_fraction) for p in points
+    }
+    # prompting has the same spend (k exemplars) at every budget: trained / scored once, reused at the other
+    assert len(calls) == len(points) - 1 and first > 0
+    folder = tmp_path / "elicitation" / "t"
+    assert sorted(p.name for p in folder.glob("cells*.jsonl")) == ["cells-0of2.jsonl", "cells-1of2.jsonl"]
+    # drop one finished cell, as an interrupted run would; the rerun (one shard) trains only that one
+    path = folder / "cells-1of2.jsonl"
+    lines = path.read_text().splitlines()
+    dropped = json.loads(lines[-1])
+    path.write_text("\n".join(lines[:-1]) + "\n")
+    calls.clear()
+    rows = run_sweep(_tiny_config(tmp_path), TINY_LEARNER)
+    assert len(calls) <= 1 and len(load_cells(folder)) == len(points)
+    redone = [r for r in rows if (r["method"], r["budget"]) == (dropped["method"], dropped["budget"])]
+    assert redone and redone[-1]["accuracy"] == dropped["accuracy"]  # deterministic by seed
+    for r in rows:
+        assert r["n_weak"] * 0.25 + r["n_gold"] + r["n_val"] + r["n_fewshot"] <= r["budget"] + 1e-9
+
+
+def test_sweep_refuses_grids_the_pools_cannot_hold(tmp_path):
+    config = _tiny_config(tmp_path, budgets=[400.0], weak_fractions=[1.0], methods=["sft_weak"])
+    with pytest.raises(ValueError, match="pools hold"):
+        run_sweep(config, TINY_LEARNER)
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (dict(budgets=[-1.0]), "budget"),
+        (dict(budgets=[3.0]), "n_val"),
+        (dict(weak_fractions=[1.5]), "weak_fraction"),
+        (dict(methods=["magic"]), "method"),
+        (dict(tasks=["hellaswag"]), "tasks"),
+        (dict(shard="3/2"), "shard"),
+        (dict(weak_marginal_cost=0.0), "weak_marginal_cost"),
+    ],
+)
+def test_bad_sweep_configs_raise_clear_errors(tmp_path, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _tiny_config(tmp_path, **overrides)
+    with pytest.raises(ValueError, match="mode"):
+        LearnerConfig(mode="adapter")
+
+
+def test_elicitation_recipe_and_planner_end_to_end(tmp_path):
+    proc = run_recipe(*TINY, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "elicitation" / "elicitation_tiny"
+    results = json.loads((out / "results.json").read_text())
+    assert results["recipe"] == "elicitation" and results["regimes"] and results["frontier"]["openbookqa"]
+    assert (out / "elicitation.png").exists() and "| regime |" in (out / "results.md").read_text()
+    methods = {s["method"] for s in results["summary"]}
+    assert methods == {
+        "sft_gold",
+        "sft_weak",
+        "sequential",
+        "sequential_logconf",
+        "sequential_active",
+        "fewshot_prompt",
+        "fewshot_sft",
+    }
+    import subprocess
+
+    plan = subprocess.run(
+        [
+            sys.executable,
+            "recipes/elicitation/plan.py",
+            "--run",
+            str(out),
+            "--budget",
+            "18",
+            "--weak-cost",
+            "0.25",
+            "--task",
+            "openbookqa",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    p = json.loads(plan.stdout)
+    assert p["cost"] <= 18 and p["regime"] in ("quality-dominant", "mixed", "quantity-dominant")
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "recipes/elicitation/plan.py",
+            "--run",
+            str(out),
+            "--budget",
+            "1",
+            "--weak-cost",
+            "0.25",
+            "--task",
+            "openbookqa",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "below the cheapest" in bad.stderr
