@@ -109,6 +109,11 @@ def test_sweep_refuses_grids_the_pools_cannot_hold(tmp_path):
     config = _tiny_config(tmp_path, budgets=[400.0], weak_fractions=[1.0], methods=["sft_weak"])
     with pytest.raises(ValueError, match="pools hold"):
         run_sweep(config, TINY_LEARNER)
+    config = _tiny_config(
+        tmp_path, budgets=[12.0, 400.0], weak_fractions=[1.0], methods=["sft_weak"], skip_infeasible=True
+    )
+    rows = run_sweep(config, TINY_LEARNER)
+    assert [r["budget"] for r in rows] == [12.0]
 
 
 @pytest.mark.parametrize(

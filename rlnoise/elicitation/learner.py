@@ -36,7 +36,7 @@ from rlnoise.config import check_choice, check_positive, check_probability
 from rlnoise.distributed import process_state
 from rlnoise.elicitation.losses import log_confidence_loss
 from rlnoise.features import POOLINGS, extract_features
-from rlnoise.models import load_model
+from rlnoise.models import load_model, load_tokenizer
 
 MODES = ("lora", "full", "head")
 
@@ -137,12 +137,14 @@ class StrongLearner:
             self.tokenizer = None
         else:
             self.features = None
+            self.tokenizer = load_tokenizer(config.strong_model)
+        self._encodings: dict[str, dict[int, list[int]]] = {}
 
     def new_model(self, seed: int):
         c = self.config
         if c.mode == "head":
             return FeatureHead(self.mean, self.std, seed)
-        model, self.tokenizer = load_model(c.strong_model, "reward_model", num_labels=2, seed=seed)
+        model, _ = load_model(c.strong_model, "reward_model", num_labels=2, seed=seed)
         if c.mode == "lora":
             from peft import LoraConfig, get_peft_model
 
@@ -159,10 +161,17 @@ class StrongLearner:
             if prefix:
                 raise ValueError("head mode classifies fixed features; a prompt prefix needs mode lora or full")
             return Dataset.from_dict({"features": self.features[rows].tolist(), "labels": labels})
-        enc = self.tokenizer(
-            [prefix + self.texts[i] for i in rows], truncation=True, max_length=self.config.max_length
+        cache = self._encodings.setdefault(prefix, {})
+        todo = [i for i in dict.fromkeys(rows) if i not in cache]
+        if todo:  # each text is tokenised once per prefix; cells reuse the ids
+            ids = self.tokenizer(
+                [prefix + self.texts[i] for i in todo], truncation=True, max_length=self.config.max_length
+            )["input_ids"]
+            cache.update(zip(todo, ids))
+        input_ids = [cache[i] for i in rows]
+        return Dataset.from_dict(
+            {"input_ids": input_ids, "attention_mask": [[1] * len(x) for x in input_ids], "labels": labels}
         )
-        return Dataset.from_dict({**enc, "labels": labels})
 
     def _args(self, folder: str, seed: int, validate: bool) -> TrainingArguments:
         c = self.config

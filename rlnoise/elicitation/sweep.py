@@ -8,6 +8,7 @@ re-scored under any weak marginal cost without retraining (``analysis.rescore``)
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from tqdm.auto import tqdm
 
 from rlnoise.config import check_positive, to_dict
 from rlnoise.elicitation.cost import check_budget, check_weak_cost, check_weak_fraction
-from rlnoise.elicitation.data import BINARY_TASKS, binary_task, make_splits
+from rlnoise.elicitation.data import BINARY_TASKS, Splits, binary_task, make_splits
 from rlnoise.elicitation.learner import LearnerConfig, StrongLearner
 from rlnoise.elicitation.methods import METHODS, CellData, method, run_cell
 from rlnoise.elicitation.weak import weak_labels
 from rlnoise.runs import append_jsonl, fingerprint, read_jsonl
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +65,13 @@ class SweepConfig:
     prompt_model: str = field(default="smollm2-135m-instruct", metadata={"help": "Causal LM of few-shot prompting."})
     data_seed: int = field(default=0, metadata={"help": "Seed of the binary conversion and the splits."})
     shard: str = field(default="0/1", metadata={"help": "i/n: run every n-th cell starting at i."})
+    skip_infeasible: bool = field(
+        default=False,
+        metadata={
+            "help": "Skip (with a warning) grid points needing more examples than a task's pools hold, "
+            "instead of stopping with an error."
+        },
+    )
 
     def __post_init__(self):
         if not self.tasks:
@@ -87,10 +97,16 @@ class SweepConfig:
         needs_k = any(method(m).fewshot for m in self.methods)
         if needs_k and self.few_shot_k == 0:
             raise ValueError("few_shot_k must be >= 1 when a few-shot method is swept")
+        fixed = max(
+            (self.n_val if method(m).train else 0) + (self.few_shot_k if method(m).fewshot else 0)
+            for m in self.methods
+        )
         for b in self.budgets:
-            fixed = self.n_val + (self.few_shot_k if needs_k else 0)
             if b < fixed:
-                raise ValueError(f"budgets: {b:g} cannot pay for n_val + few_shot_k = {fixed} labels")
+                raise ValueError(
+                    f"budgets: {b:g} cannot pay for the {fixed} validation + few-shot labels (n_val, "
+                    "few_shot_k) a swept method needs"
+                )
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -163,11 +179,17 @@ def load_cells(folder: str | Path) -> list[dict]:
     return rows
 
 
-def task_data(config: SweepConfig, learner_config: LearnerConfig, task: str, need_weak: bool) -> tuple[CellData, dict]:
+def task_splits(config: SweepConfig, task: str) -> Splits:
+    """The binary task and its splits (cheap: no model runs)."""
     data = binary_task(task, seed=config.data_seed)
     if config.max_examples and config.max_examples < len(data):
         data = data.select(range(config.max_examples))
-    splits = make_splits(data, n_test=config.n_test, n_weak_train=config.n_weak_train, seed=config.data_seed)
+    return make_splits(data, n_test=config.n_test, n_weak_train=config.n_weak_train, seed=config.data_seed)
+
+
+def task_data(config: SweepConfig, learner_config: LearnerConfig, splits: Splits, need_weak: bool):
+    """What the cells of one task share: weak labels for its weak pool (cached) and the strong learner."""
+    task = splits.data[0]["source"]
     weak_info: dict = {}
     probs_by_row: dict = {}
     if need_weak:
@@ -175,36 +197,56 @@ def task_data(config: SweepConfig, learner_config: LearnerConfig, task: str, nee
             splits, model=config.weak_model, pooling=config.weak_pooling, cache_key=_data_key(config, task)
         )
         probs_by_row = dict(zip(splits.weak_pool, probs.tolist()))
-    check_capacity(config, task, splits)
-    learner = StrongLearner(learner_config, list(data["text"]), splits.weak_pool + splits.gold_pool)
+    texts = list(splits.data["text"])
+    learner = StrongLearner(learner_config, texts, splits.weak_pool + splits.gold_pool)
     return CellData(splits, probs_by_row, learner, config.prompt_model), dict(weak_info, **splits.sizes())
 
 
-def check_capacity(config: SweepConfig, task: str, splits) -> None:
-    """Fail before training anything if a grid point needs more examples than the task's pools hold."""
+def feasible_points(config: SweepConfig, splits: dict[str, Splits]) -> list[GridPoint]:
+    """The grid without points that need more examples than a task's pools hold: an error, or (with
+    ``skip_infeasible``) a warning that lists them."""
+    points, skipped = [], []
     for point in grid(config):
-        if point.task != task:
-            continue
         spend = method(point.method).spend(
             point.budget, point.weak_fraction, config.weak_marginal_cost, n_val=config.n_val, k=config.few_shot_k
         )
+        s = splits[point.task]
         gold = spend.n_gold + spend.n_val + spend.n_fewshot
-        if spend.n_weak > len(splits.weak_pool) or gold > len(splits.gold_pool):
+        if spend.n_weak <= len(s.weak_pool) and gold <= len(s.gold_pool):
+            points.append(point)
+            continue
+        message = (
+            f"budget {point.budget:g} at weak_fraction {point.weak_fraction:g} ({point.method}) needs {spend.n_weak} "
+            f"weak and {gold} gold examples of {point.task!r}, whose pools hold {len(s.weak_pool)} and "
+            f"{len(s.gold_pool)}"
+        )
+        if not config.skip_infeasible:
             raise ValueError(
-                f"budgets: {point.budget:g} at weak_fraction {point.weak_fraction:g} ({point.method}) needs "
-                f"{spend.n_weak} weak and {gold} gold examples of {task!r}, whose pools hold {len(splits.weak_pool)} "
-                f"and {len(splits.gold_pool)}; lower the budget, the weak fraction or n_test/n_weak_train"
+                f"budgets: {message}; lower the budget, the weak fraction or n_test/n_weak_train, or set "
+                "skip_infeasible"
             )
+        skipped.append(message)
+    if skipped:
+        logger.warning("skipping %d grid points the pools cannot hold:\n  %s", len(skipped), "\n  ".join(skipped))
+    return points
 
 
 def run_sweep(config: SweepConfig, learner_config: LearnerConfig) -> list[dict]:
     """Run this shard's unfinished cells; returns all finished rows of the folder (every shard)."""
+    prompted = [m for m in config.methods if method(m).fewshot and method(m).train]
+    if learner_config.mode == "head" and prompted:
+        raise ValueError(
+            f"methods {prompted} put exemplars in the classifier's input, which needs mode lora or full, "
+            "not head (fixed features)"
+        )
     folder = run_folder(config)
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"cells-{config.shard_index}of{config.shard_count}.jsonl"
     done = {(r["key"], r["budget"], r["weak_fraction"]): r for r in load_cells(folder)}
     by_key = {r["key"]: r for r in done.values()}
-    points = [p for i, p in enumerate(grid(config)) if i % config.shard_count == config.shard_index]
+    splits = {task: task_splits(config, task) for task in config.tasks}
+    points = feasible_points(config, splits)
+    points = [p for i, p in enumerate(points) if i % config.shard_count == config.shard_index]
     tasks: dict[str, tuple] = {}
     for point in tqdm(points, desc=f"cells (shard {config.shard})"):
         key, spend = cell_key(config, learner_config, point)
@@ -215,7 +257,7 @@ def run_sweep(config: SweepConfig, learner_config: LearnerConfig) -> list[dict]:
         else:
             if point.task not in tasks:
                 need_weak = any(method(m).weak for m in config.methods)
-                tasks[point.task] = task_data(config, learner_config, point.task, need_weak)
+                tasks[point.task] = task_data(config, learner_config, splits[point.task], need_weak)
             data, info = tasks[point.task]
             result = dict(
                 run_cell(data, point.method, _spend(spend), point.seed),
