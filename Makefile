@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_sampling.py
 	$(PY) bench/bench_rl.py
 	$(PY) bench/bench_tint.py
+	$(PY) bench/bench_adapters.py
 	$(PY) bench/bench_elicitation.py --mode head
 	$(PY) bench/bench_elicitation.py --mode lora
 	$(PY) bench/bench_ensemble.py --backbone minilm-l6

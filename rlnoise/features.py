@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -85,3 +86,31 @@ def extract_features(
         np.save(folder / "features.npy", features)
 
     return np.load(cached_stage("features", key, build) / "features.npy")
+
+
+def load_features(path: str | Path, column: str | None = None) -> np.ndarray:
+    """Precomputed embeddings (e.g. bought from an API) from a ``.npy`` file or a parquet file.
+
+    Parquet: ``column`` names a list-valued column (one vector per row); without it, a column named ``embedding``
+    is used if present, otherwise every numeric column (one dimension each).
+    """
+    path = Path(path)
+    if path.suffix == ".npy":
+        features = np.load(path)
+    elif path.suffix == ".parquet":
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
+        column = column or ("embedding" if "embedding" in frame.columns else None)
+        if column is not None:
+            if column not in frame.columns:
+                raise ValueError(f"column {column!r} is not in {path} (columns: {list(frame.columns)})")
+            features = np.stack([np.asarray(v, dtype=np.float32) for v in frame[column]])
+        else:
+            features = frame.select_dtypes("number").to_numpy()
+    else:
+        raise ValueError(f"features file must end in .npy or .parquet, got {path.name!r}")
+    features = np.asarray(features, dtype=np.float32)
+    if features.ndim != 2 or len(features) == 0:
+        raise ValueError(f"features in {path} must form a non-empty [examples, dims] matrix, got {features.shape}")
+    return features

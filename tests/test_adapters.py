@@ -2,6 +2,7 @@
 MLP baseline, learning a separable task, clear errors."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,3 +151,101 @@ def test_every_adapter_learns_a_separable_task(name):
 def test_bad_shapes_and_settings_raise_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- study: features, pairs, simulation, recipe -------------------------------------------------------------------
+
+
+def test_load_features_from_npy_and_parquet(tmp_path):
+    import pandas as pd
+
+    from rlnoise.features import load_features
+
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.save(tmp_path / "f.npy", x)
+    assert np.array_equal(load_features(tmp_path / "f.npy"), x)
+    pd.DataFrame({"id": ["a", "b", "c", "d"], "embedding": list(x)}).to_parquet(tmp_path / "e.parquet")
+    assert np.array_equal(load_features(tmp_path / "e.parquet"), x)
+    pd.DataFrame(x, columns=["d0", "d1", "d2"]).to_parquet(tmp_path / "wide.parquet")
+    assert np.array_equal(load_features(tmp_path / "wide.parquet"), x)
+    with pytest.raises(ValueError, match="column 'vec'"):
+        load_features(tmp_path / "e.parquet", column="vec")
+    with pytest.raises(ValueError, match=".npy or .parquet"):
+        load_features(tmp_path / "f.csv")
+    np.save(tmp_path / "flat.npy", np.zeros(3))
+    with pytest.raises(ValueError, match="matrix"):
+        load_features(tmp_path / "flat.npy")
+
+
+def test_pair_data_splits_the_id_task_and_tests_on_all_of_the_ood_task(tmp_path):
+    from rlnoise.adapters.data import FeatureSpec, pair_data
+    from rlnoise.elicitation.data import binary_task
+
+    for task in ("commonsenseqa", "openbookqa"):  # precomputed features: row i = row i of binary_task
+        n = len(binary_task(task))
+        np.save(tmp_path / f"{task}.npy", np.arange(n, dtype=np.float32)[:, None].repeat(2, 1))
+    data = pair_data("csqa->obqa", FeatureSpec(model=f"file:{tmp_path}/{{task}}.npy"), test_share=0.25)
+    train_rows, test_rows = set(data.train[0][:, 0].tolist()), set(data.id_test[0][:, 0].tolist())
+    assert not train_rows & test_rows and len(train_rows) + len(test_rows) == len(binary_task("commonsenseqa"))
+    assert abs(len(test_rows) - 0.25 * len(binary_task("commonsenseqa"))) <= 1
+    assert len(data.ood_test[1]) == len(binary_task("openbookqa")) and data.ood_test[1].mean() == 0.5
+    with pytest.raises(ValueError, match="pair must be one of"):
+        pair_data("boolq->mars", FeatureSpec())
+    with pytest.raises(ValueError, match="feature mode"):
+        FeatureSpec(mode="stacked")
+
+
+def test_simulation_rows_and_noise_rates():
+    from rlnoise.adapters.simulation import SimulationConfig, simulate
+
+    rows = simulate(
+        SimulationConfig(noise_rates=(0.0, 0.3), n_pretrain=600, n_downstream=200, pretrain_epochs=2),
+        AdapterConfig(epochs=2, batch_size=64, hidden=32),
+    )
+    assert [(r["noise_rate"], r["adapter"]) for r in rows] == [
+        (0.0, "linear"),
+        (0.0, "nmtune"),
+        (0.3, "linear"),
+        (0.3, "nmtune"),
+    ]
+    assert rows[0]["flipped"] == 0 and 0.25 < rows[2]["flipped"] < 0.35
+    assert all(0 < r["sve"] and 0 < r["lsvr"] <= 1 and 0 <= r["ood_accuracy"] <= 1 for r in rows)
+
+
+def test_nmtune_recipe_end_to_end_and_resume(tmp_path):
+    import json
+
+    from test_recipes import run_recipe
+
+    proc = run_recipe("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "nmtune" / "nmtune_tiny"
+    results = json.loads((out / "results.json").read_text())
+    assert {(p["pair"], p["adapter"]) for p in results["pairs"]} == {
+        ("csqa->obqa", "linear"),
+        ("csqa->obqa", "nmtune"),
+    }
+    assert len(results["simulation"]) == 4 and (out / "nmtune.png").exists()
+    lines = (out / "cells.jsonl").read_text().splitlines()
+    (out / "cells.jsonl").write_text("\n".join(lines[:1]) + "\n")  # as if interrupted after the first row
+    again = run_recipe("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads((out / "results.json").read_text())
+    assert rerun["pairs"] == results["pairs"] and rerun["simulation"] == results["simulation"]
+    assert (out / "cells.jsonl").read_text().splitlines()[0] == lines[0]
+
+
+@pytest.mark.parametrize(
+    "config",
+    sorted((Path(__file__).parents[1] / "recipes" / "nmtune" / "configs").glob("*.yaml")),
+    ids=lambda p: p.name,
+)
+def test_nmtune_yaml_parses(config, monkeypatch):
+    import sys
+
+    from rlnoise.adapters.study import NMTuneStudyConfig
+    from rlnoise.config import parse_config
+
+    monkeypatch.setattr(sys, "argv", ["tune.py", "--config", str(config)])
+    study, adapter_config = parse_config(NMTuneStudyConfig, AdapterConfig)
+    assert study.pairs and adapter_config.epochs > 0

@@ -22,7 +22,7 @@ from rlnoise.tasks import SHIPPED, load_task
 BINARY_TASKS = ("boolq", "siqa", "piqa", "commonsenseqa", "openbookqa", "mmlu")
 MAX_CONTEXT_WORDS = 60  # BoolQ passages are long; the question and the answer matter more than the passage tail
 
-COLUMNS = ("id", "text", "label", "source")
+COLUMNS = ("id", "text", "query", "candidate", "label", "source")
 
 
 def _context(text: str) -> str:
@@ -40,7 +40,10 @@ def binary_text(question: str, context: str = "", answer: str | None = None) -> 
 
 
 def binary_task(name: str, seed: int = 0) -> Dataset:
-    """A balanced binary version of a shipped task, with columns ``id, text, label, source``.
+    """A balanced binary version of a shipped task, with columns ``id, text, query, candidate, label, source``.
+
+    ``text`` is what a classifier reads; ``query`` (context and question) and ``candidate`` (the shown answer, empty
+    for BoolQ) are its two parts, for models that embed them separately.
 
     Args:
         name: one of ``BINARY_TASKS``.
@@ -60,7 +63,8 @@ def binary_task(name: str, seed: int = 0) -> Dataset:
         keep = sorted(rng.sample(by_label[0], n) + rng.sample(by_label[1], n))
         for i in keep:
             r = rows[i]
-            out.append(dict(id=f"{name}-{i}", text=binary_text(r["question"] + "?", r["context"]), label=r["label"]))
+            query = binary_text(r["question"] + "?", r["context"])
+            out.append(dict(id=f"{name}-{i}", text=query, query=query, candidate="", label=r["label"]))
     else:
         correct = set(rng.sample(range(len(rows)), len(rows) // 2))
         for i, r in enumerate(rows):
@@ -69,7 +73,15 @@ def binary_task(name: str, seed: int = 0) -> Dataset:
                 answer, label = options[gold], 1
             else:
                 answer, label = options[rng.choice([j for j in range(len(options)) if j != gold])], 0
-            out.append(dict(id=f"{name}-{i}", text=binary_text(r["question"], r["context"], answer), label=label))
+            out.append(
+                dict(
+                    id=f"{name}-{i}",
+                    text=binary_text(r["question"], r["context"], answer),
+                    query=binary_text(r["question"], r["context"]),
+                    candidate=answer.strip(),
+                    label=label,
+                )
+            )
         if len(rows) % 2:  # drop one negative so the classes are exactly balanced
             out.remove(next(r for r in reversed(out) if r["label"] == 0))
     for r in out:

@@ -1,0 +1,89 @@
+"""ID/OOD task pairs on shipped data, as frozen-feature matrices.
+
+Every task is the balanced binary "is this answer correct?" version from ``rlnoise.elicitation.data``, so a head
+trained on one applies to another. A pair trains and tests in distribution (ID) on its first task (a stratified
+train/test split) and tests out of distribution (OOD) on all of its second task:
+
+| pair | ID (train, test) | OOD (test) | shift |
+|---|---|---|---|
+| ``csqa->obqa`` | CommonsenseQA | OpenBookQA | everyday concepts -> elementary science facts |
+| ``siqa->piqa`` | Social IQa | PIQA | social situations -> physical know-how |
+| ``obqa->csqa`` | OpenBookQA | CommonsenseQA | the reverse of the first |
+| ``mmlu->csqa`` | MMLU | CommonsenseQA | exam subjects -> everyday concepts |
+
+Features (``FeatureSpec``): ``text`` embeds the whole example (context, question and answer) in one vector;
+``pair`` embeds the question and the answer separately and concatenates ``[q, a, q * a, |q - a|]`` (the usual way
+to classify a pair from black-box sentence embeddings). ``file:PATH`` loads precomputed features (rows in the order
+of ``binary_task``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rlnoise.elicitation.data import binary_task, stratified_order
+from rlnoise.features import extract_features, load_features
+
+PAIRS = {
+    "csqa->obqa": ("commonsenseqa", "openbookqa"),
+    "siqa->piqa": ("siqa", "piqa"),
+    "obqa->csqa": ("openbookqa", "commonsenseqa"),
+    "mmlu->csqa": ("mmlu", "commonsenseqa"),
+}
+MODES = ("text", "pair")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which frozen features: a registry model (``minilm-l6``, ``smollm2-135m-instruct``, a hub id, a path) with its
+    pooling and mode, or ``file:PATH`` for precomputed ones."""
+
+    model: str = "minilm-l6"
+    pooling: str = "mean"
+    mode: str = "pair"
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"feature mode must be one of {list(MODES)}, got {self.mode!r}")
+
+
+def task_features(task: str, spec: FeatureSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(features [N, D], labels [N])`` of a binary task (cached by ``rlnoise.features``)."""
+    data = binary_task(task, seed=seed)
+    labels = np.asarray(data["label"])
+    if spec.model.startswith("file:"):
+        features = load_features(spec.model.removeprefix("file:").format(task=task))
+    elif spec.mode == "text":
+        features = extract_features(spec.model, list(data["text"]), pooling=spec.pooling)
+    else:
+        q = extract_features(spec.model, list(data["query"]), pooling=spec.pooling)
+        a = extract_features(spec.model, list(data["candidate"]), pooling=spec.pooling)
+        features = np.concatenate([q, a, q * a, np.abs(q - a)], axis=1)
+    if len(features) != len(labels):
+        raise ValueError(f"{len(features)} feature rows for {len(labels)} examples of {task!r}")
+    return features, labels
+
+
+@dataclass
+class PairData:
+    name: str
+    train: tuple[np.ndarray, np.ndarray]
+    id_test: tuple[np.ndarray, np.ndarray]
+    ood_test: tuple[np.ndarray, np.ndarray]
+
+
+def pair_data(name: str, spec: FeatureSpec, *, test_share: float = 0.3, seed: int = 0) -> PairData:
+    """The ID train / ID test / OOD test features and labels of a pair in ``PAIRS``."""
+    if name not in PAIRS:
+        raise ValueError(f"pair must be one of {sorted(PAIRS)}, got {name!r}")
+    if not 0.0 < test_share < 1.0:
+        raise ValueError(f"test_share must be in (0, 1), got {test_share!r}")
+    id_task, ood_task = PAIRS[name]
+    x, y = task_features(id_task, spec)
+    order = stratified_order(y.tolist(), f"adapters-{name}-{seed}")
+    n_test = int(round(test_share * len(order)))
+    test, train = order[:n_test], order[n_test:]
+    ox, oy = task_features(ood_task, spec)
+    return PairData(name, (x[train], y[train]), (x[test], y[test]), (ox, oy))

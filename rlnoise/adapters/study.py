@@ -1,0 +1,205 @@
+"""The NMTune study: adapters on frozen LM features over ID/OOD task pairs, their feature spectra, and the
+noisy pre-training simulation. Rows are appended to ``cells.jsonl`` and skipped on rerun."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rlnoise.adapters.data import PAIRS, FeatureSpec, pair_data
+from rlnoise.adapters.heads import ADAPTERS, AdapterConfig
+from rlnoise.adapters.simulation import SimulationConfig, simulate
+from rlnoise.adapters.spectrum import NORMALIZATIONS, lsvr, normalize_features, sve
+from rlnoise.adapters.train import accuracy, apply_adapter, train_adapter
+from rlnoise.config import check_choice, check_positive, check_probability, to_dict
+from rlnoise.noise import apply_noise
+from rlnoise.rewards.preferences import parse_noise_spec
+from rlnoise.runs import append_jsonl, fingerprint, read_jsonl
+
+
+@dataclass
+class NMTuneStudyConfig:
+    """Pairs, features, adapters, seeds, label noise and the simulation of an NMTune study."""
+
+    run_name: str = field(default="nmtune_quick", metadata={"help": "Run folder name under runs/nmtune/."})
+    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
+    pairs: list[str] = field(default_factory=lambda: ["csqa->obqa"], metadata={"help": f"From {sorted(PAIRS)}."})
+    feature_model: str = field(
+        default="minilm-l6",
+        metadata={"help": "Registry model, hub id, or file:PATH ({task} is replaced by the task name)."},
+    )
+    feature_pooling: str = field(default="mean", metadata={"help": "mean or last (token)."})
+    feature_mode: str = field(
+        default="pair", metadata={"help": "text (one vector per example) or pair ([q, a, q*a, |q-a|])."}
+    )
+    adapters: list[str] = field(default_factory=lambda: sorted(ADAPTERS), metadata={"help": "Adapters to compare."})
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Adapter seeds."})
+    label_noise: str = field(
+        default="none",
+        metadata={"help": "Noise on the downstream training labels, e.g. symmetric:p=0.2 (rlnoise.noise models)."},
+    )
+    test_share: float = field(default=0.3, metadata={"help": "Share of the ID task held out as the ID test set."})
+    spectrum_normalization: str = field(
+        default="center", metadata={"help": f"One of {list(NORMALIZATIONS)}, applied before SVE / LSVR."}
+    )
+    simulation: bool = field(default=True, metadata={"help": "Also run the noisy pre-training simulation."})
+    sim_noise_rates: list[float] = field(
+        default_factory=lambda: [0.0, 0.05, 0.1, 0.2, 0.3],
+        metadata={"help": "Pre-training label-noise rates of the simulation."},
+    )
+    sim_seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "Simulation seeds."})
+    sim_pretrain_examples: int = field(default=8000, metadata={"help": "Simulation: pre-training examples."})
+    sim_pretrain_epochs: int = field(default=20, metadata={"help": "Simulation: pre-training epochs."})
+    sim_downstream_examples: int = field(
+        default=1000, metadata={"help": "Simulation: downstream train / ID test / OOD test examples (each)."}
+    )
+
+    def __post_init__(self):
+        for p in self.pairs:
+            check_choice("pairs", p, PAIRS)
+        for a in self.adapters:
+            check_choice("adapters", a, ADAPTERS)
+        check_choice("spectrum_normalization", self.spectrum_normalization, NORMALIZATIONS)
+        FeatureSpec(self.feature_model, self.feature_pooling, self.feature_mode)
+        parse_noise_spec(self.label_noise)
+        for r in self.sim_noise_rates:
+            check_probability("sim_noise_rates", r)
+        for name in ("sim_pretrain_examples", "sim_pretrain_epochs", "sim_downstream_examples"):
+            check_positive(name, getattr(self, name), integer=True)
+        if not 0.0 < self.test_share < 1.0:
+            raise ValueError(f"test_share must be in (0, 1), got {self.test_share!r}")
+
+
+def _spectrum(x: np.ndarray, how: str) -> dict:
+    x = normalize_features(x, how)
+    return {"sve": sve(x), "lsvr": lsvr(x)}
+
+
+def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: str | Path) -> list[dict]:
+    """Run every unfinished (pair, adapter, seed) and simulation row; returns all rows of ``folder/cells.jsonl``."""
+    path = Path(folder) / "cells.jsonl"
+    done = {r["key"] for r in read_jsonl(path)} if path.exists() else set()
+    spec = FeatureSpec(config.feature_model, config.feature_pooling, config.feature_mode)
+    noise_name, noise_params = parse_noise_spec(config.label_noise)
+    for pair in config.pairs:
+        data = None
+        for seed in config.seeds:
+            for name in config.adapters:
+                cfg = AdapterConfig(**{**vars(adapter_config), "adapter": name, "seed": seed})
+                key = fingerprint(
+                    "pair",
+                    pair,
+                    vars(spec),
+                    config.label_noise,
+                    config.test_share,
+                    config.spectrum_normalization,
+                    to_dict(cfg),
+                )
+                if key in done:
+                    continue
+                if data is None:
+                    data = pair_data(pair, spec, test_share=config.test_share)
+                x, y = data.train
+                noisy = apply_noise(noise_name, y, seed=seed, **noise_params)
+                model, history = train_adapter(x, noisy.labels, cfg, num_classes=2)
+                _, z = apply_adapter(model, data.id_test[0])
+                row = dict(
+                    key=key,
+                    kind="pair",
+                    pair=pair,
+                    adapter=name,
+                    seed=seed,
+                    label_noise=config.label_noise,
+                    train_flipped=float(noisy.flipped.mean()),
+                    id_accuracy=accuracy(model, *data.id_test),
+                    ood_accuracy=accuracy(model, *data.ood_test),
+                    n_train=len(y),
+                    n_id_test=len(data.id_test[1]),
+                    n_ood_test=len(data.ood_test[1]),
+                    before=_spectrum(data.id_test[0], config.spectrum_normalization),
+                    after=_spectrum(z, config.spectrum_normalization),
+                    final_loss=history[-1],
+                )
+                append_jsonl(path, row)
+                done.add(key)
+    if config.simulation:
+        for seed in tqdm(config.sim_seeds, desc="simulation"):
+            sim = SimulationConfig(
+                noise_rates=tuple(config.sim_noise_rates),
+                n_pretrain=config.sim_pretrain_examples,
+                n_downstream=config.sim_downstream_examples,
+                pretrain_epochs=config.sim_pretrain_epochs,
+                adapters=tuple(config.adapters),
+                seed=seed,
+            )
+            key = fingerprint("simulation", vars(sim), to_dict(adapter_config))
+            if key in done:
+                continue
+            for row in simulate(sim, adapter_config):
+                append_jsonl(path, dict(row, key=key, kind="simulation"))
+            done.add(key)
+    return read_jsonl(path)
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Means over seeds: per (pair, adapter) accuracies and spectra; per (noise rate, adapter) for the simulation."""
+    out: dict = {"pairs": [], "simulation": []}
+    pairs = sorted({(r["pair"], r["adapter"]) for r in rows if r["kind"] == "pair"})
+    for pair, name in pairs:
+        rs = [r for r in rows if r["kind"] == "pair" and r["pair"] == pair and r["adapter"] == name]
+        out["pairs"].append(
+            dict(
+                pair=pair,
+                adapter=name,
+                seeds=len(rs),
+                id_accuracy=float(np.mean([r["id_accuracy"] for r in rs])),
+                id_accuracy_sd=float(np.std([r["id_accuracy"] for r in rs])),
+                ood_accuracy=float(np.mean([r["ood_accuracy"] for r in rs])),
+                ood_accuracy_sd=float(np.std([r["ood_accuracy"] for r in rs])),
+                sve_before=rs[0]["before"]["sve"],
+                lsvr_before=rs[0]["before"]["lsvr"],
+                sve_after=float(np.mean([r["after"]["sve"] for r in rs])),
+                lsvr_after=float(np.mean([r["after"]["lsvr"] for r in rs])),
+            )
+        )
+    sims = sorted({(r["noise_rate"], r["adapter"]) for r in rows if r["kind"] == "simulation"})
+    for rate, name in sims:
+        rs = [r for r in rows if r["kind"] == "simulation" and r["noise_rate"] == rate and r["adapter"] == name]
+        out["simulation"].append(
+            dict(
+                noise_rate=rate,
+                adapter=name,
+                seeds=len(rs),
+                **{k: float(np.mean([r[k] for r in rs])) for k in ("sve", "lsvr", "id_accuracy", "ood_accuracy")},
+            )
+        )
+    return out
+
+
+def results_table(summary: dict) -> str:
+    lines = [
+        "| pair | adapter | seeds | ID accuracy | OOD accuracy | SVE before -> after | LSVR before -> after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in summary["pairs"]:
+        lines.append(
+            f"| {s['pair']} | {s['adapter']} | {s['seeds']} | {s['id_accuracy']:.3f} +- "
+            f"{s['id_accuracy_sd']:.3f} | {s['ood_accuracy']:.3f} +- {s['ood_accuracy_sd']:.3f} | "
+            f"{s['sve_before']:.2f} -> {s['sve_after']:.2f} | {s['lsvr_before']:.3f} -> "
+            f"{s['lsvr_after']:.3f} |"
+        )
+    if summary["simulation"]:
+        lines += [
+            "",
+            "| pre-training noise | adapter | SVE | LSVR | ID accuracy | OOD accuracy |",
+            "|---|---|---|---|---|---|",
+        ]
+        for s in summary["simulation"]:
+            lines.append(
+                f"| {s['noise_rate']:g} | {s['adapter']} | {s['sve']:.3f} | {s['lsvr']:.3f} | "
+                f"{s['id_accuracy']:.3f} | {s['ood_accuracy']:.3f} |"
+            )
+    return "\n".join(lines)
