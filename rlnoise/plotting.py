@@ -260,6 +260,9 @@ def plot_elicitation(results: dict, out_dir: str | Path) -> list[Path]:
                 label=name,
             )
         ax.set_xscale("log")
+        budgets = sorted({s["budget"] for s in rows})
+        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.minorticks_off()
         ax.set_xlabel("budget (gold-label units)")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"{task}: accuracy vs budget (best weak fraction per method)", fontsize=9)

@@ -279,6 +279,16 @@ def _synthetic_rows():
     return rows
 
 
+def test_auroc_on_hand_built_scores():
+    from rlnoise.elicitation.analysis import auroc
+
+    assert auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75
+    assert auroc([0.5, 0.5], [0, 1]) == 0.5  # a tie counts half
+    assert auroc([9.0, 1.0, 2.0], [1, 0, 0]) == 1.0 and auroc([0, 1], [1, 0]) == 0.0
+    with pytest.raises(ValueError, match="both classes"):
+        auroc([0.1, 0.2], [1, 1])
+
+
 def test_rescore_recomputes_costs_without_retraining():
     rows = _synthetic_rows()
     seq = [r for r in rescore(rows, 0.05) if r["method"] == "sequential" and r["budget"] == 100][0]

@@ -11,6 +11,19 @@ from rlnoise.elicitation.cost import Spend, check_weak_cost
 from rlnoise.elicitation.frontier import pareto_frontier, regime
 
 
+def auroc(scores, labels) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties): threshold-free, so a classifier whose
+    scores rank well but sit on one side of its threshold (prompting often does) still shows its signal."""
+    from scipy.stats import rankdata
+
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("auroc needs both classes among the labels")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def rescore(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
     """Rows with ``cost`` recomputed under ``weak_marginal_cost`` (from the labels each cell used; no retraining)."""
     wmc = check_weak_cost(weak_marginal_cost)
@@ -45,6 +58,7 @@ def summarize(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
                 seeds=len(rs),
                 accuracy=float(np.mean(accs)),
                 accuracy_se=standard_error(accs, rs[0].get("n_test", 0)),
+                auroc=float(np.mean([r.get("auroc", np.nan) for r in rs])),
                 cost=float(np.mean([r["cost"] for r in rs])),
                 n_weak=rs[0]["n_weak"],
                 n_gold=rs[0]["n_gold"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlnoise.elicitation.analysis import auroc
 from rlnoise.elicitation.cost import Spend, split_budget
 from rlnoise.elicitation.data import Splits
 from rlnoise.elicitation.fewshot import fewshot_prefix, fewshot_scores
@@ -119,7 +120,11 @@ def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
     result = dict(seed=seed, **vars(spend))
     if not m.train:
         scores = fewshot_scores(data.prompt_model, prefix, [texts[i] for i in test])
-        result.update(accuracy=float(np.mean((scores > 0) == test_labels)), predicted_1=float(np.mean(scores > 0)))
+        result.update(
+            accuracy=float(np.mean((scores > 0) == test_labels)),
+            auroc=auroc(scores, test_labels),
+            predicted_1=float(np.mean(scores > 0)),
+        )
         return dict(result, seconds=time.perf_counter() - start)
     learner = data.learner
     model = learner.new_model(seed)
@@ -139,6 +144,9 @@ def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
         phases.append(dict(phase="gold", **learner.fit(model, train, val_set, seed=seed)))
     probs = learner.predict_proba(model, learner.dataset(test, None, prefix))
     result.update(
-        accuracy=float(np.mean((probs > 0.5) == test_labels)), predicted_1=float(np.mean(probs > 0.5)), phases=phases
+        accuracy=float(np.mean((probs > 0.5) == test_labels)),
+        auroc=auroc(probs, test_labels),
+        predicted_1=float(np.mean(probs > 0.5)),
+        phases=phases,
     )
     return dict(result, seconds=time.perf_counter() - start)

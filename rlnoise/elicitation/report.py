@@ -20,13 +20,13 @@ def results_table(results: dict) -> str:
         )
     lines += [
         "",
-        "| task | method | budget | weak fraction | n_weak | n_gold | n_val | k | cost | seeds | accuracy |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| task | method | budget | weak fraction | n_weak | n_gold | n_val | k | cost | seeds | accuracy | AUROC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in results["summary"]:
         lines.append(
             f"| {s['task']} | {s['method']} | {s['budget']:g} | {s['weak_fraction']:g} | {s['n_weak']} | "
             f"{s['n_gold']} | {s['n_val']} | {s['n_fewshot']} | {s['cost']:g} | {s['seeds']} | "
-            f"{s['accuracy']:.3f} +- {s['accuracy_se']:.3f} |"
+            f"{s['accuracy']:.3f} +- {s['accuracy_se']:.3f} | {s['auroc']:.3f} |"
         )
     return "\n".join(lines)
