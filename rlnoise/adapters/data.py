@@ -13,7 +13,8 @@ train/test split) and tests out of distribution (OOD) on all of its second task:
 
 Features (``FeatureSpec``): ``text`` embeds the whole example (context, question and answer) in one vector;
 ``pair`` embeds the question and the answer separately and concatenates ``[q, a, q * a, |q - a|]`` (the usual way
-to classify a pair from black-box sentence embeddings). ``file:PATH`` loads precomputed features (rows in the order
+to classify a pair from black-box sentence embeddings); embeddings are L2-normalised first (``l2``), so ``q * a``
+sums to the cosine similarity. ``file:PATH`` loads precomputed features (rows in the order
 of ``binary_task``).
 """
 
@@ -43,6 +44,7 @@ class FeatureSpec:
     model: str = "minilm-l6"
     pooling: str = "mean"
     mode: str = "pair"
+    l2: bool = True  # unit-length embeddings (as sentence-transformers serves them); q * a then sums to the cosine
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -56,14 +58,18 @@ def task_features(task: str, spec: FeatureSpec, seed: int = 0) -> tuple[np.ndarr
     if spec.model.startswith("file:"):
         features = load_features(spec.model.removeprefix("file:").format(task=task))
     elif spec.mode == "text":
-        features = extract_features(spec.model, list(data["text"]), pooling=spec.pooling)
+        features = _unit(extract_features(spec.model, list(data["text"]), pooling=spec.pooling), spec.l2)
     else:
-        q = extract_features(spec.model, list(data["query"]), pooling=spec.pooling)
-        a = extract_features(spec.model, list(data["candidate"]), pooling=spec.pooling)
+        q = _unit(extract_features(spec.model, list(data["query"]), pooling=spec.pooling), spec.l2)
+        a = _unit(extract_features(spec.model, list(data["candidate"]), pooling=spec.pooling), spec.l2)
         features = np.concatenate([q, a, q * a, np.abs(q - a)], axis=1)
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature rows for {len(labels)} examples of {task!r}")
     return features, labels
+
+
+def _unit(x: np.ndarray, l2: bool) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12) if l2 else x
 
 
 @dataclass
@@ -75,7 +81,8 @@ class PairData:
 
 
 def pair_data(name: str, spec: FeatureSpec, *, test_share: float = 0.3, seed: int = 0) -> PairData:
-    """The ID train / ID test / OOD test features and labels of a pair in ``PAIRS``."""
+    """The ID train / ID test / OOD test features (standardised with the ID training statistics) and labels of a
+    pair in ``PAIRS``."""
     if name not in PAIRS:
         raise ValueError(f"pair must be one of {sorted(PAIRS)}, got {name!r}")
     if not 0.0 < test_share < 1.0:
@@ -86,4 +93,8 @@ def pair_data(name: str, spec: FeatureSpec, *, test_share: float = 0.3, seed: in
     n_test = int(round(test_share * len(order)))
     test, train = order[:n_test], order[n_test:]
     ox, oy = task_features(ood_task, spec)
+    # standardise every dimension with the ID training rows' statistics, so no input scale favours one block of
+    # features (the q * a entries of unit embeddings are ~1/D each) and every adapter sees the same inputs
+    mean, std = x[train].mean(0), x[train].std(0) + 1e-6
+    x, ox = (x - mean) / std, (ox - mean) / std
     return PairData(name, (x[train], y[train]), (x[test], y[test]), (ox, oy))

@@ -32,6 +32,7 @@ class NMTuneStudyConfig:
         metadata={"help": "Registry model, hub id, or file:PATH ({task} is replaced by the task name)."},
     )
     feature_pooling: str = field(default="mean", metadata={"help": "mean or last (token)."})
+    feature_l2: bool = field(default=True, metadata={"help": "L2-normalise embeddings before use."})
     feature_mode: str = field(
         default="pair", metadata={"help": "text (one vector per example) or pair ([q, a, q*a, |q-a|])."}
     )
@@ -63,7 +64,7 @@ class NMTuneStudyConfig:
         for a in self.adapters:
             check_choice("adapters", a, ADAPTERS)
         check_choice("spectrum_normalization", self.spectrum_normalization, NORMALIZATIONS)
-        FeatureSpec(self.feature_model, self.feature_pooling, self.feature_mode)
+        FeatureSpec(self.feature_model, self.feature_pooling, self.feature_mode, self.feature_l2)
         parse_noise_spec(self.label_noise)
         for r in self.sim_noise_rates:
             check_probability("sim_noise_rates", r)
@@ -79,10 +80,12 @@ def _spectrum(x: np.ndarray, how: str) -> dict:
 
 
 def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: str | Path) -> list[dict]:
-    """Run every unfinished (pair, adapter, seed) and simulation row; returns all rows of ``folder/cells.jsonl``."""
+    """Run every unfinished (pair, adapter, seed) and simulation row; returns this configuration's rows of
+    ``folder/cells.jsonl``."""
     path = Path(folder) / "cells.jsonl"
     done = {r["key"] for r in read_jsonl(path)} if path.exists() else set()
-    spec = FeatureSpec(config.feature_model, config.feature_pooling, config.feature_mode)
+    wanted: set[str] = set()  # this configuration's rows (the file may also hold rows of earlier settings)
+    spec = FeatureSpec(config.feature_model, config.feature_pooling, config.feature_mode, config.feature_l2)
     noise_name, noise_params = parse_noise_spec(config.label_noise)
     for pair in config.pairs:
         data = None
@@ -98,6 +101,7 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: 
                     config.spectrum_normalization,
                     to_dict(cfg),
                 )
+                wanted.add(key)
                 if key in done:
                     continue
                 if data is None:
@@ -136,12 +140,13 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: 
                 seed=seed,
             )
             key = fingerprint("simulation", vars(sim), to_dict(adapter_config))
+            wanted.add(key)
             if key in done:
                 continue
             for row in simulate(sim, adapter_config):
                 append_jsonl(path, dict(row, key=key, kind="simulation"))
             done.add(key)
-    return read_jsonl(path)
+    return [r for r in read_jsonl(path) if r["key"] in wanted]
 
 
 def summarize(rows: list[dict]) -> dict:
