@@ -22,8 +22,6 @@ from rlnoise.tasks import SHIPPED, load_task
 BINARY_TASKS = ("boolq", "siqa", "piqa", "commonsenseqa", "openbookqa", "mmlu")
 MAX_CONTEXT_WORDS = 60  # BoolQ passages are long; the question and the answer matter more than the passage tail
 
-COLUMNS = ("id", "text", "query", "candidate", "label", "source")
-
 
 def _context(text: str) -> str:
     words = text.split()

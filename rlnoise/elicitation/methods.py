@@ -84,12 +84,8 @@ class CellData:
     learner: StrongLearner
     prompt_model: str
 
-    @property
-    def labels(self) -> list[int]:
-        return self._labels
-
     def __post_init__(self):
-        self._labels = list(self.splits.data["label"])
+        self.labels = list(self.splits.data["label"])  # read once: datasets columns are lazy
 
 
 def _shuffled(rows: list[int], salt: str, seed: int) -> list[int]:

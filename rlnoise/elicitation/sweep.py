@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from rlnoise.config import check_positive, to_dict
-from rlnoise.elicitation.cost import check_budget, check_weak_cost, check_weak_fraction
+from rlnoise.elicitation.cost import Spend, check_budget, check_weak_cost, check_weak_fraction
 from rlnoise.elicitation.data import BINARY_TASKS, Splits, binary_task, make_splits
 from rlnoise.elicitation.learner import LearnerConfig, StrongLearner
 from rlnoise.elicitation.methods import METHODS, CellData, method, run_cell
@@ -260,7 +260,7 @@ def run_sweep(config: SweepConfig, learner_config: LearnerConfig) -> list[dict]:
                 tasks[point.task] = task_data(config, learner_config, splits[point.task], need_weak)
             data, info = tasks[point.task]
             result = dict(
-                run_cell(data, point.method, _spend(spend), point.seed),
+                run_cell(data, point.method, Spend(**spend), point.seed),
                 key=key,
                 task=point.task,
                 method=point.method,
@@ -271,9 +271,3 @@ def run_sweep(config: SweepConfig, learner_config: LearnerConfig) -> list[dict]:
         append_jsonl(out, row)
         done[(key, point.budget, point.weak_fraction)] = by_key[key] = row
     return load_cells(folder)
-
-
-def _spend(spend: dict):
-    from rlnoise.elicitation.cost import Spend
-
-    return Spend(**spend)
