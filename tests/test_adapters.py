@@ -249,3 +249,31 @@ def test_nmtune_yaml_parses(config, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["tune.py", "--config", str(config)])
     study, adapter_config = parse_config(NMTuneStudyConfig, AdapterConfig)
     assert study.pairs and adapter_config.epochs > 0
+
+
+def test_study_with_noisy_downstream_labels_flips_only_training_labels(tmp_path):
+    from rlnoise.adapters.study import NMTuneStudyConfig, run_study
+    from rlnoise.elicitation.data import binary_task
+
+    for task in ("commonsenseqa", "openbookqa"):  # precomputed features that encode the label: a clean head is perfect
+        y = np.asarray(binary_task(task)["label"], dtype=np.float32)
+        rng = np.random.default_rng(0)
+        np.save(tmp_path / f"{task}.npy", np.stack([y * 2 - 1, rng.normal(size=len(y))], 1).astype(np.float32))
+    adapter_config = AdapterConfig(epochs=10, batch_size=64, hidden=16, learning_rate=0.05)
+    rows = {}
+    for noise in ("none", "symmetric:p=0.3"):
+        study = NMTuneStudyConfig(
+            run_name=noise,
+            pairs=["csqa->obqa"],
+            feature_model=f"file:{tmp_path}/{{task}}.npy",
+            adapters=["linear"],
+            seeds=[0],
+            label_noise=noise,
+            simulation=False,
+        )
+        (row,) = run_study(study, adapter_config, tmp_path / noise.replace(":", "_"))
+        rows[noise] = row
+    assert rows["none"]["train_flipped"] == 0 and 0.25 < rows["symmetric:p=0.3"]["train_flipped"] < 0.35
+    assert rows["none"]["id_accuracy"] == 1.0 and rows["none"]["ood_accuracy"] == 1.0  # test labels stay clean
+    with pytest.raises(ValueError, match="noise model"):
+        NMTuneStudyConfig(label_noise="gaussian")
