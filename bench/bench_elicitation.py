@@ -33,7 +33,9 @@ def main():
     os.environ["RLNOISE_CACHE"] = tempfile.mkdtemp(prefix="bench-elicitation-")  # cold caches
     from rlnoise.runs import cache_root
 
-    (cache_root() / "models").symlink_to(os.path.expanduser("~/.cache/rlnoise/models"), target_is_directory=True)
+    shared_models = os.path.expanduser("~/.cache/rlnoise/models")  # converted SmolLM2 is reused, not timed
+    os.makedirs(shared_models, exist_ok=True)
+    (cache_root() / "models").symlink_to(shared_models, target_is_directory=True)
     sweep = SweepConfig(tasks=[args.task], n_test=args.n_test, n_weak_train=200, budgets=[64.0])
     learner = LearnerConfig(
         strong_model=args.model,

@@ -150,11 +150,16 @@ def _data_key(config: SweepConfig, task: str) -> dict:
     )
 
 
-def cell_key(config: SweepConfig, learner: LearnerConfig, point: GridPoint) -> tuple[str, dict]:
-    """A cell's identity: what determines its result (two grid points with the same spend share one cell)."""
-    spend = method(point.method).spend(
+def point_spend(config: SweepConfig, point: GridPoint) -> Spend:
+    """The labels a grid point buys: its method's split of the budget (validation and few-shot labels charged)."""
+    return method(point.method).spend(
         point.budget, point.weak_fraction, config.weak_marginal_cost, n_val=config.n_val, k=config.few_shot_k
     )
+
+
+def cell_key(config: SweepConfig, learner: LearnerConfig, point: GridPoint) -> tuple[str, dict]:
+    """A cell's identity: what determines its result (two grid points with the same spend share one cell)."""
+    spend = point_spend(config, point)
     m = method(point.method)
     parts = dict(
         data=_data_key(config, point.task),
@@ -207,9 +212,7 @@ def feasible_points(config: SweepConfig, splits: dict[str, Splits]) -> list[Grid
     ``skip_infeasible``) a warning that lists them."""
     points, skipped = [], []
     for point in grid(config):
-        spend = method(point.method).spend(
-            point.budget, point.weak_fraction, config.weak_marginal_cost, n_val=config.n_val, k=config.few_shot_k
-        )
+        spend = point_spend(config, point)
         s = splits[point.task]
         gold = spend.n_gold + spend.n_val + spend.n_fewshot
         if spend.n_weak <= len(s.weak_pool) and gold <= len(s.gold_pool):
