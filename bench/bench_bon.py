@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from rlnoise.optimize.bon import bon_curve, default_ns
+from rlnoise.overoptimization.bon import bon_curve, default_ns
 
 
 def per_n_loop(select: np.ndarray, gold: np.ndarray, ns: list[int]) -> np.ndarray:

@@ -31,7 +31,7 @@ def main():
     args = parser.parse_args()
     datasets.disable_progress_bars()
     os.environ["RLNOISE_CACHE"] = tempfile.mkdtemp(prefix="bench-elicitation-")  # cold caches
-    from rlnoise.runs import cache_root
+    from rlnoise.core.stages import cache_root
 
     shared_models = os.path.expanduser("~/.cache/rlnoise/models")  # converted SmolLM2 is reused, not timed
     os.makedirs(shared_models, exist_ok=True)

@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from rlnoise.models import load_model
-from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, lora_ensemble_model
+from rlnoise.core.models import load_model
+from rlnoise.overoptimization.ensemble import EnsembleConfig, RewardEnsemble, lora_ensemble_model
 
 
 def lora_ensemble(backbone: str, k: int, lora_layers: int) -> RewardEnsemble:

@@ -27,21 +27,21 @@ def length_reward(prompts, responses):
 
 
 def prompts_for(n: int) -> list[str]:
-    from rlnoise.tasks import load_prompts
+    from rlnoise.core.tasks import load_prompts
 
     return list(load_prompts(["openbookqa"], n_train=0, n_eval=n, seed=0)["eval"]["prompt"])
 
 
 def run_ppo(args, ensemble: bool) -> dict:
-    from rlnoise.models import load_model
-    from rlnoise.optimize.ppo import PPOConfig, PPOTrainer
-    from rlnoise.optimize.sampling import SamplingConfig
+    from rlnoise.core.generation import SamplingConfig
+    from rlnoise.core.models import load_model
+    from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 
     policy, tokenizer = load_model(args.policy, "causal_lm")
     reward = length_reward
     if ensemble:
-        from rlnoise.optimize.reward import EnsembleReward
-        from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, lora_ensemble_model
+        from rlnoise.overoptimization.ensemble import EnsembleConfig, RewardEnsemble, lora_ensemble_model
+        from rlnoise.overoptimization.reward import EnsembleReward
 
         base, rm_tokenizer = load_model("minilm-l6", "reward_model")
         config = EnsembleConfig(kind="lora", k=5, backbone="minilm-l6", lora_layers=1)
@@ -64,7 +64,7 @@ def run_grpo(args) -> dict:
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
-    from rlnoise.models import load_model
+    from rlnoise.core.models import load_model
 
     policy, tokenizer = load_model(args.policy, "causal_lm")
     data = Dataset.from_dict({"prompt": [[{"role": "user", "content": p}] for p in prompts_for(args.prompts)] * 50})

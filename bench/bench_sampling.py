@@ -13,9 +13,9 @@ import argparse
 import torch
 from bench_ensemble import timed_round_robin
 
-from rlnoise.models import load_model
-from rlnoise.optimize.sampling import SamplingConfig, chat_prompt, sample_responses, sampling_units
-from rlnoise.tasks import load_prompts
+from rlnoise.core.generation import SamplingConfig, chat_prompt, sample_responses, sampling_units
+from rlnoise.core.models import load_model
+from rlnoise.core.tasks import load_prompts
 
 
 def main():

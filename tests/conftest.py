@@ -13,7 +13,7 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Stage caches go to a temp folder; the converted SmolLM2 checkpoint is reused from the user cache."""
-    from rlnoise.runs import cache_root
+    from rlnoise.core.stages import cache_root
 
     old = os.environ.get("RLNOISE_CACHE")
     models = cache_root() / "models"

@@ -159,7 +159,7 @@ def test_bad_shapes_and_settings_raise_clear_errors(call, match):
 def test_load_features_from_npy_and_parquet(tmp_path):
     import pandas as pd
 
-    from rlnoise.features import load_features
+    from rlnoise.core.features import load_features
 
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     np.save(tmp_path / "f.npy", x)
@@ -179,7 +179,7 @@ def test_load_features_from_npy_and_parquet(tmp_path):
 
 def test_pair_data_splits_the_id_task_and_tests_on_all_of_the_ood_task(tmp_path):
     from rlnoise.adapters.data import FeatureSpec, pair_data
-    from rlnoise.elicitation.data import binary_task
+    from rlnoise.core.tasks import binary_task
 
     for task in ("commonsenseqa", "openbookqa"):  # precomputed features: row i = row i of binary_task
         n = len(binary_task(task))
@@ -244,7 +244,7 @@ def test_nmtune_yaml_parses(config, monkeypatch):
     import sys
 
     from rlnoise.adapters.study import NMTuneStudyConfig
-    from rlnoise.config import parse_config
+    from rlnoise.core.config import parse_config
 
     monkeypatch.setattr(sys, "argv", ["tune.py", "--config", str(config)])
     study, adapter_config = parse_config(NMTuneStudyConfig, AdapterConfig)
@@ -253,7 +253,7 @@ def test_nmtune_yaml_parses(config, monkeypatch):
 
 def test_study_with_noisy_downstream_labels_flips_only_training_labels(tmp_path):
     from rlnoise.adapters.study import NMTuneStudyConfig, run_study
-    from rlnoise.elicitation.data import binary_task
+    from rlnoise.core.tasks import binary_task
 
     for task in ("commonsenseqa", "openbookqa"):  # precomputed features that encode the label: a clean head is perfect
         y = np.asarray(binary_task(task)["label"], dtype=np.float32)

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from rlnoise.optimize.bon import bon_curve, bon_kl, bon_pick, bon_weights, default_ns
-from rlnoise.optimize.scaling import (
+from rlnoise.overoptimization.bon import bon_curve, bon_kl, bon_pick, bon_weights, default_ns
+from rlnoise.overoptimization.objectives import apply_objective
+from rlnoise.overoptimization.scaling import (
     bon_form,
     bon_peak,
     fit_bon,
@@ -20,7 +21,6 @@ from rlnoise.optimize.scaling import (
     rl_peak,
     shift_to_start,
 )
-from rlnoise.rewards.objectives import apply_objective
 
 
 def brute_force(select, gold, n):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rlnoise.core.tasks import load_task, stratified_order
 from rlnoise.elicitation import (
     BINARY_TASKS,
     Spend,
@@ -21,11 +22,9 @@ from rlnoise.elicitation import (
     split_budget,
 )
 from rlnoise.elicitation.analysis import rescore, summarize
-from rlnoise.elicitation.data import stratified_order
 from rlnoise.elicitation.losses import log_confidence_loss, most_uncertain, soft_cross_entropy
 from rlnoise.elicitation.methods import METHODS
 from rlnoise.elicitation.weak import fit_logistic, weak_labels
-from rlnoise.tasks import load_task
 
 # --- cost model -------------------------------------------------------------------------------------------------
 

@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, layer_stack, pair_accuracy, train_ensemble
-from rlnoise.rewards.objectives import OBJECTIVES
-from rlnoise.rewards.preferences import label_pairs
+from rlnoise.overoptimization.ensemble import (
+    EnsembleConfig,
+    RewardEnsemble,
+    layer_stack,
+    pair_accuracy,
+    train_ensemble,
+)
+from rlnoise.overoptimization.objectives import OBJECTIVES
+from rlnoise.overoptimization.preferences import label_pairs
 
 GOOD, BAD = ["great", "good", "nice", "lovely"], ["awful", "bad", "poor", "nasty"]
 
@@ -44,7 +50,7 @@ def test_ensemble_trains_and_scores(kind, tmp_path):
         rm_learning_rate=2e-3,
         rm_lora_learning_rate=5e-3,
     )
-    from rlnoise.models import load_model
+    from rlnoise.core.models import load_model
 
     initial, _ = load_model("tiny-bert", "reward_model", seed=0)
     ensemble, logs = train_ensemble(data, config, tmp_path / "train")

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rlnoise.rewards.gold import GoldConfig, GoldReward, RubricGold, length_score, repetition_fraction
-from rlnoise.rewards.preferences import build_preference_dataset, label_pairs, parse_noise_spec
+from rlnoise.core.noise import parse_noise_spec
+from rlnoise.overoptimization.gold import GoldConfig, GoldReward, RubricGold, length_score, repetition_fraction
+from rlnoise.overoptimization.preferences import build_preference_dataset, label_pairs
 
 PROMPT = "There is most likely going to be fog around:\nOptions: a marsh; a tundra; a desert"
 REFS = {PROMPT: ("a marsh", ["a tundra", "a desert"])}
@@ -111,8 +112,8 @@ def test_preference_dataset_is_cached(gold):
 
 def test_hf_reward_model_gold_from_a_local_path(tmp_path):
     """HFRewardModelGold loads any sequence-classification RM path and scores in batches, deterministically."""
-    from rlnoise.models import load_model
-    from rlnoise.rewards.gold import HFRewardModelGold
+    from rlnoise.core.models import load_model
+    from rlnoise.overoptimization.gold import HFRewardModelGold
 
     model, tokenizer = load_model("tiny-bert", "reward_model", seed=3)
     model.save_pretrained(tmp_path / "rm")
@@ -127,9 +128,9 @@ def test_hf_reward_model_gold_from_a_local_path(tmp_path):
 
 
 def test_make_gold_picks_the_configured_gold(tmp_path):
-    from rlnoise.models import load_model
-    from rlnoise.rewards.gold import GoldConfig, HFRewardModelGold, RubricGold
-    from rlnoise.rewards.pipeline import make_gold
+    from rlnoise.core.models import load_model
+    from rlnoise.overoptimization.gold import GoldConfig, HFRewardModelGold, RubricGold
+    from rlnoise.overoptimization.pipeline import make_gold
 
     rows = [dict(prompt="Q?", reference="yes", wrong=["no"]), dict(prompt="Write a poem.", reference="", wrong=[])]
     rubric = make_gold(GoldConfig(), rows)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rlnoise.models import load_model, load_tokenizer
+from rlnoise.core.models import load_model, load_tokenizer
 
 
 @pytest.mark.parametrize("kind", ["causal_lm", "reward_model", "encoder"])
@@ -44,7 +44,7 @@ def test_minilm_loads_offline_and_embeds():
 
 
 def test_smollm2_loads_offline_and_converts_once():
-    from rlnoise.runs import cache_root
+    from rlnoise.core.stages import cache_root
 
     load_model("smollm2-135m-instruct")  # converts the GGUF on the first call of a fresh machine
     converted = cache_root() / "models" / "smollm2-135m-instruct"

@@ -1,4 +1,4 @@
-"""Tests for the label-noise models in :mod:`rlnoise.noise`."""
+"""Tests for the label-noise models in :mod:`rlnoise.core.noise`."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlnoise.noise import NOISE_MODELS, NoiseResult, apply_noise, bradley_terry, symmetric
+from rlnoise.core.noise import NOISE_MODELS, NoiseResult, apply_noise, bradley_terry, symmetric
 
 N = 20_000
 Z = 5.0  # tolerance in binomial standard deviations

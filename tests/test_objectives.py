@@ -1,4 +1,4 @@
-"""Tests for the ensemble objectives in :mod:`rlnoise.rewards.objectives`."""
+"""Tests for the ensemble objectives in :mod:`rlnoise.overoptimization.objectives`."""
 
 import math
 import re
@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlnoise.rewards.objectives import OBJECTIVES, Standardizer, apply_objective, lcb, mean, uwo, wco
+from rlnoise.overoptimization.objectives import OBJECTIVES, Standardizer, apply_objective, lcb, mean, uwo, wco
 
 # Column 0: members [1, 2, 6] -> mean 3, population variance (4 + 1 + 9) / 3 = 14/3, sample variance 7.
 # Column 1: members [3, 3, 0] -> mean 2, population variance (1 + 1 + 4) / 3 = 2, sample variance 3.

@@ -6,12 +6,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rlnoise.distributed import shard_bounds
-from rlnoise.models import load_model
-from rlnoise.optimize.bon_study import best_of_n_picks, bon_results, selector_scores
-from rlnoise.optimize.pool import cached_pool, cached_scores, score_pool
-from rlnoise.optimize.sampling import SamplingConfig, sample_responses, sampling_units
-from rlnoise.rewards.objectives import Standardizer, apply_objective
+from rlnoise.core.distributed import shard_bounds
+from rlnoise.core.generation import SamplingConfig, sample_responses, sampling_units
+from rlnoise.core.models import load_model
+from rlnoise.overoptimization.bon_study import best_of_n_picks, bon_results, selector_scores
+from rlnoise.overoptimization.objectives import Standardizer, apply_objective
+from rlnoise.overoptimization.pool import cached_pool, cached_scores, score_pool
 
 PROMPTS = ["What is 2 + 2?", "Name a colour.", "Why is the sky blue?"]
 SAMPLING = SamplingConfig(max_new_tokens=5, generation_batch_size=4)
@@ -114,8 +114,8 @@ def test_picks_are_the_best_of_the_first_n():
 
 
 def test_ensemble_reward_and_trl_wrapper():
-    from rlnoise.optimize.reward import EnsembleReward, trl_reward_function
-    from rlnoise.rewards.ensemble import RewardEnsemble
+    from rlnoise.overoptimization.ensemble import RewardEnsemble
+    from rlnoise.overoptimization.reward import EnsembleReward, trl_reward_function
 
     model, tokenizer = load_model("tiny-bert", "reward_model", num_labels=3, seed=0)
     ensemble = RewardEnsemble("multihead", [model], tokenizer, 3)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from rlnoise.models import load_model
-from rlnoise.optimize.ppo import PPOConfig, PPOTrainer, response_mask
-from rlnoise.optimize.sampling import SamplingConfig
+from rlnoise.core.generation import SamplingConfig, response_mask
+from rlnoise.core.models import load_model
+from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 
 PROMPTS = ["Say a word.", "Name a fruit.", "Count to three.", "Greet me."]
 SAMPLING = SamplingConfig(max_new_tokens=6)

@@ -28,13 +28,13 @@ def test_overoptimization_yaml_parses(config, monkeypatch):
         from bon import BonStudyConfig
         from grpo import TrlRLConfig
 
-        from rlnoise.config import parse_config
-        from rlnoise.optimize.ppo import PPOConfig
-        from rlnoise.optimize.rl_study import RLStudyConfig
-        from rlnoise.optimize.sampling import SamplingConfig
-        from rlnoise.rewards.ensemble import EnsembleConfig
-        from rlnoise.rewards.gold import GoldConfig
-        from rlnoise.rewards.pipeline import RMStudyConfig
+        from rlnoise.core.config import parse_config
+        from rlnoise.core.generation import SamplingConfig
+        from rlnoise.overoptimization.ensemble import EnsembleConfig
+        from rlnoise.overoptimization.gold import GoldConfig
+        from rlnoise.overoptimization.pipeline import RMStudyConfig
+        from rlnoise.overoptimization.ppo import PPOConfig
+        from rlnoise.overoptimization.rl_study import RLStudyConfig
 
         study_classes = {
             "bon": (BonStudyConfig,),

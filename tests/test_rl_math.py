@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlnoise.optimize.rl_math import (
+from rlnoise.overoptimization.rl_math import (
     AdaptiveKLController,
     compute_gae,
     kl_k1,

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from rlnoise.runs import append_jsonl, atomic_path, cached_stage, fingerprint, read_jsonl, write_json
+from rlnoise.core.files import append_jsonl, atomic_path, read_jsonl, write_json
+from rlnoise.core.stages import cached_stage, fingerprint
 
 
 def test_fingerprint_is_stable_and_order_free():

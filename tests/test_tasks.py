@@ -2,7 +2,7 @@
 
 import pytest
 
-from rlnoise.tasks import SHIPPED, load_prompts, load_task
+from rlnoise.core.tasks import SHIPPED, load_prompts, load_task
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

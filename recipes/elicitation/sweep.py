@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import datasets
 
-from rlnoise.config import parse_config, to_dict
-from rlnoise.distributed import process_state
+from rlnoise.core.config import parse_config, to_dict
+from rlnoise.core.distributed import process_state
+from rlnoise.core.files import write_json, write_text, write_yaml
+from rlnoise.core.runs import run_metadata
 from rlnoise.elicitation.analysis import frontier, regimes, summarize
 from rlnoise.elicitation.learner import LearnerConfig
+from rlnoise.elicitation.plots import plot_elicitation
 from rlnoise.elicitation.report import results_table
 from rlnoise.elicitation.sweep import SweepConfig, run_folder, run_sweep
-from rlnoise.plotting import plot_elicitation
-from rlnoise.runs import run_metadata, write_json, write_text, write_yaml
 
 
 def main():

@@ -12,11 +12,12 @@ are skipped on rerun), results.json, results.md, nmtune.png.
 from __future__ import annotations
 
 from rlnoise.adapters.heads import AdapterConfig
+from rlnoise.adapters.plots import plot_nmtune
 from rlnoise.adapters.study import NMTuneStudyConfig, results_table, run_study, summarize
-from rlnoise.config import parse_config, to_dict
-from rlnoise.distributed import process_state
-from rlnoise.plotting import plot_nmtune
-from rlnoise.runs import run_dir, run_metadata, write_json, write_text, write_yaml
+from rlnoise.core.config import parse_config, to_dict
+from rlnoise.core.distributed import process_state
+from rlnoise.core.files import write_json, write_text, write_yaml
+from rlnoise.core.runs import run_dir, run_metadata
 
 
 def main():

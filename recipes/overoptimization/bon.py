@@ -14,19 +14,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
-from rlnoise.config import check_positive, parse_config, to_dict
-from rlnoise.distributed import process_state
-from rlnoise.optimize.bon import default_ns
-from rlnoise.optimize.bon_study import best_of_n_picks, bon_results, selector_scores
-from rlnoise.optimize.pool import cached_pool, cached_scores
-from rlnoise.optimize.sampling import SamplingConfig
-from rlnoise.plotting import plot_bon
-from rlnoise.rewards.ensemble import EnsembleConfig, pair_accuracy
-from rlnoise.rewards.gold import GoldConfig
-from rlnoise.rewards.objectives import OBJECTIVES, apply_objective
-from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
-from rlnoise.runs import fingerprint, run_dir, run_metadata, write_json, write_jsonl, write_yaml
-from rlnoise.tasks import load_prompts
+from rlnoise.core.config import check_positive, parse_config, to_dict
+from rlnoise.core.distributed import process_state
+from rlnoise.core.files import write_json, write_jsonl, write_yaml
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.runs import run_dir, run_metadata
+from rlnoise.core.stages import fingerprint
+from rlnoise.core.tasks import load_prompts
+from rlnoise.overoptimization.bon import default_ns
+from rlnoise.overoptimization.bon_study import best_of_n_picks, bon_results, selector_scores
+from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
+from rlnoise.overoptimization.gold import GoldConfig
+from rlnoise.overoptimization.objectives import OBJECTIVES, apply_objective
+from rlnoise.overoptimization.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.overoptimization.plots import plot_bon
+from rlnoise.overoptimization.pool import cached_pool, cached_scores
 
 
 @dataclass

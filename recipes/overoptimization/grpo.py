@@ -17,10 +17,13 @@ from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
-from rlnoise.config import check_choice, check_positive, parse_config
-from rlnoise.models import load_model
-from rlnoise.optimize.reward import trl_reward_function
-from rlnoise.optimize.rl_study import (
+from rlnoise.core.config import check_choice, check_positive, parse_config
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.models import load_model
+from rlnoise.overoptimization.ensemble import EnsembleConfig
+from rlnoise.overoptimization.gold import GoldConfig
+from rlnoise.overoptimization.reward import trl_reward_function
+from rlnoise.overoptimization.rl_study import (
     RLContext,
     RLStudyConfig,
     evaluate_and_record,
@@ -28,9 +31,6 @@ from rlnoise.optimize.rl_study import (
     run_label,
     run_rl_study,
 )
-from rlnoise.optimize.sampling import SamplingConfig
-from rlnoise.rewards.ensemble import EnsembleConfig
-from rlnoise.rewards.gold import GoldConfig
 
 
 @dataclass

@@ -15,10 +15,13 @@ from functools import partial
 
 import numpy as np
 
-from rlnoise.config import parse_config, to_dict
-from rlnoise.models import load_model
-from rlnoise.optimize.ppo import PPOConfig, PPOTrainer
-from rlnoise.optimize.rl_study import (
+from rlnoise.core.config import parse_config, to_dict
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.models import load_model
+from rlnoise.overoptimization.ensemble import EnsembleConfig
+from rlnoise.overoptimization.gold import GoldConfig
+from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
+from rlnoise.overoptimization.rl_study import (
     RLContext,
     RLStudyConfig,
     evaluate_and_record,
@@ -27,9 +30,6 @@ from rlnoise.optimize.rl_study import (
     run_label,
     run_rl_study,
 )
-from rlnoise.optimize.sampling import SamplingConfig
-from rlnoise.rewards.ensemble import EnsembleConfig
-from rlnoise.rewards.gold import GoldConfig
 
 
 def train_one(ppo_config: PPOConfig, run: dict, reward, ctx: RLContext) -> None:

@@ -12,16 +12,17 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from rlnoise.config import parse_config, to_dict
-from rlnoise.distributed import process_state
-from rlnoise.optimize.sampling import SamplingConfig
-from rlnoise.plotting import plot_rm_accuracy
-from rlnoise.rewards.ensemble import EnsembleConfig, pair_accuracy
-from rlnoise.rewards.gold import GoldConfig
-from rlnoise.rewards.objectives import apply_objective
-from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, scored_pair_datasets
-from rlnoise.runs import run_dir, write_json, write_jsonl, write_yaml
-from rlnoise.tasks import load_prompts
+from rlnoise.core.config import parse_config, to_dict
+from rlnoise.core.distributed import process_state
+from rlnoise.core.files import write_json, write_jsonl, write_yaml
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.runs import run_dir
+from rlnoise.core.tasks import load_prompts
+from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
+from rlnoise.overoptimization.gold import GoldConfig
+from rlnoise.overoptimization.objectives import apply_objective
+from rlnoise.overoptimization.pipeline import RMStudyConfig, cached_ensemble, scored_pair_datasets
+from rlnoise.overoptimization.plots import plot_rm_accuracy
 
 
 def main():

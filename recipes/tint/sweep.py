@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datasets
 
-from rlnoise.config import parse_config, to_dict
-from rlnoise.distributed import process_state
-from rlnoise.plotting import plot_tint
-from rlnoise.runs import run_dir, run_metadata, write_json, write_jsonl, write_text, write_yaml
+from rlnoise.core.config import parse_config, to_dict
+from rlnoise.core.distributed import process_state
+from rlnoise.core.files import write_json, write_jsonl, write_text, write_yaml
+from rlnoise.core.runs import run_dir, run_metadata
+from rlnoise.tint.plots import plot_tint
 from rlnoise.tint.sweep import TIntSweepConfig, results_table, run_sweep
 from rlnoise.tint.train import FinetuneConfig
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlnoise.elicitation.data import binary_task, stratified_order
-from rlnoise.features import extract_features, load_features
+from rlnoise.core.features import extract_features, load_features
+from rlnoise.core.tasks import binary_task, stratified_order
 
 PAIRS = {
     "csqa->obqa": ("commonsenseqa", "openbookqa"),
@@ -52,7 +52,7 @@ class FeatureSpec:
 
 
 def task_features(task: str, spec: FeatureSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(features [N, D], labels [N])`` of a binary task (cached by ``rlnoise.features``)."""
+    """``(features [N, D], labels [N])`` of a binary task (cached by ``rlnoise.core.features``)."""
     data = binary_task(task, seed=seed)
     labels = np.asarray(data["label"])
     if spec.model.startswith("file:"):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlnoise.adapters.losses import consistency_loss, nmtune_loss, relational_kl, variance_loss
-from rlnoise.config import check_positive
+from rlnoise.core.config import check_positive
 
 
 @dataclass

@@ -3,7 +3,7 @@ noise rate, then look at its features' spectrum and at how well adapters on them
 
 Data. A latent ``h`` (8-d) is drawn from a mixture of 16 Gaussian clusters; the input is ``x = h A + 0.3 e``
 (32-d, fixed random ``A``). Pre-training labels are the cluster ids with symmetric label noise at rate ``r``
-(``rlnoise.noise.symmetric``). The downstream task is new: ``y = 1[w . h > 0]`` for a fixed random direction
+(``rlnoise.core.noise.symmetric``). The downstream task is new: ``y = 1[w . h > 0]`` for a fixed random direction
 ``w``; the ID test set comes from the same mixture, the OOD test set from a shifted one (every cluster mean moved
 by a random vector of norm 3, input noise 0.6).
 """
@@ -19,7 +19,7 @@ from torch import nn
 from rlnoise.adapters.heads import AdapterConfig
 from rlnoise.adapters.spectrum import lsvr, normalize_features, sve
 from rlnoise.adapters.train import accuracy, train_adapter
-from rlnoise.noise import symmetric
+from rlnoise.core.noise import symmetric
 
 LATENT, INPUT, CLUSTERS = 8, 32, 16
 

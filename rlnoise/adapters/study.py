@@ -14,10 +14,10 @@ from rlnoise.adapters.heads import ADAPTERS, AdapterConfig
 from rlnoise.adapters.simulation import SimulationConfig, simulate
 from rlnoise.adapters.spectrum import NORMALIZATIONS, lsvr, normalize_features, sve
 from rlnoise.adapters.train import accuracy, apply_adapter, train_adapter
-from rlnoise.config import check_choice, check_positive, check_probability, to_dict
-from rlnoise.noise import apply_noise
-from rlnoise.rewards.preferences import parse_noise_spec
-from rlnoise.runs import append_jsonl, fingerprint, read_jsonl
+from rlnoise.core.config import check_choice, check_positive, check_probability, to_dict
+from rlnoise.core.files import append_jsonl, read_jsonl
+from rlnoise.core.noise import apply_noise, parse_noise_spec
+from rlnoise.core.stages import fingerprint
 
 
 @dataclass
@@ -40,7 +40,9 @@ class NMTuneStudyConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Adapter seeds."})
     label_noise: str = field(
         default="none",
-        metadata={"help": "Noise on the downstream training labels, e.g. symmetric:p=0.2 (rlnoise.noise models)."},
+        metadata={
+            "help": "Noise on the downstream training labels, e.g. symmetric:p=0.2 (rlnoise.core.noise models)."
+        },
     )
     test_share: float = field(default=0.3, metadata={"help": "Share of the ID task held out as the ID test set."})
     spectrum_normalization: str = field(

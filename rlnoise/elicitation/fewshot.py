@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlnoise.models import load_model
+from rlnoise.core.models import load_model
 
 INSTRUCTION = (
     "Label each example 1 if its answer is correct (for a yes/no question: if the answer is yes), otherwise 0.\n\n"

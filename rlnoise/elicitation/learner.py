@@ -4,7 +4,7 @@ Three ways to train it (``LearnerConfig.mode``):
 
 - ``lora``: the registry model with a classification head and LoRA adapters (peft), the paper's setup;
 - ``full``: the same, every weight trained;
-- ``head``: a linear head on the model's frozen, cached features (``rlnoise.features``); cells then train in
+- ``head``: a linear head on the model's frozen, cached features (``rlnoise.core.features``); cells then train in
   seconds, which is what lets a 2-core machine sweep a grid.
 
 Early stopping uses the validation split (gold labels charged to the budget): the checkpoint with the best
@@ -32,11 +32,11 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from rlnoise.config import check_choice, check_positive, check_probability
-from rlnoise.distributed import process_state
+from rlnoise.core.config import check_choice, check_positive, check_probability
+from rlnoise.core.distributed import process_state
+from rlnoise.core.features import POOLINGS, extract_features
+from rlnoise.core.models import load_model, load_tokenizer
 from rlnoise.elicitation.losses import log_confidence_loss
-from rlnoise.features import POOLINGS, extract_features
-from rlnoise.models import load_model, load_tokenizer
 
 MODES = ("lora", "full", "head")
 

@@ -14,13 +14,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from rlnoise.config import check_positive, to_dict
+from rlnoise.core.config import check_positive, to_dict
+from rlnoise.core.files import append_jsonl, read_jsonl
+from rlnoise.core.stages import fingerprint
+from rlnoise.core.tasks import BINARY_TASKS, binary_task
 from rlnoise.elicitation.cost import Spend, check_budget, check_weak_cost, check_weak_fraction
-from rlnoise.elicitation.data import BINARY_TASKS, Splits, binary_task, make_splits
+from rlnoise.elicitation.data import Splits, make_splits
 from rlnoise.elicitation.learner import LearnerConfig, StrongLearner
 from rlnoise.elicitation.methods import METHODS, CellData, method, run_cell
 from rlnoise.elicitation.weak import weak_labels
-from rlnoise.runs import append_jsonl, fingerprint, read_jsonl
 
 logger = logging.getLogger(__name__)
 

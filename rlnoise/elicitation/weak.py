@@ -13,9 +13,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rlnoise.core.features import extract_features
+from rlnoise.core.files import write_json
+from rlnoise.core.stages import cached_stage
 from rlnoise.elicitation.data import Splits
-from rlnoise.features import extract_features
-from rlnoise.runs import cached_stage, write_json
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1e-2, max_iter: int = 200):

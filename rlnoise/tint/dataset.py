@@ -8,8 +8,8 @@ from pathlib import Path
 
 from datasets import Dataset, load_from_disk
 
-from rlnoise.config import check_positive, check_probability
-from rlnoise.runs import cached_stage
+from rlnoise.core.config import check_positive, check_probability
+from rlnoise.core.stages import cached_stage
 from rlnoise.tint.noise import StaticNoise, add_static_noise
 from rlnoise.tint.tasks import check_digits, format_answer, run_task, sample_args, task_spec
 

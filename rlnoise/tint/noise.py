@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from rlnoise.config import check_probability
+from rlnoise.core.config import check_probability
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlnoise.config import check_choice, check_positive, check_probability
-from rlnoise.models import load_model
-from rlnoise.runs import append_jsonl, read_jsonl
+from rlnoise.core.config import check_choice, check_positive, check_probability
+from rlnoise.core.files import append_jsonl, read_jsonl
+from rlnoise.core.models import load_model
 from rlnoise.tint.dataset import make_dataset
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
 from rlnoise.tint.noise import StaticNoise

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlnoise.config import check_positive
-from rlnoise.distributed import process_state
-from rlnoise.models import load_model
+from rlnoise.core.config import check_positive
+from rlnoise.core.distributed import process_state
+from rlnoise.core.models import load_model
 from rlnoise.tint.evaluate import format_prompt
 
 

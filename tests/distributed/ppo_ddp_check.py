@@ -6,10 +6,10 @@ import json
 import torch
 import torch.distributed as dist
 
-from rlnoise.distributed import process_state
-from rlnoise.models import load_model
-from rlnoise.optimize.ppo import PPOConfig, PPOTrainer
-from rlnoise.optimize.sampling import SamplingConfig
+from rlnoise.core.distributed import process_state
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.models import load_model
+from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 
 state = process_state()
 model, tokenizer = load_model("tiny-llama", "causal_lm", seed=0)

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import assert_same, without  # noqa: E402
 from test_recipes import BON, run_recipe  # noqa: E402
 
-from rlnoise.runs import cache_root  # noqa: E402
+from rlnoise.core.stages import cache_root  # noqa: E402
 
 LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
 LAUNCH += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]

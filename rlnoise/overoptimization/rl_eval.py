@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from rlnoise.optimize.ppo import decode_responses, generate_responses, response_logprobs, response_mask
-from rlnoise.optimize.reward import EnsembleReward
-from rlnoise.optimize.rl_math import kl_k2
-from rlnoise.optimize.sampling import SamplingConfig
+from rlnoise.core.generation import (
+    SamplingConfig,
+    decode_responses,
+    generate_responses,
+    response_logprobs,
+    response_mask,
+)
+from rlnoise.overoptimization.reward import EnsembleReward
+from rlnoise.overoptimization.rl_math import kl_k2
 
 
 @torch.no_grad()

@@ -16,8 +16,8 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
-from rlnoise.config import check_positive
-from rlnoise.models import load_model, tokenized_batches
+from rlnoise.core.config import check_positive
+from rlnoise.core.models import load_model, tokenized_batches
 
 
 @runtime_checkable

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from rlnoise.config import check_positive, check_probability
-from rlnoise.distributed import sharded_map
+from rlnoise.core.config import check_positive, check_probability
+from rlnoise.core.distributed import sharded_map
 
 
 @dataclass
@@ -98,21 +98,13 @@ def sample_responses(
     check_positive("n", n, integer=True)
     texts = [chat_prompt(tokenizer, p) for p in prompts]
     units = sampling_units(len(texts), n, config.generation_batch_size, seed)
-    padding_side, truncation_side = tokenizer.padding_side, tokenizer.truncation_side
-    tokenizer.padding_side = tokenizer.truncation_side = "left"
-    was_training = model.training
-    model.eval()
-    try:
-        generate = lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config)  # noqa: E731
-        desc = "sampling" if len(units) > 1 else None
-        outputs = (
-            sharded_map(generate, units, desc)
-            if shard
-            else [generate(u) for u in tqdm(units, desc=desc, disable=desc is None)]
-        )
-    finally:
-        tokenizer.padding_side, tokenizer.truncation_side = padding_side, truncation_side
-        model.train(was_training)
+    generate = lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config)  # noqa: E731
+    desc = "sampling" if len(units) > 1 else None
+    outputs = (
+        sharded_map(generate, units, desc)
+        if shard
+        else [generate(u) for u in tqdm(units, desc=desc, disable=desc is None)]
+    )
     responses: list[list[str]] = [[] for _ in texts]
     for unit, per_prompt in zip(units, outputs):
         for offset, samples in enumerate(per_prompt):
@@ -121,26 +113,90 @@ def sample_responses(
 
 
 def _generate(model, tokenizer, texts: list[str], unit: SamplingUnit, config: SamplingConfig) -> list[list[str]]:
-    device = next(model.parameters()).device
-    batch = tokenizer(
-        texts,
-        return_tensors="pt",
-        padding=True,
-        truncation=True,
-        max_length=config.max_prompt_tokens,
-        add_special_tokens=False,
-    ).to(device)
-    torch.manual_seed(unit.seed)
-    generated = model.generate(
-        **batch,
-        do_sample=True,
-        num_return_sequences=unit.count,
-        max_new_tokens=config.max_new_tokens,
-        temperature=config.temperature,
-        top_k=config.top_k,
-        top_p=config.top_p,
-        pad_token_id=tokenizer.pad_token_id,
-        use_cache=True,
-    )
-    decoded = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    _, generated = generate_tokens(model, tokenizer, texts, config, unit.seed, num_return_sequences=unit.count)
+    decoded = tokenizer.batch_decode(generated, skip_special_tokens=True)
     return [[d.strip() for d in decoded[i * unit.count : (i + 1) * unit.count]] for i in range(len(texts))]
+
+
+@torch.no_grad()
+def generate_tokens(lm, tokenizer, texts: list[str], sampling: SamplingConfig, seed: int, **generate_kwargs):
+    """Tokenize already-formatted ``texts`` (left-padded, left-truncated), seed torch and sample.
+
+    The one place that turns texts into sampled token ids; the tokenizer's padding and truncation sides and the
+    model's train/eval mode are restored afterwards.
+
+    Returns:
+        ``(enc, responses)``: the prompt encoding and the ``[B * num_return_sequences, T]`` response token ids.
+    """
+    sides = tokenizer.padding_side, tokenizer.truncation_side
+    tokenizer.padding_side = tokenizer.truncation_side = "left"
+    was_training = lm.training
+    try:
+        enc = tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=sampling.max_prompt_tokens,
+            add_special_tokens=False,
+        ).to(next(lm.parameters()).device)
+        torch.manual_seed(seed)
+        lm.eval()
+        out = lm.generate(
+            **enc,
+            do_sample=True,
+            max_new_tokens=sampling.max_new_tokens,
+            temperature=sampling.temperature,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            pad_token_id=tokenizer.pad_token_id,
+            use_cache=True,
+            **generate_kwargs,
+        )
+    finally:
+        tokenizer.padding_side, tokenizer.truncation_side = sides
+        lm.train(was_training)
+    return enc, out[:, enc["input_ids"].shape[1] :]
+
+
+def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    return (attention_mask.cumsum(-1) - 1).clamp_min(0)  # left padding, as in generation
+
+
+def response_logprobs(lm, input_ids, attention_mask, n_response: int, temperature: float, hidden: bool = False):
+    """Log-probs of the last ``n_response`` tokens under ``lm`` (logits divided by the sampling temperature), and
+    the last hidden states when ``hidden``."""
+    out = lm(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions_from_mask(attention_mask),
+        output_hidden_states=hidden,
+    )
+    logits = out.logits[:, -n_response - 1 : -1].float() / temperature
+    logprobs = torch.log_softmax(logits, -1).gather(-1, input_ids[:, -n_response:, None]).squeeze(-1)
+    return logprobs, (out.hidden_states[-1] if hidden else None)
+
+
+def generate_responses(lm, tokenizer, prompts: list[str], sampling: SamplingConfig, seed: int):
+    """One sampled response per chat-formatted prompt.
+
+    Returns:
+        ``(enc, responses)``: the left-padded prompt encoding and the ``[B, T]`` response token ids.
+    """
+    texts = [chat_prompt(tokenizer, p) for p in prompts]
+    return generate_tokens(lm, tokenizer, texts, sampling, seed, eos_token_id=tokenizer.eos_token_id)
+
+
+def decode_responses(tokenizer, responses: torch.Tensor, mask: torch.Tensor) -> list[str]:
+    """Response texts up to the first EOS, special tokens removed."""
+    kept = responses * mask + tokenizer.pad_token_id * (1 - mask)
+    return [t.strip() for t in tokenizer.batch_decode(kept, skip_special_tokens=True)]
+
+
+def response_mask(responses: torch.Tensor, eos_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """1 on response tokens up to and including the first EOS, 0 after; and whether each response has an EOS."""
+    is_eos = responses == eos_token_id
+    has_eos = is_eos.any(1)
+    first = torch.where(has_eos, is_eos.float().argmax(1), responses.shape[1])
+    positions = torch.arange(responses.shape[1], device=responses.device)[None]
+    return (positions <= first[:, None]).long(), has_eos

@@ -12,10 +12,10 @@ from dataclasses import asdict
 
 import numpy as np
 
-from rlnoise.distributed import device, sharded_map
-from rlnoise.models import load_model
-from rlnoise.optimize.sampling import SamplingConfig, sample_responses
-from rlnoise.runs import cached_stage
+from rlnoise.core.distributed import device, sharded_map
+from rlnoise.core.generation import SamplingConfig, sample_responses
+from rlnoise.core.models import load_model
+from rlnoise.core.stages import cached_stage
 
 
 def cached_pool(

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlnoise.optimize.bon import bon_curve, bon_kl, bon_pick
-from rlnoise.optimize.scaling import bon_form, bon_peak, fit_bon, shift_to_start
-from rlnoise.rewards.ensemble import member_names
-from rlnoise.rewards.objectives import OBJECTIVES, Standardizer, apply_objective
+from rlnoise.overoptimization.bon import bon_curve, bon_kl, bon_pick
+from rlnoise.overoptimization.ensemble import member_names
+from rlnoise.overoptimization.objectives import OBJECTIVES, Standardizer, apply_objective
+from rlnoise.overoptimization.scaling import bon_form, bon_peak, fit_bon, shift_to_start
 
 
 def selector_scores(member_scores: np.ndarray, objectives: list[str], lam: float) -> dict[str, np.ndarray]:

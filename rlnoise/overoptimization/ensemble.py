@@ -8,7 +8,8 @@ Three constructions (:data:`ENSEMBLE_KINDS`):
 * ``lora``: one frozen base with K LoRA adapters, each with its own head (peft ``modules_to_save``)
   (Zhang et al.'s LoRA ensemble). All K members are scored in one forward pass with peft's mixed-adapter batches.
 
-``RewardEnsemble.score(prompts, responses)`` returns a ``[K, B]`` tensor for :mod:`rlnoise.rewards.objectives`.
+``RewardEnsemble.score(prompts, responses)`` returns a ``[K, B]`` tensor for
+:mod:`rlnoise.overoptimization.objectives`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from datasets import Dataset
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from rlnoise.config import check_choice, check_positive
-from rlnoise.distributed import process_state, world
-from rlnoise.models import load_model, tokenized_batches
-from rlnoise.rewards.gold import rm_text
+from rlnoise.core.config import check_choice, check_positive
+from rlnoise.core.distributed import process_state, world
+from rlnoise.core.models import load_model, tokenized_batches
+from rlnoise.overoptimization.gold import rm_text
 
 ENSEMBLE_KINDS = ("independent", "multihead", "lora")
 
@@ -302,7 +303,7 @@ def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | P
     """Train a proxy ensemble on preference pairs (trl format: prompt / chosen / rejected).
 
     Args:
-        dataset: preference pairs, e.g. from :func:`rlnoise.rewards.preferences.label_pairs`.
+        dataset: preference pairs, e.g. from :func:`rlnoise.overoptimization.preferences.label_pairs`.
         config: the ensemble construction and training settings.
         output_dir: scratch folder for trainer state.
 

@@ -19,14 +19,15 @@ dependencies). Names that are not shipped go to ``datasets.load_dataset`` unchan
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
 import numpy as np
 from datasets import Dataset, DatasetDict
 
-from rlnoise.config import check_positive
-from rlnoise.models import package_dir
+from rlnoise.core.config import check_positive
+from rlnoise.core.models import package_dir
 
 SHIPPED: dict[str, str] = {
     "boolq": "BoolQ/combined.jsonl",
@@ -208,3 +209,88 @@ def load_prompts(
     order = np.random.default_rng(seed).permutation(len(rows))
     pick = lambda idx: Dataset.from_list([rows[i] for i in idx])  # noqa: E731
     return DatasetDict(train=pick(order[:n_train]), eval=pick(order[n_train : n_train + n_eval]))
+
+
+# Binary tasks. BoolQ is binary already (its majority class is subsampled to balance it). Multiple-choice tasks
+# (SIQA, PIQA, CommonsenseQA, OpenBookQA, MMLU) become "is this answer correct?": each question shows either its
+# correct answer or one random distractor. Which half of the questions shows the correct answer is drawn by the
+# seed, exactly half of them (rounded down), so classes are balanced by construction rather than in expectation.
+
+BINARY_TASKS = ("boolq", "siqa", "piqa", "commonsenseqa", "openbookqa", "mmlu")
+MAX_CONTEXT_WORDS = 60  # BoolQ passages are long; the question and the answer matter more than the passage tail
+
+
+def _context(text: str) -> str:
+    words = text.split()
+    return " ".join(words[:MAX_CONTEXT_WORDS]) + (" ..." if len(words) > MAX_CONTEXT_WORDS else "")
+
+
+def binary_text(question: str, context: str = "", answer: str | None = None) -> str:
+    """The text a classifier sees: context, question and (for multiple-choice tasks) the candidate answer."""
+    parts = [_context(context)] if context else []
+    parts.append(f"Question: {question.strip()}")
+    if answer is not None:
+        parts.append(f"Answer: {answer.strip()}")
+    return "\n".join(parts)
+
+
+def binary_task(name: str, seed: int = 0) -> Dataset:
+    """A balanced binary version of a shipped task, with columns ``id, text, query, candidate, label, source``.
+
+    ``text`` is what a classifier reads; ``query`` (context and question) and ``candidate`` (the shown answer, empty
+    for BoolQ) are its two parts, for models that embed them separately.
+
+    Args:
+        name: one of ``BINARY_TASKS``.
+        seed: draws which questions show their correct answer, the distractors, and (BoolQ) the subsample.
+    """
+    if name not in BINARY_TASKS:
+        raise ValueError(f"task must be one of {list(BINARY_TASKS)} (binary versions of shipped data), got {name!r}")
+    rows = list(load_task(name))
+    rng = random.Random(f"{name}-{seed}")
+    out = []
+    if name == "boolq":
+        by_label = {
+            0: [i for i, r in enumerate(rows) if r["label"] == 0],
+            1: [i for i, r in enumerate(rows) if r["label"] == 1],
+        }
+        n = min(len(v) for v in by_label.values())
+        keep = sorted(rng.sample(by_label[0], n) + rng.sample(by_label[1], n))
+        for i in keep:
+            r = rows[i]
+            query = binary_text(r["question"] + "?", r["context"])
+            out.append(dict(id=f"{name}-{i}", text=query, query=query, candidate="", label=r["label"]))
+    else:
+        correct = set(rng.sample(range(len(rows)), len(rows) // 2))
+        for i, r in enumerate(rows):
+            options, gold = r["options"], r["label"]
+            if i in correct:
+                answer, label = options[gold], 1
+            else:
+                answer, label = options[rng.choice([j for j in range(len(options)) if j != gold])], 0
+            out.append(
+                dict(
+                    id=f"{name}-{i}",
+                    text=binary_text(r["question"], r["context"], answer),
+                    query=binary_text(r["question"], r["context"]),
+                    candidate=answer.strip(),
+                    label=label,
+                )
+            )
+        if len(rows) % 2:  # drop one negative so the classes are exactly balanced
+            out.remove(next(r for r in reversed(out) if r["label"] == 0))
+    for r in out:
+        r["source"] = name
+    return Dataset.from_list(out)
+
+
+def stratified_order(labels: list[int], seed) -> list[int]:
+    """Indices in a seeded order that alternates the classes, so every prefix is balanced (within one)."""
+    rng = random.Random(seed)
+    groups = [[i for i, y in enumerate(labels) if y == c] for c in (1, 0)]
+    for g in groups:
+        rng.shuffle(g)
+    rng.shuffle(groups)
+    order = [i for pair in zip(*groups) for i in pair]
+    longer = max(groups, key=len)
+    return order + longer[min(len(g) for g in groups) :]

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from rlnoise.config import check_positive, to_dict
-from rlnoise.distributed import barrier, process_state
-from rlnoise.optimize.reward import EnsembleReward
-from rlnoise.optimize.rl_eval import evaluate_policy
-from rlnoise.optimize.sampling import SamplingConfig
-from rlnoise.optimize.scaling import fit_rl, rl_peak
-from rlnoise.plotting import plot_rl
-from rlnoise.rewards.objectives import OBJECTIVES
-from rlnoise.rewards.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
-from rlnoise.runs import append_jsonl, read_jsonl, run_dir, run_metadata, write_json, write_yaml
-from rlnoise.tasks import load_prompts
+from rlnoise.core.config import check_positive, to_dict
+from rlnoise.core.distributed import barrier, process_state
+from rlnoise.core.files import append_jsonl, read_jsonl, write_json, write_yaml
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.runs import run_dir, run_metadata
+from rlnoise.core.tasks import load_prompts
+from rlnoise.overoptimization.objectives import OBJECTIVES
+from rlnoise.overoptimization.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.overoptimization.plots import plot_rl
+from rlnoise.overoptimization.reward import EnsembleReward
+from rlnoise.overoptimization.rl_eval import evaluate_policy
+from rlnoise.overoptimization.scaling import fit_rl, rl_peak
 
 
 @dataclass

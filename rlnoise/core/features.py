@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rlnoise.config import check_choice, check_positive
-from rlnoise.models import load_model
-from rlnoise.runs import cached_stage
+from rlnoise.core.config import check_choice, check_positive
+from rlnoise.core.models import load_model
+from rlnoise.core.stages import cached_stage
 
 POOLINGS = ("mean", "last")
 

@@ -7,13 +7,14 @@ Every entry of :data:`NOISE_MODELS` is a pure function
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from rlnoise.config import check_probability
+from rlnoise.core.config import check_probability
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ def _as_labels(labels, field: str = "labels") -> np.ndarray:
     arr = np.asarray(labels)
     if arr.ndim != 1:
         raise ValueError(f"{field} must be a 1-D array of integer class labels, got shape {arr.shape}")
+    if arr.size and arr.dtype.kind not in "biuf":
+        raise ValueError(f"{field} must hold integer class labels, got values of dtype {arr.dtype} ({arr[0]!r}, ...)")
+    if arr.size and arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (np.abs(arr) < 2**31)):
+        raise ValueError(
+            f"{field} must hold finite integer class labels below 2**31, got {arr[np.argmax(np.abs(arr))]!r}"
+        )
     if arr.size and not np.issubdtype(arr.dtype, np.integer) and not np.issubdtype(arr.dtype, np.bool_):
         if not np.all(np.equal(np.mod(arr, 1), 0)):
             raise ValueError(f"{field} must hold integer class labels, got dtype {arr.dtype}")
@@ -202,3 +209,47 @@ def apply_noise(name: str, labels, *, seed: int, **params) -> NoiseResult:
     if name not in NOISE_MODELS:
         raise ValueError(f"noise model must be one of {sorted(NOISE_MODELS)}, got '{name}'")
     return NOISE_MODELS[name](labels, seed=seed, **params)
+
+
+# Parameters a caller fills from the data (gold margins, response lengths), never from a spec string.
+DATA_PARAMS = ("margins", "lengths_first", "lengths_second")
+
+
+def parse_noise_spec(spec: str) -> tuple[str, dict]:
+    """Parse and validate ``"name"`` or ``"name:key=value,key=value"`` (e.g. ``"coste:fraction=0.5"``).
+
+    Parameter names are checked against the noise model's signature and their values by a dry run on four dummy
+    labels, so a bad spec fails here, before any model loads, with a message naming the spec.
+
+    Returns:
+        ``(name, params)`` with numeric values as ints or floats.
+    """
+    if not isinstance(spec, str):
+        raise ValueError(f"a noise spec must be a string like 'coste:fraction=0.5', got {spec!r}")
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if name not in NOISE_MODELS:
+        raise ValueError(f"noise model must be one of {sorted(NOISE_MODELS)}, got '{name}' (from spec '{spec}')")
+    params: dict = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"noise parameter must look like key=value, got '{item}' in spec '{spec}'")
+        for kind in (int, float, str.strip):
+            try:
+                params[key.strip()] = kind(value)
+                break
+            except ValueError:
+                continue
+    signature = inspect.signature(NOISE_MODELS[name])
+    allowed = [p for p in signature.parameters if p not in ("labels", "seed", *DATA_PARAMS)]
+    for key in params:
+        if key not in allowed:
+            raise ValueError(f"noise spec '{spec}': '{name}' takes parameters {allowed or 'none'}, got '{key}'")
+    dummy = np.array([0, 1, 0, 1])
+    data = {k: np.ones(4) for k in DATA_PARAMS if k in signature.parameters}
+    try:
+        NOISE_MODELS[name](dummy, seed=0, **data, **params)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"noise spec '{spec}' is invalid for '{name}' (parameters {allowed}): {err}") from None
+    return name, params

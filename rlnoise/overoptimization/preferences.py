@@ -1,7 +1,7 @@
 """Preference pairs with controlled label noise.
 
 Two responses per prompt from the policy, scored by the gold reward, labelled by argmax, then passed through a
-noise model from :mod:`rlnoise.noise`. The result is in trl's preference format (prompt / chosen / rejected) and
+noise model from :mod:`rlnoise.core.noise`. The result is in trl's preference format (prompt / chosen / rejected) and
 keeps the bookkeeping: both gold scores, the true label and a ``flipped`` flag.
 """
 
@@ -10,26 +10,8 @@ from __future__ import annotations
 import numpy as np
 from datasets import Dataset, load_from_disk
 
-from rlnoise.noise import NOISE_MODELS, apply_noise
-from rlnoise.runs import cached_stage
-
-
-def parse_noise_spec(spec: str) -> tuple[str, dict]:
-    """Parse ``"name"`` or ``"name:key=value,key=value"`` (e.g. ``"coste:fraction=0.5"``) into (name, params)."""
-    name, _, rest = spec.partition(":")
-    name = name.strip()
-    if name not in NOISE_MODELS:
-        raise ValueError(f"noise model must be one of {sorted(NOISE_MODELS)}, got '{name}' (from spec '{spec}')")
-    params: dict = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"noise parameter must look like key=value, got '{item}' in spec '{spec}'")
-        try:
-            params[key.strip()] = float(value)
-        except ValueError:
-            params[key.strip()] = value.strip()
-    return name, params
+from rlnoise.core.noise import apply_noise, parse_noise_spec
+from rlnoise.core.stages import cached_stage
 
 
 def label_pairs(
@@ -97,8 +79,8 @@ def build_preference_dataset(
     Args:
         prompts: the prompts.
         sample_pairs: ``fn(prompts) -> list[[response_a, response_b]]`` (e.g. a closure over
-            :func:`rlnoise.optimize.sampling.sample_responses` with ``n=2``).
-        gold: a :class:`~rlnoise.rewards.gold.GoldReward`.
+            :func:`rlnoise.core.generation.sample_responses` with ``n=2``).
+        gold: a :class:`~rlnoise.overoptimization.gold.GoldReward`.
         noise, seed: passed to :func:`label_pairs`.
         cache_key: everything that determines the sampled pairs and gold scores (policy, sampling, gold config,
             prompts). Given, the scored pairs are cached and reused across noise settings; None disables caching.

@@ -1,7 +1,7 @@
 """Cached stages of the reward-modelling pipeline: scored preference pairs and trained proxy ensembles.
 
 Every stage is keyed by a fingerprint of the settings that produce it, so a rerun (or another noise setting that
-shares the same pairs) skips what is done. See :func:`rlnoise.runs.cached_stage`.
+shares the same pairs) skips what is done. See :func:`rlnoise.core.runs.cached_stage`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from rlnoise.config import check_positive
-from rlnoise.distributed import device
-from rlnoise.models import load_model
-from rlnoise.optimize.sampling import SamplingConfig, sample_responses
-from rlnoise.rewards.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
-from rlnoise.rewards.gold import GoldConfig, HFRewardModelGold, RubricGold
-from rlnoise.rewards.preferences import build_preference_dataset, parse_noise_spec
-from rlnoise.runs import cached_stage, fingerprint
+from rlnoise.core.config import check_positive
+from rlnoise.core.distributed import device
+from rlnoise.core.generation import SamplingConfig, sample_responses
+from rlnoise.core.models import load_model
+from rlnoise.core.noise import parse_noise_spec
+from rlnoise.core.stages import cached_stage, fingerprint
+from rlnoise.overoptimization.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
+from rlnoise.overoptimization.gold import GoldConfig, HFRewardModelGold, RubricGold
+from rlnoise.overoptimization.preferences import build_preference_dataset
 
 
 @dataclass
@@ -72,7 +73,7 @@ def scored_pair_datasets(
     reruns. The policy and gold model are loaded only when a cache entry is missing.
 
     Returns:
-        ``{split: Dataset}`` in the format of :func:`rlnoise.rewards.preferences.label_pairs`.
+        ``{split: Dataset}`` in the format of :func:`rlnoise.overoptimization.preferences.label_pairs`.
     """
     loaded: dict = {}
 

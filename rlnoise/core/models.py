@@ -26,8 +26,9 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from rlnoise.config import check_choice
-from rlnoise.runs import atomic_path, cache_root
+from rlnoise.core.config import check_choice
+from rlnoise.core.files import atomic_path
+from rlnoise.core.stages import cache_root
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from rlnoise.rewards.ensemble import RewardEnsemble
-from rlnoise.rewards.objectives import OBJECTIVES, Standardizer, apply_objective
+from rlnoise.overoptimization.ensemble import RewardEnsemble
+from rlnoise.overoptimization.objectives import OBJECTIVES, Standardizer, apply_objective
 
 
 class EnsembleReward:

@@ -18,8 +18,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rlnoise.config import check_choice, check_positive, check_probability
-from rlnoise.optimize.rl_math import (
+from rlnoise.core.config import check_choice, check_positive, check_probability
+from rlnoise.core.generation import (
+    SamplingConfig,
+    decode_responses,
+    generate_responses,
+    positions_from_mask,
+    response_logprobs,
+    response_mask,
+)
+from rlnoise.overoptimization.rl_math import (
     AdaptiveKLController,
     compute_gae,
     kl_k2,
@@ -29,7 +37,6 @@ from rlnoise.optimize.rl_math import (
     shaped_rewards,
     value_loss,
 )
-from rlnoise.optimize.sampling import SamplingConfig, chat_prompt
 
 __all__ = ["PPOConfig", "PPOTrainer", "compute_gae", "kl_k2"]
 
@@ -104,78 +111,10 @@ class PolicyWithValue(nn.Module):
         )
         if self.value_trunk is not None:
             hidden = self.value_trunk(
-                input_ids=input_ids, attention_mask=attention_mask, position_ids=_positions(attention_mask)
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=positions_from_mask(attention_mask)
             ).last_hidden_state
         values = self.value_head(hidden[:, -n_response - 1 : -1].float()).squeeze(-1)
         return logprobs, values
-
-
-def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
-    return (attention_mask.cumsum(-1) - 1).clamp_min(0)  # left padding, as in generation
-
-
-def response_logprobs(lm, input_ids, attention_mask, n_response: int, temperature: float, hidden: bool = False):
-    """Log-probs of the last ``n_response`` tokens under ``lm`` (logits divided by the sampling temperature), and
-    the last hidden states when ``hidden``."""
-    out = lm(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        position_ids=_positions(attention_mask),
-        output_hidden_states=hidden,
-    )
-    logits = out.logits[:, -n_response - 1 : -1].float() / temperature
-    logprobs = torch.log_softmax(logits, -1).gather(-1, input_ids[:, -n_response:, None]).squeeze(-1)
-    return logprobs, (out.hidden_states[-1] if hidden else None)
-
-
-@torch.no_grad()
-def generate_responses(lm, tokenizer, prompts: list[str], sampling: SamplingConfig, seed: int):
-    """One sampled response per chat-formatted prompt.
-
-    Returns:
-        ``(enc, responses)``: the left-padded prompt encoding and the ``[B, T]`` response token ids.
-    """
-    tokenizer.padding_side = tokenizer.truncation_side = "left"
-    device = next(lm.parameters()).device
-    enc = tokenizer(
-        [chat_prompt(tokenizer, p) for p in prompts],
-        return_tensors="pt",
-        padding=True,
-        truncation=True,
-        max_length=sampling.max_prompt_tokens,
-        add_special_tokens=False,
-    ).to(device)
-    torch.manual_seed(seed)
-    was_training = lm.training
-    lm.eval()
-    out = lm.generate(
-        **enc,
-        do_sample=True,
-        max_new_tokens=sampling.max_new_tokens,
-        temperature=sampling.temperature,
-        top_k=sampling.top_k,
-        top_p=sampling.top_p,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        use_cache=True,
-    )
-    lm.train(was_training)
-    return enc, out[:, enc["input_ids"].shape[1] :]
-
-
-def decode_responses(tokenizer, responses: torch.Tensor, mask: torch.Tensor) -> list[str]:
-    """Response texts up to the first EOS, special tokens removed."""
-    kept = responses * mask + tokenizer.pad_token_id * (1 - mask)
-    return [t.strip() for t in tokenizer.batch_decode(kept, skip_special_tokens=True)]
-
-
-def response_mask(responses: torch.Tensor, eos_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """1 on response tokens up to and including the first EOS, 0 after; and whether each response has an EOS."""
-    is_eos = responses == eos_token_id
-    has_eos = is_eos.any(1)
-    first = torch.where(has_eos, is_eos.float().argmax(1), responses.shape[1])
-    positions = torch.arange(responses.shape[1], device=responses.device)[None]
-    return (positions <= first[:, None]).long(), has_eos
 
 
 class PPOTrainer:

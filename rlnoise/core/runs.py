@@ -1,0 +1,151 @@
+"""Run folders whose results always belong to the config beside them, and resumable cell logs.
+
+A run writes ``runs/<study>/<run>/{config.yaml, results.json, samples.jsonl, *.png}``. A resumable run (a sweep of
+cells, or RL runs with checkpoints) may be rerun to finish what a killed run left; it may also grow or shrink its
+sweep axes. Any other change of config stops with an error naming the fields that differ: start a new run
+(``--run_name``) or replace this one (``--overwrite``). Rows of a cell log carry the key of the config that made
+them, and results are built only from the rows of the current config.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rlnoise.core.distributed import barrier, world
+from rlnoise.core.files import append_jsonl, canonical, clean_orphans, read_jsonl, write_yaml
+from rlnoise.core.stages import fingerprint
+
+# Fields that name where a run goes or how it is split, not what it computes.
+PLACEMENT_FIELDS = ("run_name", "output_root", "overwrite", "shard")
+
+
+@dataclass
+class RunSettings:
+    """Where a run's outputs go (every study config has these fields)."""
+
+    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "Delete this run folder's earlier outputs first (needed to rerun it with another config)."},
+    )
+
+
+class ConfigMismatch(ValueError):
+    """A rerun into a run folder whose results were made by another config."""
+
+
+def run_metadata() -> dict:
+    """Where and with what a run ran: start time, host, Python and library versions, process count."""
+    import platform
+    import time
+    from importlib.metadata import version
+
+    packages = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
+    return dict(
+        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        host=platform.node(),
+        python=platform.python_version(),
+        versions={p: version(p) for p in packages},
+        processes=world()[1],
+    )
+
+
+def run_dir(study: str, run_name: str, root: str | Path = "runs") -> Path:
+    """``<root>/<study>/<run_name>``, created if missing."""
+    path = Path(root) / study / run_name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    names = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k, '<unset>')!r} -> {new.get(k, '<unset>')!r}" for k in names if old.get(k) != new.get(k)]
+
+
+class Run:
+    """A run folder bound to one config.
+
+    Args:
+        study: study folder name under the output root (``overoptimization``, ``tint``, ...).
+        config: the whole config as a flat dict (:func:`rlnoise.core.config.to_dict` of every dataclass).
+        axes: sweep axes (config fields) a resumed run may change; results then cover exactly the new grid.
+        resumable: False for runs that recompute everything from cached stages; their folder is emptied at start,
+            so no output of an earlier config survives beside the new config.
+    """
+
+    def __init__(self, study: str, config: dict, *, axes: Iterable[str] = (), resumable: bool = True):
+        self.config = dict(config)
+        self.folder = Path(config.get("output_root", "runs")) / study / config["run_name"]
+        self.fixed = {k: v for k, v in yaml.safe_load(yaml.safe_dump(canonical(config))).items() if k not in axes}
+        for k in PLACEMENT_FIELDS:
+            self.fixed.pop(k, None)
+        self.key = fingerprint(self.fixed)
+        main = world()[0] == 0
+        if main:
+            self._prepare(axes, resumable, bool(config.get("overwrite")))
+            write_yaml(self.folder / "config.yaml", self.config)
+        barrier()
+
+    def _prepare(self, axes: Iterable[str], resumable: bool, overwrite: bool) -> None:
+        saved = self.folder / "config.yaml"
+        if self.folder.exists() and (overwrite or not resumable):
+            shutil.rmtree(self.folder)
+        elif saved.exists():
+            old = yaml.safe_load(saved.read_text()) or {}
+            old = {k: v for k, v in old.items() if k not in axes and k not in PLACEMENT_FIELDS}
+            diff = _differences(old, self.fixed)
+            if diff:
+                raise ConfigMismatch(
+                    f"{self.folder} holds results of another config ({'; '.join(diff)}). Rerun with "
+                    "--run_name NEW to start a new run, or --overwrite to delete this one and start again."
+                )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        clean_orphans(self.folder)
+
+    def cells(self, name: str = "cells.jsonl", pattern: str | None = None) -> CellLog:
+        """The resumable cell log of this run (``pattern`` also reads sibling logs, e.g. other shards')."""
+        return CellLog(self.folder / name, self.key, pattern)
+
+
+class CellLog:
+    """An append-only JSON-lines log of finished cells, each row keyed by the run's config key and its cell.
+
+    Args:
+        path: the log this process appends to.
+        run_key: key of the run's fixed config (:attr:`Run.key`).
+        pattern: glob (in the log's folder) of every log to read, e.g. ``"cells*.jsonl"`` for sharded sweeps.
+    """
+
+    def __init__(self, path: str | Path, run_key: str, pattern: str | None = None):
+        self.path, self.run_key = Path(path), run_key
+        self.pattern = pattern or self.path.name
+
+    def key(self, *cell: Any) -> str:
+        """The key of one cell: the run's config key plus the cell's own coordinates and settings."""
+        return fingerprint(self.run_key, cell)
+
+    def finished(self) -> dict[str, dict]:
+        """``{key: row}`` of every finished row of this config (rows of other configs are never returned)."""
+        rows = {}
+        for path in sorted(self.path.parent.glob(self.pattern)):
+            for row in read_jsonl(path):
+                if row.get("config_key") == self.run_key:
+                    rows[row["key"]] = row
+        return rows
+
+    def append(self, key: str, row: dict) -> dict:
+        """Record one finished cell; returns the row as written."""
+        row = dict(row, key=key, config_key=self.run_key)
+        append_jsonl(self.path, row)
+        return row
+
+    def rows(self, keys: Iterable[str]) -> list[dict]:
+        """The finished rows of ``keys`` (the current grid), in that order; missing keys are skipped."""
+        done = self.finished()
+        return [done[k] for k in dict.fromkeys(keys) if k in done]

@@ -1,0 +1,157 @@
+"""Cached pipeline stages: one identity rule, manifests with checksums, and cleanup after killed builds.
+
+A stage is built by exactly one function, which calls :func:`cached_stage` with its own settings and the stages it
+consumes. The stage's key is a fingerprint of its name, those settings and the keys of its inputs, so a change
+anywhere upstream (the gold's weights, the noise spec, the pool's sampling) reaches every stage downstream. A
+finished stage holds ``manifest.json`` (size and SHA-256 of every file); a stage whose files no longer match is
+reported by stage and path and rebuilt, never used.
+
+Folders live in ``$RLNOISE_CACHE/stages/<name>-<key>/`` (default ``~/.cache/rlnoise``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlnoise.core.distributed import barrier, world
+from rlnoise.core.files import canonical, clean_orphans, temp_dir, write_json
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+SCHEMA = 2  # bump when the layout of stage folders changes: older folders are then never reused
+
+
+def cache_root() -> Path:
+    """``$RLNOISE_CACHE`` (default ``~/.cache/rlnoise``)."""
+    return Path(os.environ.get("RLNOISE_CACHE", Path.home() / ".cache" / "rlnoise")).expanduser()
+
+
+def fingerprint(*parts: Any, length: int = 12) -> str:
+    """A short stable hash of JSON-serialisable parts (dicts are key-sorted, dataclasses become dicts)."""
+    blob = json.dumps(canonical(list(parts)), sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A finished stage: its name, key and folder (``stage / "file"`` is a path inside the folder)."""
+
+    name: str
+    key: str
+    folder: Path
+
+    def __truediv__(self, relative: str) -> Path:
+        return self.folder / relative
+
+
+def stage_key(name: str, settings: Any, inputs: Sequence[Stage | str] = ()) -> str:
+    """The identity of a stage: its name, its own settings and the keys of the stages (or keyed values) it reads."""
+    return fingerprint(SCHEMA, name, settings, _keys(inputs))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """Record size and SHA-256 of every file under ``folder``."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    entries = {str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}
+    write_json(folder / MANIFEST, entries)
+
+
+def manifest_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a complete, unchanged stage (None when it is)."""
+    try:
+        entries = json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError:
+        return f"{folder / MANIFEST} is missing (an unfinished or older build)"
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return f"{folder / MANIFEST} is not valid JSON"
+    for relative, entry in entries.items():
+        path = folder / relative
+        if not path.is_file():
+            return f"{path} is missing"
+        if path.stat().st_size != entry["bytes"]:
+            return f"{path} has {path.stat().st_size} bytes, its manifest says {entry['bytes']}"
+        if _sha256(path) != entry["sha256"]:
+            return f"{path} does not match its manifest checksum"
+    return None
+
+
+def _discard(folder: Path) -> None:
+    """Move a bad stage folder aside, then delete it, so no reader ever sees it half removed."""
+    trash = temp_dir(folder.parent, folder.name)
+    os.rename(folder, trash / "old")
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def cached_stage(
+    name: str,
+    settings: Any,
+    build: Callable[[Path], None],
+    *,
+    inputs: Sequence[Stage | str] = (),
+    root: str | Path | None = None,
+) -> Stage:
+    """Return a finished, verified stage, building it first when no intact copy exists.
+
+    Args:
+        name: stage name, e.g. ``"pool"``.
+        settings: everything of the stage's own that determines its output (JSON-serialisable).
+        build: ``build(folder)`` writes the stage's files into an empty folder; the folder is renamed into place
+            only after it returns and its manifest is written, so an interrupted build leaves nothing behind (its
+            temp folder is removed by the next call). When several processes finish the same stage at once, the
+            first wins and all read its copy. Under ``accelerate launch`` all processes call this together: all run
+            ``build`` (it may shard work across them) and the main process publishes its folder.
+        inputs: the stages (or keys of keyed values) this stage reads; their keys enter this stage's key.
+        root: cache root (default ``$RLNOISE_CACHE/stages``).
+    """
+    root = Path(root) if root is not None else cache_root() / "stages"
+    key = stage_key(name, settings, inputs)
+    final = root / f"{name}-{key}"
+    rank, _ = world()
+    barrier()  # launched processes decide hit or miss at the same point, since builds may be collective
+    if rank == 0:
+        clean_orphans(root)
+        if final.exists():
+            problem = manifest_problem(final)
+            if problem is not None:
+                logger.warning("stage %r (%s): %s; rebuilding it", name, final.name, problem)
+                print(f"stage {name!r} ({final.name}): {problem}; rebuilding it", flush=True)
+                _discard(final)
+    barrier()
+    if (final / MANIFEST).exists():
+        return Stage(name, key, final)
+    scratch = temp_dir(root, final.name)
+    try:
+        build(scratch)
+        if rank == 0:
+            write_json(scratch / "stage.json", dict(name=name, key=key, settings=settings, inputs=_keys(inputs)))
+            write_manifest(scratch)
+            try:
+                os.rename(scratch, final)
+            except OSError:
+                if not (final / MANIFEST).exists():
+                    raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    barrier()
+    return Stage(name, key, final)
+
+
+def _keys(inputs: Sequence[Stage | str]) -> list[str]:
+    return [i.key if isinstance(i, Stage) else str(i) for i in inputs]

@@ -1,0 +1,59 @@
+"""Figures of the tint study, drawn from its results.json alone (`python -m rlnoise.plotting`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlnoise.core.figures import plt, save_figure
+
+
+def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
+    """TInt sweep: exact match on the clean test set vs noise intensity, one row per task and one column per
+    method (fine-tuned, few-shot prompted); a line per noise type (colour) and contamination (style), all starting
+    from the clean cell at intensity 0; faint lines are step accuracy.
+
+    Args:
+        results: the ``results.json`` written by ``recipes/tint/sweep.py``.
+        out_dir: folder for ``tint.png`` / ``.svg``.
+    """
+    rows = results["cells"]
+    tasks = sorted({r["task"] for r in rows})
+    methods = [m for m in ("finetune", "few_shot") if any(r["method"] == m for r in rows)]
+    contaminations = sorted({r["contamination"] for r in rows if r["noise"] != "none"})
+    styles = ["-", "--", ":", "-."]
+    fig, axes = plt.subplots(
+        len(tasks), len(methods), figsize=(5 * len(methods), 3.8 * len(tasks)), squeeze=False, sharey=True
+    )
+    for i, task in enumerate(tasks):
+        for j, method in enumerate(methods):
+            ax = axes[i, j]
+            cells = [r for r in rows if r["task"] == task and r["method"] == method]
+            clean = [r for r in cells if r["noise"] == "none"]
+            for k, kind in enumerate(("static", "dynamic")):
+                for c in contaminations:
+                    line = sorted(
+                        (r for r in cells if r["noise"] == kind and r["contamination"] == c),
+                        key=lambda r: r["intensity"],
+                    )
+                    if not line:
+                        continue
+                    line = clean + line
+                    xs = [r["intensity"] for r in line]
+                    style = styles[contaminations.index(c) % len(styles)]
+                    ax.plot(
+                        xs,
+                        [r["exact_match"] for r in line],
+                        color=f"C{k}",
+                        ls=style,
+                        marker="o",
+                        label=f"{kind}, contamination {c:g}",
+                    )
+                    ax.plot(xs, [r["step_accuracy"] for r in line], color=f"C{k}", ls=style, alpha=0.3, lw=0.8)
+            ax.set_title(f"{task} | {method.replace('_', '-')}", fontsize=10)
+            ax.set_xlabel("noise intensity (per-digit probability)")
+            if j == 0:
+                ax.set_ylabel("exact match (clean test)")
+            ax.set_ylim(-0.02, 1.02)
+            ax.legend(fontsize=7)
+    fig.suptitle("TInt: accuracy vs training-noise level (faint: step accuracy)", fontsize=11)
+    return save_figure(fig, Path(out_dir) / "tint")
