@@ -1,6 +1,12 @@
 """Helpers shared by tests."""
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def assert_same(a, b, tol: float = 0.0, path: str = "") -> None:
@@ -27,3 +33,10 @@ def without(d: dict, *keys: str) -> dict:
     if isinstance(d, list):
         return [without(v, *keys) for v in d]
     return d
+
+
+def run_recipe(script: str, config: str, output_root, *extra: str, launcher: list[str] | None = None, env=None):
+    """Run a recipe in a subprocess from the repository root; returns the CompletedProcess."""
+    env = dict(env or os.environ, PYTHONPATH=str(ROOT))
+    cmd = [*(launcher or [sys.executable]), script, "--config", config, "--output_root", str(output_root), *extra]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)

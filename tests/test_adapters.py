@@ -215,7 +215,7 @@ def test_simulation_rows_and_noise_rates():
 def test_nmtune_recipe_end_to_end_and_resume(tmp_path):
     import json
 
-    from test_recipes import run_recipe
+    from helpers import run_recipe
 
     proc = run_recipe("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

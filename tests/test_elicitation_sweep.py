@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from test_recipes import ROOT, run_recipe
+from helpers import ROOT, run_recipe
 
 from rlnoise.elicitation import sweep as sweep_module
 from rlnoise.elicitation.learner import LearnerConfig, StrongLearner

@@ -6,7 +6,7 @@ import torch
 
 from rlnoise.core.noise import parse_noise_spec
 from rlnoise.overoptimization.gold import GoldConfig, GoldReward, RubricGold, length_score, repetition_fraction
-from rlnoise.overoptimization.preferences import build_preference_dataset, label_pairs
+from rlnoise.overoptimization.preferences import label_pairs, labelled_pairs, scored_pairs_stage
 
 PROMPT = "There is most likely going to be fog around:\nOptions: a marsh; a tundra; a desert"
 REFS = {PROMPT: ("a marsh", ["a tundra", "a desert"])}
@@ -102,9 +102,10 @@ def test_preference_dataset_is_cached(gold):
         calls.append(len(prompts))
         return [["Fog forms around a marsh.", "Deserts are dry."] for _ in prompts]
 
-    key = dict(test="cache", prompts=[PROMPT])
-    first = build_preference_dataset([PROMPT], sample_pairs, gold, noise="none", cache_key=key)
-    second = build_preference_dataset([PROMPT], sample_pairs, gold, noise="coste", cache_key=key)
+    settings = dict(test="cache")
+    stage = scored_pairs_stage([PROMPT], sample_pairs, gold, settings)
+    first = labelled_pairs(stage, noise="none")
+    second = labelled_pairs(scored_pairs_stage([PROMPT], sample_pairs, gold, settings), noise="coste")
     assert calls == [1]
     assert first["gold_chosen"] == [max(first["gold_chosen"][0], first["gold_rejected"][0])]
     assert sorted([*first["chosen"], *first["rejected"]]) == sorted([*second["chosen"], *second["rejected"]])

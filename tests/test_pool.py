@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rlnoise.core.distributed import shard_bounds
 from rlnoise.core.generation import SamplingConfig, sample_responses, sampling_units
 from rlnoise.core.models import load_model
-from rlnoise.overoptimization.bon_study import best_of_n_picks, bon_results, selector_scores
+from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
 from rlnoise.overoptimization.objectives import Standardizer, apply_objective
 from rlnoise.overoptimization.pool import cached_pool, cached_scores, score_pool
 
@@ -52,9 +52,10 @@ def test_sample_responses_is_reproducible(policy, n):
 
 
 def test_pool_is_cached_and_scored_per_prompt(policy):
-    pool = cached_pool("tiny-llama", PROMPTS, 5, SAMPLING, seed=0)
+    pool, stage = cached_pool("tiny-llama", PROMPTS, 5, SAMPLING, seed=0)
     assert [len(p) for p in pool] == [5, 5, 5]
-    assert cached_pool("tiny-llama", PROMPTS, 5, SAMPLING, seed=0) == pool
+    assert cached_pool("tiny-llama", PROMPTS, 5, SAMPLING, seed=0) == (pool, stage)
+    assert cached_pool("tiny-llama", PROMPTS, 5, SAMPLING, seed=1)[1].key != stage.key
 
     def lengths(prompts, responses):  # a deterministic 2-member "ensemble": [K, B]
         return torch.tensor([[len(r) for r in responses], [len(p) for p in prompts]], dtype=torch.float64)
@@ -62,7 +63,7 @@ def test_pool_is_cached_and_scored_per_prompt(policy):
     scores = score_pool(lengths, PROMPTS, pool)
     assert scores.shape == (2, 3, 5)
     assert scores[0, 1].tolist() == [len(r) for r in pool[1]] and scores[1, 2].tolist() == [len(PROMPTS[2])] * 5
-    cached = cached_scores("test_scores", dict(k="lengths"), lengths, PROMPTS, pool)
+    cached = cached_scores("test_scores", dict(k="lengths"), lengths, PROMPTS, pool, [stage])
     assert np.array_equal(cached, scores)
     with pytest.raises(ValueError, match="empty pool"):
         score_pool(lengths, PROMPTS, [[], ["a"], ["b"]])

@@ -1,52 +1,34 @@
 """Every recipe YAML parses into its dataclasses; the RM recipe runs end to end on tiny models."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from helpers import assert_same, without
+from helpers import ROOT, assert_same, run_recipe, without
 
-ROOT = Path(__file__).resolve().parents[1]
 OVEROPT_CONFIGS = sorted((ROOT / "recipes" / "overoptimization" / "configs").glob("*.yaml"))
-
-
-def run_recipe(script: str, config: str, output_root, *extra: str, launcher: list[str] | None = None, env=None):
-    """Run a recipe in a subprocess from the repository root; returns the CompletedProcess."""
-    env = dict(env or os.environ, PYTHONPATH=str(ROOT))
-    cmd = [*(launcher or [sys.executable]), script, "--config", config, "--output_root", str(output_root), *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize("config", OVEROPT_CONFIGS, ids=lambda p: p.name)
 def test_overoptimization_yaml_parses(config, monkeypatch):
-    sys.path.insert(0, str(ROOT / "recipes" / "overoptimization"))
-    try:
-        from bon import BonStudyConfig
-        from grpo import TrlRLConfig
+    from rlnoise.core.config import parse_config
+    from rlnoise.core.generation import SamplingConfig
+    from rlnoise.overoptimization.config import BonStudyConfig, RLStudyConfig, RMStudyConfig, TrlRLConfig
+    from rlnoise.overoptimization.ensemble import EnsembleConfig
+    from rlnoise.overoptimization.gold import GoldConfig
+    from rlnoise.overoptimization.ppo import PPOConfig
 
-        from rlnoise.core.config import parse_config
-        from rlnoise.core.generation import SamplingConfig
-        from rlnoise.overoptimization.ensemble import EnsembleConfig
-        from rlnoise.overoptimization.gold import GoldConfig
-        from rlnoise.overoptimization.pipeline import RMStudyConfig
-        from rlnoise.overoptimization.ppo import PPOConfig
-        from rlnoise.overoptimization.rl_study import RLStudyConfig
-
-        study_classes = {
-            "bon": (BonStudyConfig,),
-            "ppo": (RLStudyConfig, PPOConfig),
-            "grpo": (RLStudyConfig, TrlRLConfig),
-            "rm": (RMStudyConfig,),
-        }
-        classes = study_classes[config.name.split("_")[0]]
-        monkeypatch.setattr(sys, "argv", ["recipe.py", "--config", str(config)])
-        study, *_, sampling, gold, ensemble = parse_config(*classes, SamplingConfig, GoldConfig, EnsembleConfig)
-    finally:
-        sys.path.pop(0)
+    study_classes = {
+        "bon": (BonStudyConfig,),
+        "ppo": (RLStudyConfig, PPOConfig),
+        "grpo": (RLStudyConfig, TrlRLConfig),
+        "rm": (RMStudyConfig,),
+    }
+    classes = study_classes[config.name.split("_")[0]]
+    monkeypatch.setattr(sys, "argv", ["recipe.py", "--config", str(config)])
+    study, *_, sampling, gold, ensemble = parse_config(*classes, SamplingConfig, GoldConfig, EnsembleConfig)
     assert study.noise and ensemble.k >= 1 and sampling.max_new_tokens > 0 and gold.target_words > 0
 
 

@@ -5,8 +5,7 @@ import sys
 
 import pytest
 from datasets import Dataset
-from helpers import assert_same
-from test_recipes import ROOT, run_recipe
+from helpers import ROOT, assert_same, run_recipe
 
 from rlnoise.tint.evaluate import draw_exemplars, few_shot_prompt, score_completions
 from rlnoise.tint.sweep import TIntSweepConfig, sweep_cells

@@ -12,20 +12,37 @@ import torch
 from rlnoise.adapters.heads import AdapterConfig, adapter
 
 
-def _inputs(features, labels=None):
+def _features(features, width: int | None = None) -> torch.Tensor:
     f = torch.as_tensor(np.asarray(features), dtype=torch.float32)
     if f.ndim != 2 or len(f) == 0:
         raise ValueError(f"features must be a non-empty [examples, dims] matrix, got shape {tuple(f.shape)}")
     if not torch.isfinite(f).all():
         raise ValueError("features must be finite (found NaN or inf)")
-    if labels is None:
-        return f, None
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    if y.shape != (len(f),):
-        raise ValueError(f"labels must be a vector of {len(f)} class ids (one per row), got shape {tuple(y.shape)}")
-    if (y < 0).any():
-        raise ValueError("labels must be class ids >= 0")
-    return f, y
+    if width is not None and f.shape[1] != width:
+        raise ValueError(f"features must have {width} columns (the model's input width), got {f.shape[1]}")
+    return f
+
+
+def _labels(labels, rows: int, num_classes: int | None = None) -> torch.Tensor:
+    """Integer class ids in ``[0, num_classes)``, one per feature row (whole-number floats and bools are accepted)."""
+    y = np.asarray(labels)
+    if y.shape != (rows,):
+        raise ValueError(f"labels must be a vector of {rows} class ids (one per row), got shape {y.shape}")
+    allowed = "[0, num_classes)" if num_classes is None else f"[0, num_classes={num_classes})"
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"labels must be integer class indices in {allowed}, got dtype {y.dtype}")
+    ok = np.isfinite(y) & (np.round(y) == y) if y.dtype.kind == "f" else np.ones(rows, dtype=bool)
+    ok &= (y >= 0) & (y < (np.inf if num_classes is None else num_classes))
+    if not ok.all():
+        i = int(np.argmin(ok))
+        raise ValueError(f"labels must be integer class indices in {allowed}, got {y[i].item()!r} at index {i}")
+    return torch.from_numpy(y.astype(np.int64))
+
+
+def _widths(model) -> tuple[int | None, int | None]:
+    """``(input width, classes)`` of an adapter: every adapter's classifier reads a ``z`` as wide as its input."""
+    classifier = getattr(model, "classifier", None)
+    return getattr(classifier, "in_features", None), getattr(classifier, "out_features", None)
 
 
 def train_adapter(features, labels, config: AdapterConfig, num_classes: int | None = None):
@@ -35,10 +52,13 @@ def train_adapter(features, labels, config: AdapterConfig, num_classes: int | No
         ``(model, history)``: the trained module (``model(f) -> (logits, z)``) and one dict of mean loss terms per
         epoch.
     """
-    f, y = _inputs(features, labels)
+    f = _features(features)
+    if len(f) < 2:
+        raise ValueError(
+            f"features must have at least 2 rows (training examples; batch statistics need 2), got {len(f)}"
+        )
+    y = _labels(labels, len(f), num_classes)
     classes = int(y.max()) + 1 if num_classes is None else num_classes
-    if int(y.max()) >= classes:
-        raise ValueError(f"labels go up to {int(y.max())} but num_classes is {classes}")
     spec = adapter(config.adapter)
     torch.manual_seed(config.seed)
     model = spec.module(f.shape[1], classes, config)
@@ -69,11 +89,13 @@ def train_adapter(features, labels, config: AdapterConfig, num_classes: int | No
 @torch.no_grad()
 def apply_adapter(model, features) -> tuple[np.ndarray, np.ndarray]:
     """``(logits, z)`` of a trained adapter on ``features`` as numpy arrays."""
-    f, _ = _inputs(features)
+    f = _features(features, _widths(model)[0])
     logits, z = model(f)
     return logits.numpy(), z.numpy()
 
 
 def accuracy(model, features, labels) -> float:
+    """Share of rows of ``features`` whose predicted class equals their label (one integer label per row)."""
     logits, _ = apply_adapter(model, features)
-    return float(np.mean(logits.argmax(1) == np.asarray(labels)))
+    y = _labels(labels, len(logits), _widths(model)[1]).numpy()
+    return float(np.mean(logits.argmax(1) == y))

@@ -32,6 +32,29 @@ def check_choice(field: str, value: Any, allowed) -> Any:
     return value
 
 
+_ITEM_TYPES = {"float": (numbers.Real, "numbers"), "int": (int, "integers"), "str": (str, "strings")}
+
+
+def check_lists(config: Any, allow_empty: tuple[str, ...] = ()) -> None:
+    """Check every ``list[...]`` field of a dataclass: a list (not a scalar, e.g. ``noise: coste`` in YAML), not
+    empty (unless named in ``allow_empty``), and holding items of the declared type (never bools)."""
+    for f in dataclasses.fields(config):
+        kind = str(f.type).replace(" ", "")
+        if not kind.startswith("list["):
+            continue
+        value = getattr(config, f.name)
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{f.name} must be a list (YAML: [a, b] or one '- item' per line), got {value!r}")
+        if not value and f.name not in allow_empty:
+            raise ValueError(f"{f.name} must list at least one value, got []")
+        item = _ITEM_TYPES.get(kind[5:-1])
+        if item is None:
+            continue
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, item[0]):
+                raise ValueError(f"{f.name} must hold {item[1]}, got {v!r} in {list(value)!r}")
+
+
 def to_dict(config: Any) -> dict:
     """A dataclass (or a tuple of them) as a plain JSON/YAML-friendly dict."""
     if isinstance(config, tuple | list):

@@ -10,7 +10,7 @@ them, and results are built only from the rows of the current config.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,16 @@ from typing import Any
 import yaml
 
 from rlnoise.core.distributed import barrier, world
-from rlnoise.core.files import append_jsonl, canonical, clean_orphans, read_jsonl, write_yaml
+from rlnoise.core.files import (
+    append_jsonl,
+    canonical,
+    clean_orphans,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+    write_text,
+    write_yaml,
+)
 from rlnoise.core.stages import fingerprint
 
 # Fields that name where a run goes or how it is split, not what it computes.
@@ -86,8 +95,8 @@ class Run:
         for k in PLACEMENT_FIELDS:
             self.fixed.pop(k, None)
         self.key = fingerprint(self.fixed)
-        main = world()[0] == 0
-        if main:
+        self.metadata = run_metadata()  # stamped now, at the start of the run
+        if world()[0] == 0:
             self._prepare(axes, resumable, bool(config.get("overwrite")))
             write_yaml(self.folder / "config.yaml", self.config)
         barrier()
@@ -107,6 +116,29 @@ class Run:
                 )
         self.folder.mkdir(parents=True, exist_ok=True)
         clean_orphans(self.folder)
+
+    def write_outputs(
+        self,
+        results: dict,
+        *,
+        samples: list[dict] | None = None,
+        table: str | None = None,
+        plot: Callable[[dict, Path], list[Path]] | None = None,
+    ) -> None:
+        """The end of every run (main process): ``results.json`` (with the config key and metadata), and when given
+        ``samples.jsonl``, ``results.md`` and the figures drawn by ``plot(results, folder)``."""
+        if world()[0] != 0:
+            return
+        results = dict(results, config_key=self.key, metadata=self.metadata)
+        write_json(self.folder / "results.json", results)
+        if samples is not None:
+            write_jsonl(self.folder / "samples.jsonl", samples)
+        if table is not None:
+            write_text(self.folder / "results.md", table + "\n")
+            print(table)
+        for path in plot(results, self.folder) if plot else []:
+            print(f"wrote {path}")
+        print(f"results in {self.folder}")
 
     def cells(self, name: str = "cells.jsonl", pattern: str | None = None) -> CellLog:
         """The resumable cell log of this run (``pattern`` also reads sibling logs, e.g. other shards')."""

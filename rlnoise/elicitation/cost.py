@@ -63,8 +63,11 @@ def split_budget(
 ) -> Spend:
     """Split ``budget`` into weak and gold training labels after paying for validation and few-shot labels.
 
-    The rest, ``budget - n_val - n_fewshot``, goes ``weak_fraction`` to weak labels (``floor(share / wmc)`` of them)
-    and the remainder to gold labels (floored), so ``Spend.cost(wmc) <= budget`` always.
+    Of the rest, ``budget - n_val - n_fewshot``, ``weak_fraction`` is meant for weak labels; that share fixes the
+    gold count, ``floor(rest - floor(weak_fraction * rest / wmc) * wmc)``, and what the gold labels leave then buys
+    weak labels. Less than one weak label's worth stays unspent (less than one gold label's at ``weak_fraction`` 0,
+    which buys no weak labels), and ``Spend.cost(wmc) <= budget`` up to float rounding (relative 1e-12: budget 0.3
+    buys three weak labels at 0.1, although ``3 * 0.1`` is 0.30000000000000004 in floats).
 
     Raises:
         ValueError: on a bad budget, fraction or cost, or when validation and few-shot labels alone exceed it.
@@ -79,7 +82,12 @@ def split_budget(
             f"{n_fewshot}); raise the budget or lower n_val / n_fewshot"
         )
     rest = budget - fixed
-    # a small epsilon keeps exact products such as 0.3 * 100 / 0.1 from flooring one label short
-    n_weak = int(math.floor(weak_fraction * rest / wmc + 1e-9))
-    n_gold = int(math.floor(rest - n_weak * wmc + 1e-9))
+    slack = 1e-12 * budget  # float rounding only, so 0.3 * 100 / 0.1 buys 300 weak labels, not 299
+
+    def affordable(money: float, price: float) -> int:
+        n = max(0, math.floor((money + slack) / price))
+        return n - 1 if n and n * price > money + slack else n  # the division may round up across an integer
+
+    n_gold = affordable(rest - affordable(weak_fraction * rest, wmc) * wmc, 1.0)
+    n_weak = affordable(rest - n_gold, wmc) if weak_fraction > 0 else 0
     return Spend(n_weak, n_gold, n_val, n_fewshot)

@@ -1,100 +1,91 @@
-"""From scored pools to best-of-n results: selectors (members and ensemble objectives), curves and fits.
+"""The best-of-n study: single reward models vs ensemble objectives, with and without label noise.
 
-Pure array code (no models), so a study's numbers can be recomputed from cached scores.
+gold reward -> preference pairs (+ noise) -> K proxies per noise setting -> a pool of N policy samples per
+evaluation prompt -> gold and proxy scores -> best-of-n gold/proxy curves against sqrt(KL) for every member and
+every objective -> Gao fits -> results.json, samples.jsonl, bon.png. Every expensive step is a cached stage.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+import time
+from dataclasses import asdict
+from functools import partial
 
-from rlnoise.overoptimization.bon import bon_curve, bon_kl, bon_pick
-from rlnoise.overoptimization.ensemble import member_names
-from rlnoise.overoptimization.objectives import OBJECTIVES, Standardizer, apply_objective
-from rlnoise.overoptimization.scaling import bon_form, bon_peak, fit_bon, shift_to_start
-
-
-def selector_scores(member_scores: np.ndarray, objectives: list[str], lam: float) -> dict[str, np.ndarray]:
-    """The scores each selector ranks a pool by.
-
-    Members are standardised over the pool (mean 0, std 1 each, :class:`Standardizer`) before objectives combine
-    them, because separately trained members have arbitrary offsets and scales.
-
-    Args:
-        member_scores: ``[K, P, N]`` raw member scores.
-        objectives: names in :data:`OBJECTIVES`, e.g. ``["mean", "wco", "uwo"]``.
-        lam: the ``lam`` of uwo / lcb (>= 0).
-
-    Returns:
-        ``{"member0": [P, N], ..., "mean": [P, N], ...}``.
-    """
-    scores = np.asarray(member_scores, dtype=np.float64)
-    if scores.ndim != 3:
-        raise ValueError(f"member_scores must be [members, prompts, samples], got shape {scores.shape}")
-    for name in objectives:
-        if name not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got '{name}'")
-    k, p, n = scores.shape
-    flat = torch.from_numpy(scores.reshape(k, p * n))
-    z = Standardizer(flat)(flat)
-    out = {name: z[i].numpy().reshape(p, n) for i, name in enumerate(member_names(k))}
-    for name in objectives:
-        out[name] = apply_objective(name, z, lam=lam).numpy().reshape(p, n)
-    return out
+from rlnoise.core.config import to_dict
+from rlnoise.core.distributed import process_state
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.runs import Run
+from rlnoise.core.tasks import load_prompts
+from rlnoise.overoptimization.bon import default_ns
+from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
+from rlnoise.overoptimization.config import BonStudyConfig
+from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
+from rlnoise.overoptimization.gold import GoldConfig
+from rlnoise.overoptimization.objectives import apply_objective
+from rlnoise.overoptimization.pipeline import cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.overoptimization.plots import plot_bon
+from rlnoise.overoptimization.pool import cached_pool, cached_scores
 
 
-def bon_results(gold: np.ndarray, selectors: dict[str, np.ndarray], ns: list[int]) -> dict:
-    """Best-of-n gold and proxy curves of every selector, shifted to 0 at n = 1, with Gao fits.
+def run_bon_study(
+    study: BonStudyConfig, sampling: SamplingConfig, gold_config: GoldConfig, ensemble_config: EnsembleConfig
+) -> dict:
+    """Run the study (every process of an ``accelerate launch`` calls this) and write its outputs; returns results."""
+    state = process_state()
+    run = Run("overoptimization", to_dict((study, sampling, gold_config, ensemble_config)), resumable=False)
+    started = time.time()
+    prompts = load_prompts(
+        study.prompt_sources,
+        n_train=study.n_train_pairs,
+        n_eval=study.n_eval_pairs + study.n_bon_prompts,
+        seed=study.seed,
+    )
+    held_out = prompts["eval"].to_list()
+    splits = {"train": prompts["train"].to_list(), "eval": held_out[: study.n_eval_pairs]}
+    bon_rows = held_out[study.n_eval_pairs :]
+    bon_prompts = [r["prompt"] for r in bon_rows]
 
-    Gold is divided by its standard deviation over the pool, so gold and proxy curves are both in pool standard
-    deviations. The proxy curve of a selector is its own score (a member's, or the objective's value).
-
-    Returns:
-        ``{"ns", "kl", "gold_std", "selectors": {name: {"gold", "proxy", "alpha", "beta", "d_peak", "kl_peak",
-        "r2", "gold_at_max_n", "proxy_at_max_n"}}}``.
-    """
-    gold = np.asarray(gold, dtype=np.float64)
-    gold_std = float(gold.std()) or 1.0
-    kl = bon_kl(np.asarray(ns))
-    out = dict(ns=list(map(int, ns)), kl=kl.tolist(), gold_std=gold_std, selectors={})
-    for name, select in selectors.items():
-        gold_curve = shift_to_start(bon_curve(select, gold / gold_std, ns))
-        proxy_curve = shift_to_start(bon_curve(select, select, ns))
-        entry = dict(gold=gold_curve.tolist(), proxy=proxy_curve.tolist())
-        if len(ns) >= 3:
-            alpha, beta = fit_bon(kl, gold_curve)
-            fitted = bon_form(np.sqrt(kl), alpha, beta)
-            spread = np.sum((gold_curve - gold_curve.mean()) ** 2)
-            d_peak = bon_peak(alpha, beta)
-            entry.update(
-                alpha=alpha,
-                beta=beta,
-                d_peak=d_peak,
-                kl_peak=d_peak**2,
-                r2=float(1 - np.sum((gold_curve - fitted) ** 2) / spread) if spread > 0 else float("nan"),
-            )
-        entry.update(gold_at_max_n=float(gold_curve[-1]), proxy_at_max_n=float(proxy_curve[-1]))
-        out["selectors"][name] = entry
-    return out
-
-
-def best_of_n_picks(
-    prompts: list[str],
-    pool: list[list[str]],
-    gold: np.ndarray,
-    selectors: dict[str, np.ndarray],
-    ns: list[int],
-) -> list[dict]:
-    """Concrete picks for display: for each prompt, selector and n, the best of the first n samples."""
-    index = {(name, n): bon_pick(select[: len(prompts)], n) for name, select in selectors.items() for n in ns}
-    rows = []
-    for p, prompt in enumerate(prompts):
-        picks = {}
-        for name, select in selectors.items():
-            for n in ns:
-                j = int(index[name, n][p])
-                picks.setdefault(name, []).append(
-                    dict(n=n, index=j, response=pool[p][j], gold=float(gold[p, j]), proxy=float(select[p, j]))
-                )
-        rows.append(dict(prompt=prompt, picks=picks))
-    return rows
+    # 1. pool and its gold scores (shared by every noise setting)
+    pool, pool_stage = cached_pool(study.policy, bon_prompts, study.pool_size, sampling, study.seed + 104_729)
+    gold = make_gold(gold_config, bon_rows)
+    gold_scores = cached_scores("pool_gold", asdict(gold_config), gold.score, bon_prompts, pool, [pool_stage])
+    ns = default_ns(study.pool_size, study.n_grid_points)
+    objectives = {name: partial(apply_objective, name, lam=study.uwo_lambda) for name in study.objectives}
+    results = dict(
+        recipe="bon",
+        noise=study.noise,  # config order (JSON objects are written key-sorted)
+        objectives=study.objectives,
+        ns=ns,
+        pool=dict(prompts=len(bon_prompts), size=study.pool_size, gold_mean=float(gold_scores.mean())),
+        settings={},
+    )
+    samples = []
+    for spec in study.noise:
+        setting_start = time.time()
+        # 2. proxies for this noise setting (every process takes part; caches are shared)
+        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
+        ensemble, logs, ensemble_stage = cached_ensemble(pairs, ensemble_config)
+        ensemble.to(state.device)
+        accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
+        member_scores = cached_scores(
+            "pool_proxy", {}, ensemble.score, bon_prompts, pool, [pool_stage, ensemble_stage]
+        )
+        # 3. curves and fits
+        selectors = selector_scores(member_scores, study.objectives, study.uwo_lambda)
+        curves = bon_results(gold_scores, selectors, ns)
+        results["settings"][spec] = dict(
+            flip_rate=float(sum(pairs["train"]["flipped"]) / len(pairs["train"])),
+            accuracy=accuracy,
+            train_loss=logs["loss"],
+            seconds=time.time() - setting_start,
+            **curves,
+        )
+        summary = {name: round(c["gold_at_max_n"], 3) for name, c in curves["selectors"].items()}
+        state.print(f"[{spec}] gold at n={ns[-1]} (pool std units, shifted): {summary}")
+        shown = bon_prompts[: study.n_sample_prompts]
+        samples += [
+            dict(noise=spec, **r) for r in best_of_n_picks(shown, pool, gold_scores, selectors, study.sample_ns)
+        ]
+    results["seconds"] = time.time() - started
+    run.write_outputs(results, samples=samples, plot=plot_bon)
+    return results

@@ -1,6 +1,7 @@
 """Conservative objectives over a reward-model ensemble (Coste et al. 2024).
 
-Each entry of :data:`OBJECTIVES` is a pure function ``fn(scores: Tensor[K, B], **params) -> Tensor[B]``.
+Each entry of :data:`OBJECTIVES` is a pure function ``fn(scores: Tensor[K, B], **params) -> Tensor[B]``. Scores
+must be finite: a NaN or inf score raises a ValueError naming its member and item instead of spreading.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from collections.abc import Callable
 import torch
 
 
-def _check(scores: torch.Tensor) -> torch.Tensor:
+def _check(scores: torch.Tensor, name: str = "scores") -> torch.Tensor:
     scores = torch.as_tensor(scores)
     if scores.ndim != 2 or scores.shape[0] < 1:
-        raise ValueError(f"scores must have shape [K, B] with K >= 1 members, got {tuple(scores.shape)}")
+        raise ValueError(f"{name} must have shape [K, B] with K >= 1 members, got {tuple(scores.shape)}")
+    bad = ~torch.isfinite(scores)
+    if bad.any():  # NaN would pass through every objective silently, and uwo turns inf into NaN
+        member, item = (int(i) for i in bad.nonzero()[0])
+        raise ValueError(
+            f"{name} must be finite, got {scores[member, item].item()} at member {member}, item {item} "
+            f"({int(bad.sum())} non-finite in all)"
+        )
     return scores.float() if not scores.is_floating_point() else scores
 
 
@@ -88,7 +96,12 @@ class Standardizer:
     """
 
     def __init__(self, reference_scores: torch.Tensor, eps: float = 1e-6):
-        ref = _check(reference_scores)
+        ref = _check(reference_scores, "reference_scores")
+        if ref.shape[1] == 0:
+            raise ValueError(
+                f"reference_scores must hold at least 1 item per member to fit on, got shape {tuple(ref.shape)}"
+            )
+        ref = ref.double()  # members of small models barely vary: float32 rounding would be magnified by 1/std
         self.mean = ref.mean(dim=1, keepdim=True)
         self.std = ref.std(dim=1, keepdim=True, correction=0).clamp_min(eps)
 
@@ -98,4 +111,4 @@ class Standardizer:
             raise ValueError(
                 f"scores have {scores.shape[0]} members, the standardiser was fit on {self.mean.shape[0]}"
             )
-        return (scores - self.mean.to(scores)) / self.std.to(scores)
+        return ((scores.double() - self.mean.to(scores.device)) / self.std.to(scores.device)).to(scores.dtype)

@@ -7,47 +7,19 @@ shares the same pairs) skips what is done. See :func:`rlnoise.core.runs.cached_s
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from datasets import Dataset
 
-from rlnoise.core.config import check_positive
 from rlnoise.core.distributed import device
 from rlnoise.core.generation import SamplingConfig, sample_responses
 from rlnoise.core.models import load_model
-from rlnoise.core.noise import parse_noise_spec
-from rlnoise.core.stages import cached_stage, fingerprint
+from rlnoise.core.stages import Stage, cached_stage, stage_key
 from rlnoise.overoptimization.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
 from rlnoise.overoptimization.gold import GoldConfig, HFRewardModelGold, RubricGold
-from rlnoise.overoptimization.preferences import build_preference_dataset
-
-
-@dataclass
-class RMStudyConfig:
-    """What an overoptimization study runs: prompts, policy, RM pairs, noise settings and outputs."""
-
-    run_name: str = field(default="rm_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
-    output_root: str = field(default="runs", metadata={"help": "Root folder of all runs."})
-    policy: str = field(default="smollm2-135m-instruct", metadata={"help": "Policy that writes the responses."})
-    prompt_sources: list[str] = field(
-        default_factory=lambda: ["openbookqa", "commonsenseqa", "siqa", "piqa"],
-        metadata={"help": "Shipped tasks whose questions become prompts."},
-    )
-    n_train_pairs: int = field(default=256, metadata={"help": "Preference pairs to train the proxies on."})
-    n_eval_pairs: int = field(default=96, metadata={"help": "Held-out pairs for accuracy."})
-    noise: list[str] = field(
-        default_factory=lambda: ["none", "coste"], metadata={"help": "Noise specs, one ensemble per setting."}
-    )
-    uwo_lambda: float = field(default=0.5, metadata={"help": "lam of the uwo/lcb objectives in the report."})
-    seed: int = field(default=0, metadata={"help": "Seed of prompt splits, sampling and noise."})
-
-    def __post_init__(self):
-        check_positive("n_train_pairs", self.n_train_pairs, integer=True)
-        check_positive("n_eval_pairs", self.n_eval_pairs, integer=True)
-        check_positive("uwo_lambda", self.uwo_lambda, allow_zero=True)
-        for spec in self.noise:
-            parse_noise_spec(spec)
+from rlnoise.overoptimization.preferences import labelled_pairs, scored_pairs_stage
 
 
 def make_gold(gold_config: GoldConfig, prompt_rows: list[dict]) -> RubricGold | HFRewardModelGold:
@@ -59,6 +31,21 @@ def make_gold(gold_config: GoldConfig, prompt_rows: list[dict]) -> RubricGold | 
     return RubricGold(gold_config, references)
 
 
+@dataclass
+class PreferencePairs:
+    """Labelled pairs of every prompt split for one noise setting, and their identity.
+
+    ``key`` covers the scored-pairs stage of every split (policy, sampling, gold config, prompts, seed) plus the
+    noise spec, so everything trained on these pairs inherits all of it.
+    """
+
+    splits: dict[str, Dataset]
+    key: str
+
+    def __getitem__(self, split: str) -> Dataset:
+        return self.splits[split]
+
+
 def scored_pair_datasets(
     policy: str,
     splits: dict[str, list[dict]],
@@ -66,14 +53,11 @@ def scored_pair_datasets(
     gold_config: GoldConfig,
     noise: str,
     seed: int,
-) -> dict[str, Dataset]:
+) -> PreferencePairs:
     """Preference pairs for each split of prompts, sampled from ``policy``, gold-labelled and noised.
 
     Sampling and gold scoring are cached per split (shared by every noise setting); only the cheap noise step
     reruns. The policy and gold model are loaded only when a cache entry is missing.
-
-    Returns:
-        ``{split: Dataset}`` in the format of :func:`rlnoise.overoptimization.preferences.label_pairs`.
     """
     loaded: dict = {}
 
@@ -89,35 +73,35 @@ def scored_pair_datasets(
                 loaded["gold"] = make_gold(gold_config, [r for rs in splits.values() for r in rs])
             return loaded["gold"].score(prompts, responses)
 
-    out = {}
+    out, stages = {}, []
     for i, (name, rows) in enumerate(splits.items()):
         prompts = [r["prompt"] for r in rows]
-        key = dict(policy=policy, sampling=asdict(sampling), gold=asdict(gold_config), prompts=prompts, seed=seed)
         split_seed = seed + 7919 * i  # each split samples with its own stream
 
         def sample_pairs(ps, split_seed=split_seed):
             model, tokenizer = policy_model()
             return sample_responses(model, tokenizer, ps, n=2, config=sampling, seed=split_seed)
 
-        out[name] = build_preference_dataset(
-            prompts, sample_pairs, _LazyGold(), noise=noise, seed=split_seed, cache_key=key
-        )
-    return out
+        settings = dict(policy=policy, sampling=asdict(sampling), gold=asdict(gold_config), seed=split_seed)
+        stage = scored_pairs_stage(prompts, sample_pairs, _LazyGold(), settings)
+        out[name] = labelled_pairs(stage, noise=noise, seed=split_seed)
+        stages.append(stage)
+    return PreferencePairs(out, stage_key("labelled_pairs", dict(noise=noise, splits=list(splits)), stages))
 
 
-def cached_ensemble(train_pairs: Dataset, config: EnsembleConfig, noise: str) -> tuple[RewardEnsemble, dict]:
-    """Train (or reload) a proxy ensemble for one noise setting.
+def cached_ensemble(pairs: PreferencePairs, config: EnsembleConfig) -> tuple[RewardEnsemble, dict, Stage]:
+    """Train (or reload) a proxy ensemble on ``pairs["train"]``.
 
     Returns:
-        ``(ensemble, logs)`` with the training-loss curves in ``logs["loss"]``.
+        ``(ensemble, logs, stage)`` with the training-loss curves in ``logs["loss"]``; the stage's key identifies
+        the ensemble for everything scored with it.
     """
-    data = fingerprint(*(list(train_pairs[c]) for c in ("prompt", "chosen", "rejected")))
-    key = dict(config=asdict(config), noise=noise, data=data)
 
     def build(folder: Path):
-        ensemble, logs = train_ensemble(train_pairs, config, folder / "scratch")
+        ensemble, logs = train_ensemble(pairs["train"], config, folder / "scratch")
         ensemble.save(folder / "ensemble")
+        shutil.rmtree(folder / "scratch", ignore_errors=True)
         (folder / "logs.json").write_text(json.dumps(logs))
 
-    folder = cached_stage("ensemble", key, build)
-    return RewardEnsemble.load(folder / "ensemble"), json.loads((folder / "logs.json").read_text())
+    stage = cached_stage("ensemble", asdict(config), build, inputs=[pairs.key])
+    return RewardEnsemble.load(stage / "ensemble"), json.loads((stage / "logs.json").read_text()), stage

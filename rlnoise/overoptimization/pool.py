@@ -15,21 +15,26 @@ import numpy as np
 from rlnoise.core.distributed import device, sharded_map
 from rlnoise.core.generation import SamplingConfig, sample_responses
 from rlnoise.core.models import load_model
-from rlnoise.core.stages import cached_stage
+from rlnoise.core.stages import Stage, cached_stage
 
 
 def cached_pool(
     policy: str, prompts: list[str], pool_size: int, sampling: SamplingConfig, seed: int
-) -> list[list[str]]:
-    """``pool[p][j]``: the j-th of ``pool_size`` responses of ``policy`` to prompt p (loaded from cache if done)."""
-    key = dict(policy=policy, prompts=prompts, pool_size=pool_size, sampling=asdict(sampling), seed=seed)
+) -> tuple[list[list[str]], Stage]:
+    """``pool[p][j]``: the j-th of ``pool_size`` responses of ``policy`` to prompt p (loaded from cache if done).
+
+    Returns:
+        ``(pool, stage)``; the stage's key identifies the pool for every score computed on it.
+    """
+    settings = dict(policy=policy, prompts=prompts, pool_size=pool_size, sampling=asdict(sampling), seed=seed)
 
     def build(folder):
         model, tokenizer = load_model(policy, "causal_lm")
         pool = sample_responses(model.to(device()), tokenizer, prompts, n=pool_size, config=sampling, seed=seed)
         (folder / "pool.json").write_text(json.dumps(pool))
 
-    return json.loads((cached_stage("pool", key, build) / "pool.json").read_text())
+    stage = cached_stage("pool", settings, build)
+    return json.loads((stage / "pool.json").read_text()), stage
 
 
 def score_pool(score_fn, prompts: list[str], pool: list[list[str]], desc: str | None = None) -> np.ndarray:
@@ -53,10 +58,17 @@ def score_pool(score_fn, prompts: list[str], pool: list[list[str]], desc: str | 
     return np.stack(per_prompt, axis=-2)
 
 
-def cached_scores(stage: str, key: dict, score_fn, prompts: list[str], pool: list[list[str]]) -> np.ndarray:
-    """:func:`score_pool`, cached under ``stage`` by ``key`` (which must identify the scorer and the pool)."""
+def cached_scores(
+    name: str, settings: dict, score_fn, prompts: list[str], pool: list[list[str]], inputs: list[Stage]
+) -> np.ndarray:
+    """:func:`score_pool`, cached as stage ``name``.
+
+    Args:
+        settings: the scorer's own settings (e.g. the gold config).
+        inputs: the stages the scores depend on: the pool's, and the scorer's when it is one (a trained ensemble).
+    """
 
     def build(folder):
-        np.save(folder / "scores.npy", score_pool(score_fn, prompts, pool, desc=f"scoring ({stage})"))
+        np.save(folder / "scores.npy", score_pool(score_fn, prompts, pool, desc=f"scoring ({name})"))
 
-    return np.load(cached_stage(stage, key, build) / "scores.npy")
+    return np.load(cached_stage(name, settings, build, inputs=inputs) / "scores.npy")

@@ -12,9 +12,11 @@ not a second copy. Under ``accelerate launch`` every process makes its own rollo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -71,7 +73,9 @@ class PPOConfig:
     policy_lora_r: int = field(default=16, metadata={"help": "LoRA rank of the policy; 0 = full fine-tuning."})
     policy_lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha of the policy."})
     value_model: str = field(default="shared", metadata={"help": "'shared' trunk + value head, or 'separate'."})
-    ppo_seed: int = field(default=0, metadata={"help": "Seed of prompt order and sampling."})
+    ppo_seed: int = field(
+        default=0, metadata={"help": "Seed of rollout sampling and minibatch order (prompt order follows `seed`)."}
+    )
 
     def __post_init__(self):
         for name in ("rollout_batch_size", "ppo_epochs", "num_minibatches", "gradient_accumulation_steps"):
@@ -267,6 +271,44 @@ class PPOTrainer:
                 self.optimizer.zero_grad()
         return {f"ppo/{k}": v / updates for k, v in totals.items()}
 
+    def train(
+        self,
+        prompts: list[str],
+        *,
+        total_steps: int,
+        seed: int = 0,
+        evaluate: Callable[[PPOTrainer], None] | None = None,
+        eval_every: int = 0,
+        checkpoints: str | Path | None = None,
+        checkpoint_every: int = 0,
+        label: str = "ppo",
+    ) -> None:
+        """Run PPO until ``total_steps``: resume from the latest checkpoint in ``checkpoints``, evaluate at step 0,
+        every ``eval_every`` steps and at the end, checkpoint every ``checkpoint_every`` steps and at the end.
+
+        Each step every process takes its own slice of a per-step permutation of ``prompts`` (seeded by ``seed``
+        and the step), ``rollout_batch_size`` prompts each.
+        """
+        resume = latest_checkpoint(checkpoints) if checkpoints is not None else None
+        if resume is not None:
+            self.load(resume)
+            if self.accelerator.is_main_process:
+                print(f"[{label}] resumed from {resume.name}")
+        if evaluate is not None and self.step == 0:
+            evaluate(self)
+        per_process = self.config.rollout_batch_size
+        while self.step < total_steps:
+            order = np.random.default_rng([seed, self.step]).permutation(len(prompts))
+            first = self.accelerator.process_index * per_process
+            stats = self.train_step([prompts[order[(first + i) % len(order)]] for i in range(per_process)])
+            if self.accelerator.is_main_process and self.step % 5 == 0:
+                print(f"[{label}] step {self.step}: " + ", ".join(f"{k} {v:.3f}" for k, v in stats.items()))
+            last = self.step == total_steps
+            if evaluate is not None and (last or (eval_every and self.step % eval_every == 0)):
+                evaluate(self)
+            if checkpoints is not None and (last or (checkpoint_every and self.step % checkpoint_every == 0)):
+                self.save(Path(checkpoints) / f"step-{self.step:06d}")
+
     # ------------------------------------------------------------------------------------------------- checkpoints
     def save(self, folder: str | Path) -> None:
         """Trainable weights, optimizer, step, beta and RNG state (main process writes)."""
@@ -299,3 +341,10 @@ class PPOTrainer:
 def _is_trainable(model: nn.Module, key: str) -> bool:
     params = dict(model.named_parameters())
     return key in params and params[key].requires_grad
+
+
+def latest_checkpoint(folder: str | Path) -> Path | None:
+    """The ``step-NNNNNN`` checkpoint with the highest step under ``folder`` (complete ones only), or None."""
+    folder = Path(folder)
+    done = [p for p in folder.glob("step-*") if (p / "trainer.json").exists()]
+    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None

@@ -11,7 +11,7 @@ import numpy as np
 from datasets import Dataset, load_from_disk
 
 from rlnoise.core.noise import apply_noise, parse_noise_spec
-from rlnoise.core.stages import cached_stage
+from rlnoise.core.stages import Stage, cached_stage
 
 
 def label_pairs(
@@ -65,25 +65,16 @@ def label_pairs(
     )
 
 
-def build_preference_dataset(
-    prompts: list[str],
-    sample_pairs,
-    gold,
-    *,
-    noise: str = "none",
-    seed: int = 0,
-    cache_key: dict | None = None,
-) -> Dataset:
-    """Sample two responses per prompt, score them with ``gold`` and label them (cached by ``cache_key``).
+def scored_pairs_stage(prompts: list[str], sample_pairs, gold, settings: dict) -> Stage:
+    """Two sampled responses per prompt and their gold scores, cached (noise-free, shared by every noise setting).
 
     Args:
         prompts: the prompts.
         sample_pairs: ``fn(prompts) -> list[[response_a, response_b]]`` (e.g. a closure over
             :func:`rlnoise.core.generation.sample_responses` with ``n=2``).
         gold: a :class:`~rlnoise.overoptimization.gold.GoldReward`.
-        noise, seed: passed to :func:`label_pairs`.
-        cache_key: everything that determines the sampled pairs and gold scores (policy, sampling, gold config,
-            prompts). Given, the scored pairs are cached and reused across noise settings; None disables caching.
+        settings: everything that determines the sampled pairs and their gold scores (policy, sampling, gold
+            config, seed); the prompts are added here.
     """
 
     def build(folder):
@@ -99,21 +90,18 @@ def build_preference_dataset(
             )
         ).save_to_disk(str(folder / "pairs"))
 
-    if cache_key is None:
-        import tempfile
-        from pathlib import Path
+    return cached_stage("scored_pairs", dict(settings, prompts=list(prompts)), build)
 
-        folder = Path(tempfile.mkdtemp(prefix="rlnoise-pairs-"))
-        build(folder)
-    else:
-        folder = cached_stage("scored_pairs", cache_key, build)
-    scored = load_from_disk(str(folder / "pairs"))
+
+def labelled_pairs(scored: Stage, noise: str = "none", seed: int = 0) -> Dataset:
+    """The scored pairs of a stage, labelled by gold argmax and passed through ``noise`` (see :func:`label_pairs`)."""
+    data = load_from_disk(str(scored / "pairs"))
     return label_pairs(
-        list(scored["prompt"]),
-        list(scored["a"]),
-        list(scored["b"]),
-        np.array(scored["gold_a"]),
-        np.array(scored["gold_b"]),
+        list(data["prompt"]),
+        list(data["a"]),
+        list(data["b"]),
+        np.array(data["gold_a"]),
+        np.array(data["gold_b"]),
         noise,
         seed,
     )

@@ -29,7 +29,13 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8) -> torch.Tensor:
-    """Standardise ``x`` over the masked positions (unbiased variance, as in the reference implementations).
+    """Standardise ``x`` over the masked positions: ``(x - mean) / sqrt(var + eps)``, ``var`` unbiased (divisor n - 1).
+
+    The references differ here: the code of Huang et al.'s "N implementation details" (``whiten``, with
+    ``unbiased=False`` to match TensorFlow's ``tf.nn.moments``) and OpenRLHF (``masked_normalize``) use the
+    population variance (divisor n); trl's ``masked_whiten`` uses the unbiased one. This follows trl, whose removed
+    PPOTrainer the trainer in ``ppo.py`` replaces; over a batch of response tokens the two differ by a factor
+    ``sqrt(n / (n - 1))``, negligible at the usual thousands of tokens. The n - 1 divisor is why n >= 2 is required.
 
     Args:
         shift_mean: False keeps the original mean (used for rewards); True centres it (advantages).

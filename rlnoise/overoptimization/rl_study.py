@@ -1,51 +1,28 @@
-"""Shared parts of the online-RL recipes: prompt splits, proxy rewards per noise setting, checkpoints, results."""
+"""The online-RL study: prompt splits, proxy rewards per noise setting, one run per (noise, objective, beta) with
+rlnoise PPO or trl GRPO/RLOO, evaluation rows, Gao RL fits, results and plot."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from rlnoise.core.config import check_positive, to_dict
+from rlnoise.core.config import to_dict
 from rlnoise.core.distributed import barrier, process_state
-from rlnoise.core.files import append_jsonl, read_jsonl, write_json, write_yaml
+from rlnoise.core.files import append_jsonl, read_jsonl
 from rlnoise.core.generation import SamplingConfig
-from rlnoise.core.runs import run_dir, run_metadata
+from rlnoise.core.models import load_model
+from rlnoise.core.runs import Run
 from rlnoise.core.tasks import load_prompts
-from rlnoise.overoptimization.objectives import OBJECTIVES
-from rlnoise.overoptimization.pipeline import RMStudyConfig, cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.overoptimization.config import RLStudyConfig
+from rlnoise.overoptimization.pipeline import cached_ensemble, make_gold, scored_pair_datasets
 from rlnoise.overoptimization.plots import plot_rl
+from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 from rlnoise.overoptimization.reward import EnsembleReward
 from rlnoise.overoptimization.rl_eval import evaluate_policy
 from rlnoise.overoptimization.scaling import fit_rl, rl_peak
-
-
-@dataclass
-class RLStudyConfig(RMStudyConfig):
-    """Online-RL settings on top of the reward-model study (shared by the PPO and GRPO/RLOO recipes)."""
-
-    run_name: str = field(default="ppo_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
-    n_rl_prompts: int = field(default=64, metadata={"help": "Training prompts of the policy."})
-    n_rl_eval_prompts: int = field(default=16, metadata={"help": "Fixed evaluation prompts."})
-    objectives: list[str] = field(
-        default_factory=lambda: ["mean"], metadata={"help": "Reward objectives to train on."}
-    )
-    kl_coefs: list[float] = field(default_factory=lambda: [0.01], metadata={"help": "beta values to sweep."})
-    total_steps: int = field(default=40, metadata={"help": "PPO steps per run."})
-    eval_every: int = field(default=10, metadata={"help": "Evaluate every k steps (and at 0 and the end)."})
-    checkpoint_every: int = field(default=10, metadata={"help": "Checkpoint every k steps."})
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("n_rl_prompts", "n_rl_eval_prompts", "total_steps", "eval_every", "checkpoint_every"):
-            check_positive(name, getattr(self, name), integer=True)
-        for name in self.objectives:
-            if name not in OBJECTIVES:
-                raise ValueError(f"objectives must be names in {sorted(OBJECTIVES)}, got '{name}'")
-        for beta in self.kl_coefs:
-            check_positive("kl_coefs", beta, allow_zero=True)
 
 
 def rl_prompt_splits(study) -> tuple[dict[str, list[dict]], list[dict], list[str], list[str]]:
@@ -73,7 +50,7 @@ def proxy_rewards(study, sampling, gold_config, ensemble_config, rm_splits, devi
     policy's held-out responses) is what members are standardised on. See :func:`initial_gold_std` for gold."""
     for spec in study.noise:
         pairs = scored_pair_datasets(study.policy, rm_splits, sampling, gold_config, spec, study.seed)
-        ensemble, _ = cached_ensemble(pairs["train"], ensemble_config, spec)
+        ensemble, _, _ = cached_ensemble(pairs, ensemble_config)
         ensemble.to(device)
         held_out = pairs["eval"]
         reference = (list(held_out["raw_prompt"]) * 2, list(held_out["chosen"]) + list(held_out["rejected"]))
@@ -97,6 +74,7 @@ class RLContext:
     rl_prompts: list[str]
     eval_prompts: list[str]
     out: Path
+    config_key: str  # the run's config key, stamped on every metrics row
     state: object  # accelerate PartialState
 
 
@@ -115,31 +93,61 @@ def evaluate_and_record(ctx: RLContext, run: dict, step: int, policy, tokenizer,
             seed=ctx.study.seed + 1,
         )
         samples = metrics.pop("samples")
-        append_jsonl(
-            ctx.out / "metrics.jsonl", dict(run=label, **run, step=step, seconds=time.time() - start, **metrics)
-        )
+        row = dict(run=label, **run, step=step, seconds=time.time() - start, config_key=ctx.config_key, **metrics)
+        append_jsonl(ctx.out / "metrics.jsonl", row)
         for p, r, g, x in samples[:4]:
             append_jsonl(ctx.out / "samples.jsonl", dict(run=label, step=step, prompt=p, response=r, gold=g, proxy=x))
         print(f"[{label}] step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
     barrier()
 
 
-def run_rl_study(algorithm: str, configs: tuple, train_one) -> None:
-    """The study loop shared by the PPO and trl recipes: for each noise setting, objective and KL coefficient,
-    ``train_one(run, reward, ctx)``; then results.json and the plot from metrics.jsonl.
+def train_ppo(ppo_config: PPOConfig, run: dict, reward, ctx: RLContext) -> None:
+    """One PPO run (``run``: noise, objective, beta) on its own copy of the PPO config, resumed if checkpointed."""
+    study = ctx.study
+    policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed)
+    config = replace(ppo_config, kl_coef=run["beta"])
+    trainer = PPOTrainer(policy.to(ctx.state.device), tokenizer, reward, config, ctx.sampling)
 
-    Args:
-        algorithm: name recorded in the results and used for the plot file.
-        configs: ``(study, algorithm_config, sampling, gold_config, ensemble_config)`` as parsed.
+    def evaluate(trainer: PPOTrainer):
+        policy = trainer.unwrapped.policy
+        evaluate_and_record(ctx, run, trainer.step, policy, tokenizer, reward, reference=trainer.reference)
+
+    trainer.train(
+        ctx.rl_prompts,
+        total_steps=study.total_steps,
+        seed=study.seed,
+        evaluate=evaluate,
+        eval_every=study.eval_every,
+        checkpoints=ctx.out / "checkpoints" / run_folder_name(run_label(run)),
+        checkpoint_every=study.checkpoint_every,
+        label=run_label(run),
+    )
+
+
+RL_AXES = ("noise", "objectives", "kl_coefs")  # a resumed RL run may add or drop these; nothing else may change
+
+
+def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, ensemble_config) -> dict:
+    """For each noise setting, objective and KL coefficient, one RL run (rlnoise PPO when ``algorithm_config`` is a
+    :class:`PPOConfig`, else trl GRPO/RLOO); then results.json and the plot from this config's metrics rows.
+
+    A killed study resumes: runs continue from their last checkpoint. Rerunning the folder with another config
+    (other than the sweep axes) stops with an error naming the differing fields.
     """
-    study, _, sampling, gold_config, ensemble_config = configs
+    is_ppo = isinstance(algorithm_config, PPOConfig)
+    if is_ppo and algorithm_config.kl_coef != PPOConfig().kl_coef:
+        raise ValueError(
+            f"kl_coef ({algorithm_config.kl_coef}) is not used by the RL study: the KL coefficient is swept by "
+            "kl_coefs (e.g. --kl_coefs 0.01 0.1)"
+        )
+    algorithm = "ppo" if is_ppo else algorithm_config.algorithm
     state = process_state()
-    out = run_dir("overoptimization", study.run_name, study.output_root)
-    if state.is_main_process:
-        write_yaml(out / "config.yaml", to_dict(configs))
+    configs = (study, algorithm_config, sampling, gold_config, ensemble_config)
+    out_run = Run("overoptimization", to_dict(configs), axes=RL_AXES)
     rm_splits, rl_rows, rl_prompts, eval_prompts = rl_prompt_splits(study)
-    ctx = RLContext(study, sampling, make_gold(gold_config, rl_rows), rl_prompts, eval_prompts, out, state)
-    flip_rates = {}
+    gold = make_gold(gold_config, rl_rows)
+    ctx = RLContext(study, sampling, gold, rl_prompts, eval_prompts, out_run.folder, out_run.key, state)
+    flip_rates, labels = {}, []
     for spec, ensemble, reference, flip_rate in proxy_rewards(
         study, sampling, gold_config, ensemble_config, rm_splits, state.device
     ):
@@ -147,17 +155,20 @@ def run_rl_study(algorithm: str, configs: tuple, train_one) -> None:
         for objective in study.objectives:
             reward = EnsembleReward(ensemble, objective, study.uwo_lambda, reference=reference)
             for beta in study.kl_coefs:
-                train_one(dict(noise=spec, objective=objective, beta=beta), reward, ctx)
+                run = dict(noise=spec, objective=objective, beta=beta)
+                labels.append(run_label(run))
+                if is_ppo:
+                    train_ppo(algorithm_config, run, reward, ctx)
+                else:
+                    from rlnoise.overoptimization.trl_rl import train_trl  # trl loads slowly; only when used
+
+                    train_trl(algorithm_config, run, reward, ctx)
     gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)  # all processes: it reads a cached stage
-    if state.is_main_process:
-        results = rl_results(read_jsonl(out / "metrics.jsonl"), gold_std)
-        results.update(
-            recipe="rl", algorithm=algorithm, metadata=run_metadata(), noise=study.noise, flip_rate=flip_rates
-        )
-        write_json(out / "results.json", results)
-        for path in plot_rl(results, out):
-            print(f"wrote {path}")
-        print(f"results in {out}")
+    rows = [r for r in read_jsonl(out_run.folder / "metrics.jsonl") if r.get("config_key") == out_run.key]
+    results = rl_results([r for r in rows if r["run"] in labels], gold_std)
+    results.update(recipe="rl", algorithm=algorithm, noise=study.noise, flip_rate=flip_rates)
+    out_run.write_outputs(results, plot=plot_rl)
+    return results
 
 
 def run_folder_name(label: str) -> str:
@@ -167,13 +178,6 @@ def run_folder_name(label: str) -> str:
 def run_label(run: dict) -> str:
     """``"noise|objective|beta=x"``: the key of one RL run."""
     return f"{run['noise']}|{run['objective']}|beta={run['beta']}"
-
-
-def latest_checkpoint(folder: str | Path) -> Path | None:
-    """The ``step-NNNNNN`` checkpoint with the highest step under ``folder`` (complete ones only), or None."""
-    folder = Path(folder)
-    done = [p for p in folder.glob("step-*") if (p / "trainer.json").exists()]
-    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
 
 
 def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:

@@ -193,21 +193,26 @@ def run_task(
 _LIST_TASKS = ("sum", "sort", "median", "gcd")
 
 
+def _is_int(value) -> bool:
+    """An int or numpy integer, not a bool (``True + True`` would be traced as ``1 + 1``)."""
+    if type(value) is int:  # checked first: the ABC check below is slow
+        return True
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _normalise_args(task: str, args) -> tuple:
     """``(a, b)`` for arithmetic tasks; ``([x, ...],)`` for list tasks (a flat list is accepted too)."""
-
-    def ints(values):
-        integral = (type(v) is int or isinstance(v, numbers.Integral) for v in values)  # int first: ABC check is slow
-        return isinstance(values, list | tuple) and all(integral)
-
+    given = args
     if task in _LIST_TASKS:
-        if isinstance(args, list | tuple) and len(args) == 1 and ints(args[0]):
+        if isinstance(args, list | tuple) and len(args) == 1 and isinstance(args[0], list | tuple):
             args = args[0]
-        if not ints(args) or len(args) == 0:
-            raise ValueError(f"task {task!r} takes one non-empty list of ints, got {args!r}")
+        if not isinstance(args, list | tuple) or len(args) == 0 or not all(map(_is_int, args)):
+            raise ValueError(
+                f"args: task {task!r} takes one non-empty list of ints (not bools), e.g. ([52, 3, 17],), got {given!r}"
+            )
         return ([int(v) for v in args],)
-    if not ints(args) or len(args) != 2:
-        raise ValueError(f"task {task!r} takes two ints, got {args!r}")
+    if not isinstance(args, list | tuple) or len(args) != 2 or not all(map(_is_int, args)):
+        raise ValueError(f"args: task {task!r} takes two ints (not bools), e.g. (5284, 397), got {given!r}")
     if task in ("div", "mod") and args[1] == 0:
-        raise ValueError(f"task {task!r}: the divisor must not be 0, got {args!r}")
+        raise ValueError(f"args: task {task!r}: the divisor must not be 0, got {given!r}")
     return int(args[0]), int(args[1])

@@ -1,0 +1,73 @@
+"""The reward-model study: K proxy reward models per noise setting and their held-out accuracy.
+
+gold reward -> policy samples two responses per prompt -> gold labels -> noise -> K proxy reward models ->
+held-out accuracy of each member and each conservative objective, on noisy and on true labels.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+from rlnoise.core.config import to_dict
+from rlnoise.core.distributed import process_state
+from rlnoise.core.generation import SamplingConfig
+from rlnoise.core.runs import Run
+from rlnoise.core.tasks import load_prompts
+from rlnoise.overoptimization.config import RMStudyConfig
+from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
+from rlnoise.overoptimization.gold import GoldConfig
+from rlnoise.overoptimization.objectives import apply_objective
+from rlnoise.overoptimization.pipeline import cached_ensemble, scored_pair_datasets
+from rlnoise.overoptimization.plots import plot_rm_accuracy
+
+
+def run_rm_study(
+    study: RMStudyConfig, sampling: SamplingConfig, gold_config: GoldConfig, ensemble_config: EnsembleConfig
+) -> dict:
+    """Train (or reload) the proxies of every noise setting and report their accuracy; returns the results."""
+    state = process_state()
+    run = Run("overoptimization", to_dict((study, sampling, gold_config, ensemble_config)), resumable=False)
+    prompts = load_prompts(
+        study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs, seed=study.seed
+    )
+    splits = {name: prompts[name].to_list() for name in ("train", "eval")}
+    objectives = {name: partial(apply_objective, name, lam=study.uwo_lambda) for name in ("mean", "wco", "uwo", "lcb")}
+    results = dict(recipe="train_rms", settings={})
+    samples = []
+    for spec in study.noise:
+        start = time.time()
+        # every process takes part: sampling is sharded, training is data-parallel, caches are shared
+        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
+        ensemble, logs, _ = cached_ensemble(pairs, ensemble_config)
+        ensemble.to(state.device)
+        accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
+        setting = dict(
+            flip_rate=float(sum(pairs["train"]["flipped"]) / len(pairs["train"])),
+            accuracy=accuracy,
+            train_loss=logs["loss"],
+            seconds=time.time() - start,
+        )
+        results["settings"][spec] = setting
+        state.print(
+            f"[{spec}] flipped {setting['flip_rate']:.1%}, member true-label accuracy "
+            f"{[round(a, 3) for a in accuracy['members']['true']]}, objectives "
+            f"{ {k: round(v['true'], 3) for k, v in accuracy['objectives'].items()} }"
+        )
+        rows = pairs["eval"].select(range(min(4, len(pairs["eval"]))))
+        scores = ensemble.score(rows["raw_prompt"], rows["chosen"])
+        samples += [
+            dict(
+                noise=spec,
+                prompt=r["raw_prompt"],
+                chosen=r["chosen"],
+                rejected=r["rejected"],
+                gold_chosen=r["gold_chosen"],
+                gold_rejected=r["gold_rejected"],
+                flipped=r["flipped"],
+                proxy_chosen=scores[:, i].tolist(),
+            )
+            for i, r in enumerate(rows)
+        ]
+    run.write_outputs(results, samples=samples, plot=plot_rm_accuracy)
+    return results
