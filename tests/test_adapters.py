@@ -233,6 +233,10 @@ def test_nmtune_recipe_end_to_end_and_resume(tmp_path):
     rerun = json.loads((out / "results.json").read_text())
     assert rerun["pairs"] == results["pairs"] and rerun["simulation"] == results["simulation"]
     assert (out / "cells.jsonl").read_text().splitlines()[0] == lines[0]
+    other = run_recipe(
+        "recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path, "--label_noise", "coste"
+    )
+    assert other.returncode != 0 and "label_noise: 'none' -> 'coste'" in other.stderr
 
 
 @pytest.mark.parametrize(
@@ -263,7 +267,8 @@ def test_study_with_noisy_downstream_labels_flips_only_training_labels(tmp_path)
     rows = {}
     for noise in ("none", "symmetric:p=0.3"):
         study = NMTuneStudyConfig(
-            run_name=noise,
+            run_name=noise.replace(":", "_"),
+            output_root=str(tmp_path),
             pairs=["csqa->obqa"],
             feature_model=f"file:{tmp_path}/{{task}}.npy",
             adapters=["linear"],
@@ -271,7 +276,7 @@ def test_study_with_noisy_downstream_labels_flips_only_training_labels(tmp_path)
             label_noise=noise,
             simulation=False,
         )
-        (row,) = run_study(study, adapter_config, tmp_path / noise.replace(":", "_"))
+        (row,) = run_study(study, adapter_config)
         rows[noise] = row
     assert rows["none"]["train_flipped"] == 0 and 0.25 < rows["symmetric:p=0.3"]["train_flipped"] < 0.35
     assert rows["none"]["id_accuracy"] == 1.0 and rows["none"]["ood_accuracy"] == 1.0  # test labels stay clean

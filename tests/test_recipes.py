@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from helpers import ROOT, assert_same, run_recipe, without
 
 OVEROPT_CONFIGS = sorted((ROOT / "recipes" / "overoptimization" / "configs").glob("*.yaml"))
@@ -91,6 +92,13 @@ def test_bon_recipe_end_to_end(tmp_path):
         without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
         without(results, "seconds", "metadata"),
     )
+    # regression: other gold weights relabel the pairs and retrain the proxies; the pool's proxy scores must follow
+    reweighted = run_recipe(*BON, tmp_path, "--w_length", "3.0")
+    assert reweighted.returncode == 0, reweighted.stderr[-3000:]
+    changed = json.loads((out / "results.json").read_text())
+    proxies = lambda r: [c["proxy"] for s in r["settings"].values() for c in s["selectors"].values()]  # noqa: E731
+    assert proxies(changed) != proxies(results)
+    assert yaml.safe_load((out / "config.yaml").read_text())["w_length"] == 3.0
 
 
 PPO = ("recipes/overoptimization/ppo.py", "recipes/overoptimization/configs/ppo_tiny.yaml")
@@ -113,6 +121,10 @@ def test_ppo_recipe_end_to_end_and_resume(tmp_path):
     again = run_recipe(*PPO, tmp_path)
     assert again.returncode == 0 and again.stdout.count("resumed from step-000002") == 4
     assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=1e-4)
+    # another training config never resumes these checkpoints: it stops before any work, naming the fields
+    other = run_recipe(*PPO, tmp_path, "--ppo_learning_rate", "0.5", "--ppo_epochs", "1")
+    assert other.returncode != 0 and "ppo_learning_rate: 0.02 -> 0.5" in other.stderr
+    assert "ppo_epochs" in other.stderr and "--overwrite" in other.stderr and "resumed" not in other.stdout
 
 
 def test_ppo_recipe_sweeps_beta(tmp_path):

@@ -119,6 +119,10 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
         [{k: v for k, v in c.items() if k != "seconds"} for c in cells],
         tol=1e-6,
     )
+    # a rerun with other training settings never reports the old cells: it stops, naming the fields
+    other = run_recipe(*TINY, tmp_path, "--n_train", "8", "--seed", "5")
+    assert other.returncode != 0 and "n_train" in other.stderr and "seed: 0 -> 5" in other.stderr
+    assert "done, skipped" not in other.stdout
 
 
 if __name__ == "__main__":

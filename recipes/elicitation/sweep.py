@@ -13,45 +13,17 @@ on the held-out test set -> cells*.jsonl (finished cells are skipped; --shard i/
 
 from __future__ import annotations
 
-import datasets
-
-from rlnoise.core.config import parse_config, to_dict
+from rlnoise.core.config import parse_config
 from rlnoise.core.distributed import process_state
-from rlnoise.core.files import write_json, write_text, write_yaml
-from rlnoise.core.runs import run_metadata
-from rlnoise.elicitation.analysis import frontier, regimes, summarize
 from rlnoise.elicitation.learner import LearnerConfig
-from rlnoise.elicitation.plots import plot_elicitation
-from rlnoise.elicitation.report import results_table
-from rlnoise.elicitation.sweep import SweepConfig, run_folder, run_sweep
+from rlnoise.elicitation.sweep import SweepConfig, run_elicitation_sweep
 
 
 def main():
     sweep, learner = parse_config(SweepConfig, LearnerConfig)
-    datasets.disable_progress_bars()
     if process_state().num_processes > 1:
         raise SystemExit("recipes/elicitation/sweep.py runs cells one after another; split a grid with --shard i/n")
-    out = run_folder(sweep)
-    out.mkdir(parents=True, exist_ok=True)
-    write_yaml(out / "config.yaml", to_dict((sweep, learner)))
-    rows = run_sweep(sweep, learner)
-    summary = summarize(rows, sweep.weak_marginal_cost)
-    results = {
-        "recipe": "elicitation",
-        "weak_marginal_cost": sweep.weak_marginal_cost,
-        "summary": summary,
-        "regimes": regimes(summary),
-        "frontier": {t: frontier(summary, t) for t in sorted({s["task"] for s in summary})},
-        "weak_labeler": {r["task"]: r["weak_accuracy"] for r in rows if r.get("weak_accuracy") is not None},
-        "cells": len(rows),
-        "metadata": run_metadata(),
-    }
-    write_json(out / "results.json", results)
-    table = results_table(results)
-    write_text(out / "results.md", table + "\n")
-    plot_elicitation(results, out)
-    print(table)
-    print(f"results in {out}")
+    run_elicitation_sweep(sweep, learner)
 
 
 if __name__ == "__main__":

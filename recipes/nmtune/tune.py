@@ -12,29 +12,16 @@ are skipped on rerun), results.json, results.md, nmtune.png.
 from __future__ import annotations
 
 from rlnoise.adapters.heads import AdapterConfig
-from rlnoise.adapters.plots import plot_nmtune
-from rlnoise.adapters.study import NMTuneStudyConfig, results_table, run_study, summarize
-from rlnoise.core.config import parse_config, to_dict
+from rlnoise.adapters.study import NMTuneStudyConfig, run_nmtune_study
+from rlnoise.core.config import parse_config
 from rlnoise.core.distributed import process_state
-from rlnoise.core.files import write_json, write_text, write_yaml
-from rlnoise.core.runs import run_dir, run_metadata
 
 
 def main():
     study, adapter = parse_config(NMTuneStudyConfig, AdapterConfig)
     if process_state().num_processes > 1:
         raise SystemExit("recipes/nmtune/tune.py trains small heads in one process; launch it without --num_processes")
-    out = run_dir("nmtune", study.run_name, study.output_root)
-    write_yaml(out / "config.yaml", to_dict((study, adapter)))
-    rows = run_study(study, adapter, out)
-    summary = summarize(rows)
-    results = {"recipe": "nmtune", "config": to_dict((study, adapter)), **summary, "metadata": run_metadata()}
-    write_json(out / "results.json", results)
-    table = results_table(summary)
-    write_text(out / "results.md", table + "\n")
-    plot_nmtune(results, out)
-    print(table)
-    print(f"results in {out}")
+    run_nmtune_study(study, adapter)
 
 
 if __name__ == "__main__":

@@ -3,29 +3,27 @@ noisy pre-training simulation. Rows are appended to ``cells.jsonl`` and skipped 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from rlnoise.adapters.data import PAIRS, FeatureSpec, pair_data
 from rlnoise.adapters.heads import ADAPTERS, AdapterConfig
+from rlnoise.adapters.plots import plot_nmtune
 from rlnoise.adapters.simulation import SimulationConfig, simulate
 from rlnoise.adapters.spectrum import NORMALIZATIONS, lsvr, normalize_features, sve
 from rlnoise.adapters.train import accuracy, apply_adapter, train_adapter
-from rlnoise.core.config import check_choice, check_positive, check_probability, to_dict
-from rlnoise.core.files import append_jsonl, read_jsonl
+from rlnoise.core.config import check_choice, check_lists, check_positive, check_probability, to_dict
 from rlnoise.core.noise import apply_noise, parse_noise_spec
-from rlnoise.core.stages import fingerprint
+from rlnoise.core.runs import Run, RunSettings
 
 
 @dataclass
-class NMTuneStudyConfig:
+class NMTuneStudyConfig(RunSettings):
     """Pairs, features, adapters, seeds, label noise and the simulation of an NMTune study."""
 
     run_name: str = field(default="nmtune_quick", metadata={"help": "Run folder name under runs/nmtune/."})
-    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
     pairs: list[str] = field(default_factory=lambda: ["csqa->obqa"], metadata={"help": f"From {sorted(PAIRS)}."})
     feature_model: str = field(
         default="minilm-l6",
@@ -61,6 +59,7 @@ class NMTuneStudyConfig:
     )
 
     def __post_init__(self):
+        check_lists(self)
         for p in self.pairs:
             check_choice("pairs", p, PAIRS)
         for a in self.adapters:
@@ -81,31 +80,30 @@ def _spectrum(x: np.ndarray, how: str) -> dict:
     return {"sve": sve(x), "lsvr": lsvr(x)}
 
 
-def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: str | Path) -> list[dict]:
-    """Run every unfinished (pair, adapter, seed) and simulation row; returns this configuration's rows of
-    ``folder/cells.jsonl``."""
-    path = Path(folder) / "cells.jsonl"
-    done = {r["key"] for r in read_jsonl(path)} if path.exists() else set()
-    wanted: set[str] = set()  # this configuration's rows (the file may also hold rows of earlier settings)
+NMTUNE_AXES = ("pairs", "adapters", "seeds", "sim_seeds")  # a resumed study may change these, nothing else
+
+
+def open_run(config: NMTuneStudyConfig, adapter_config: AdapterConfig) -> Run:
+    """The study's run folder (``adapter`` and ``seed`` of the adapter config are set per row from the study)."""
+    return Run("nmtune", to_dict((config, adapter_config)), axes=NMTUNE_AXES)
+
+
+def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run | None = None) -> list[dict]:
+    """Run every unfinished (pair, seed, adapter) and simulation row; returns the rows of this grid, in order."""
+    log = (run or open_run(config, adapter_config)).cells()
+    done = log.finished()
+    keys: list[str] = []
     spec = FeatureSpec(config.feature_model, config.feature_pooling, config.feature_mode, config.feature_l2)
     noise_name, noise_params = parse_noise_spec(config.label_noise)
     for pair in config.pairs:
         data = None
         for seed in config.seeds:
             for name in config.adapters:
-                cfg = AdapterConfig(**{**vars(adapter_config), "adapter": name, "seed": seed})
-                key = fingerprint(
-                    "pair",
-                    pair,
-                    vars(spec),
-                    config.label_noise,
-                    config.test_share,
-                    config.spectrum_normalization,
-                    to_dict(cfg),
-                )
-                wanted.add(key)
+                key = log.key("pair", pair, seed, name)
+                keys.append(key)
                 if key in done:
                     continue
+                cfg = replace(adapter_config, adapter=name, seed=seed)
                 if data is None:
                     data = pair_data(pair, spec, test_share=config.test_share)
                 x, y = data.train
@@ -113,7 +111,6 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: 
                 model, history = train_adapter(x, noisy.labels, cfg, num_classes=2)
                 _, z = apply_adapter(model, data.id_test[0])
                 row = dict(
-                    key=key,
                     kind="pair",
                     pair=pair,
                     adapter=name,
@@ -129,8 +126,8 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: 
                     after=_spectrum(z, config.spectrum_normalization),
                     final_loss=history[-1],
                 )
-                append_jsonl(path, row)
-                done.add(key)
+                done[key] = log.append(key, row)
+    rows = log.rows(keys)
     if config.simulation:
         for seed in tqdm(config.sim_seeds, desc="simulation"):
             sim = SimulationConfig(
@@ -141,14 +138,23 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, folder: 
                 adapters=tuple(config.adapters),
                 seed=seed,
             )
-            key = fingerprint("simulation", vars(sim), to_dict(adapter_config))
-            wanted.add(key)
-            if key in done:
-                continue
-            for row in simulate(sim, adapter_config):
-                append_jsonl(path, dict(row, key=key, kind="simulation"))
-            done.add(key)
-    return [r for r in read_jsonl(path) if r["key"] in wanted]
+            key = log.key("simulation", seed, sim.adapters)
+            if key not in done:  # one simulation seed gives many rows: they are logged as one cell
+                done[key] = log.append(key, dict(kind="simulation", rows=simulate(sim, adapter_config)))
+            rows += [dict(r, kind="simulation") for r in done[key]["rows"]]
+    return rows
+
+
+def run_nmtune_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig) -> dict:
+    """Run (or resume) the study in its run folder and write results.json, results.md and the plot."""
+    run = open_run(config, adapter_config)
+    summary = summarize(run_study(config, adapter_config, run))
+    run.write_outputs(
+        {"recipe": "nmtune", "config": to_dict((config, adapter_config)), **summary},
+        table=results_table(summary),
+        plot=plot_nmtune,
+    )
+    return summary
 
 
 def summarize(rows: list[dict]) -> dict:

@@ -8,31 +8,34 @@ re-scored under any weak marginal cost without retraining (``analysis.rescore``)
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from rlnoise.core.config import check_positive, to_dict
-from rlnoise.core.files import append_jsonl, read_jsonl
-from rlnoise.core.stages import fingerprint
+from rlnoise.core.config import check_lists, check_positive, to_dict
+from rlnoise.core.files import read_jsonl
+from rlnoise.core.runs import Run, RunSettings
 from rlnoise.core.tasks import BINARY_TASKS, binary_task
+from rlnoise.elicitation.analysis import frontier, regimes, summarize
 from rlnoise.elicitation.cost import Spend, check_budget, check_weak_cost, check_weak_fraction
 from rlnoise.elicitation.data import Splits, make_splits
 from rlnoise.elicitation.learner import LearnerConfig, StrongLearner
 from rlnoise.elicitation.methods import METHODS, CellData, method, run_cell
+from rlnoise.elicitation.plots import plot_elicitation
+from rlnoise.elicitation.report import results_table
 from rlnoise.elicitation.weak import weak_labels
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class SweepConfig:
+class SweepConfig(RunSettings):
     """The grid, the data and the labelers of an elicitation sweep (the strong learner is ``LearnerConfig``)."""
 
     run_name: str = field(default="elicitation_quick", metadata={"help": "Run folder name under runs/elicitation/."})
-    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
     tasks: list[str] = field(
         default_factory=lambda: ["boolq"], metadata={"help": f"Tasks, from {list(BINARY_TASKS)}."}
     )
@@ -76,8 +79,7 @@ class SweepConfig:
     )
 
     def __post_init__(self):
-        if not self.tasks:
-            raise ValueError("tasks must name at least one task")
+        check_lists(self)
         for t in self.tasks:
             if t not in BINARY_TASKS:
                 raise ValueError(f"tasks: each must be one of {list(BINARY_TASKS)}, got {t!r}")
@@ -159,30 +161,25 @@ def point_spend(config: SweepConfig, point: GridPoint) -> Spend:
     )
 
 
-def cell_key(config: SweepConfig, learner: LearnerConfig, point: GridPoint) -> tuple[str, dict]:
-    """A cell's identity: what determines its result (two grid points with the same spend share one cell)."""
+def cell_parts(config: SweepConfig, point: GridPoint) -> tuple[dict, Spend]:
+    """What determines a cell's result beyond the run's config: two grid points that buy the same labels (same
+    task, method, spend and seed) share one result."""
     spend = point_spend(config, point)
-    m = method(point.method)
-    parts = dict(
-        data=_data_key(config, point.task),
-        method=point.method,
-        spend=vars(spend),
-        seed=point.seed,
-        weak=dict(model=config.weak_model, pooling=config.weak_pooling) if m.weak else None,
-        learner=to_dict(learner) if m.train else dict(prompt_model=config.prompt_model),
-    )
-    return fingerprint(parts), vars(spend)
+    return dict(task=point.task, method=point.method, spend=vars(spend), seed=point.seed), spend
 
 
-def run_folder(config: SweepConfig) -> Path:
-    return Path(config.output_root) / "elicitation" / config.run_name
+ELICITATION_AXES = ("tasks", "budgets", "weak_fractions", "methods", "seeds")
 
 
-def load_cells(folder: str | Path) -> list[dict]:
-    """Every finished grid point of a sweep folder (all shards)."""
+def load_cells(folder: str | Path, config_key: str | None = None) -> list[dict]:
+    """Every finished grid point of a sweep folder (all shards) made by ``config_key`` (default: the config of the
+    folder's results.json, so a planner never mixes rows of two configs)."""
+    folder = Path(folder)
+    if config_key is None and (folder / "results.json").exists():
+        config_key = json.loads((folder / "results.json").read_text()).get("config_key")
     rows = []
-    for path in sorted(Path(folder).glob("cells*.jsonl")):
-        rows += read_jsonl(path)
+    for path in sorted(folder.glob("cells*.jsonl")):
+        rows += [r for r in read_jsonl(path) if config_key is None or r.get("config_key") == config_key]
     return rows
 
 
@@ -236,43 +233,72 @@ def feasible_points(config: SweepConfig, splits: dict[str, Splits]) -> list[Grid
     return points
 
 
-def run_sweep(config: SweepConfig, learner_config: LearnerConfig) -> list[dict]:
-    """Run this shard's unfinished cells; returns all finished rows of the folder (every shard)."""
+def run_sweep(config: SweepConfig, learner_config: LearnerConfig, run: Run | None = None) -> list[dict]:
+    """Run this shard's unfinished cells; returns the finished rows of the whole grid (every shard), in order.
+
+    ``run`` is the run folder (default: opened here, after the grid is checked against the pools)."""
     prompted = [m for m in config.methods if method(m).fewshot and method(m).train]
     if learner_config.mode == "head" and prompted:
         raise ValueError(
             f"methods {prompted} put exemplars in the classifier's input, which needs mode lora or full, "
             "not head (fixed features)"
         )
-    folder = run_folder(config)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"cells-{config.shard_index}of{config.shard_count}.jsonl"
-    done = {(r["key"], r["budget"], r["weak_fraction"]): r for r in load_cells(folder)}
-    by_key = {r["key"]: r for r in done.values()}
     splits = {task: task_splits(config, task) for task in config.tasks}
     points = feasible_points(config, splits)
-    points = [p for i, p in enumerate(points) if i % config.shard_count == config.shard_index]
+    run = run or open_run(config, learner_config)
+    log = run.cells(f"cells-{config.shard_index}of{config.shard_count}.jsonl", pattern="cells*.jsonl")
+    done = log.finished()
+    by_result = {r["result_key"]: r for r in done.values()}
+    keys = [log.key(vars(p)) for p in points]
+    mine = [(p, k) for i, (p, k) in enumerate(zip(points, keys)) if i % config.shard_count == config.shard_index]
     tasks: dict[str, tuple] = {}
-    for point in tqdm(points, desc=f"cells (shard {config.shard})"):
-        key, spend = cell_key(config, learner_config, point)
-        if (key, point.budget, point.weak_fraction) in done:
+    for point, key in tqdm(mine, desc=f"cells (shard {config.shard})"):
+        if key in done:
             continue
-        if key in by_key:  # same labels at another grid point (e.g. prompting at every budget): reuse the result
-            result = {k: v for k, v in by_key[key].items() if k not in ("budget", "weak_fraction")}
+        parts, spend = cell_parts(config, point)
+        result_key = log.key(parts)
+        if result_key in by_result:  # same labels at another grid point (e.g. prompting at every budget): reuse
+            result = {k: v for k, v in by_result[result_key].items() if k not in ("budget", "weak_fraction")}
         else:
             if point.task not in tasks:
                 need_weak = any(method(m).weak for m in config.methods)
                 tasks[point.task] = task_data(config, learner_config, splits[point.task], need_weak)
             data, info = tasks[point.task]
             result = dict(
-                run_cell(data, point.method, Spend(**spend), point.seed),
-                key=key,
+                run_cell(data, point.method, spend, point.seed),
+                result_key=result_key,
                 task=point.task,
                 method=point.method,
                 weak_accuracy=info.get("weak_pool_accuracy"),
                 n_test=len(data.splits.test),
             )
-        row = dict(result, budget=point.budget, weak_fraction=point.weak_fraction)
-        append_jsonl(out, row)
-        done[(key, point.budget, point.weak_fraction)] = by_key[key] = row
-    return load_cells(folder)
+        row = log.append(key, dict(result, budget=point.budget, weak_fraction=point.weak_fraction))
+        done[key] = by_result[result_key] = row
+    return log.rows(keys)
+
+
+def open_run(config: SweepConfig, learner_config: LearnerConfig) -> Run:
+    """The sweep's run folder: its grid axes may change between reruns, nothing else."""
+    return Run("elicitation", to_dict((config, learner_config)), axes=ELICITATION_AXES)
+
+
+def run_elicitation_sweep(config: SweepConfig, learner_config: LearnerConfig) -> dict:
+    """Run (or resume) this shard of the sweep and write the summary of every finished cell of the grid."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    feasible_points(config, {task: task_splits(config, task) for task in config.tasks})  # errors before any output
+    run = open_run(config, learner_config)
+    rows = run_sweep(config, learner_config, run)
+    summary = summarize(rows, config.weak_marginal_cost)
+    results = {
+        "recipe": "elicitation",
+        "weak_marginal_cost": config.weak_marginal_cost,
+        "summary": summary,
+        "regimes": regimes(summary),
+        "frontier": {t: frontier(summary, t) for t in sorted({s["task"] for s in summary})},
+        "weak_labeler": {r["task"]: r["weak_accuracy"] for r in rows if r.get("weak_accuracy") is not None},
+        "cells": len(rows),
+    }
+    run.write_outputs(results, table=results_table(results), plot=plot_elicitation)
+    return results

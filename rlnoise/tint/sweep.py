@@ -7,14 +7,14 @@ import gc
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from rlnoise.core.config import check_choice, check_positive, check_probability
-from rlnoise.core.files import append_jsonl, read_jsonl
+from rlnoise.core.config import check_choice, check_lists, check_positive, check_probability, to_dict
 from rlnoise.core.models import load_model
+from rlnoise.core.runs import CellLog, Run, RunSettings
 from rlnoise.tint.dataset import make_dataset
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
 from rlnoise.tint.noise import StaticNoise
+from rlnoise.tint.plots import plot_tint
 from rlnoise.tint.tasks import TASKS
 from rlnoise.tint.train import FinetuneConfig, finetune
 
@@ -23,11 +23,10 @@ METHODS = ("finetune", "few_shot")
 
 
 @dataclass
-class TIntSweepConfig:
+class TIntSweepConfig(RunSettings):
     """The grid and the data of a TInt sweep."""
 
     run_name: str = field(default="tint_quick", metadata={"help": "Run folder name under runs/tint/."})
-    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
     tasks: list[str] = field(default_factory=lambda: ["add"], metadata={"help": f"Tasks, from {sorted(TASKS)}."})
     noise_types: list[str] = field(default_factory=lambda: list(NOISE_TYPES), metadata={"help": "static, dynamic."})
     contaminations: list[float] = field(
@@ -54,6 +53,7 @@ class TIntSweepConfig:
     seed: int = field(default=0, metadata={"help": "Seed of problems, noise and exemplars."})
 
     def __post_init__(self):
+        check_lists(self)
         for task in self.tasks:
             check_choice("tasks", task, TASKS)
         for kind in self.noise_types:
@@ -123,15 +123,18 @@ def generation_budget(config: TIntSweepConfig, tokenizer, test) -> int:
     return int(1.5 * longest) + 8
 
 
-def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Path, log=print) -> list[dict]:
-    """Run every unfinished (cell, method) job; returns all rows of ``cells.jsonl``."""
-    results = out / "cells.jsonl"
-    done = {(row["cell"], row["method"]) for row in read_jsonl(results)} if results.exists() else set()
+TINT_AXES = ("tasks", "noise_types", "contaminations", "static_intensities", "dynamic_intensities", "methods")
+
+
+def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: CellLog, echo=print) -> list[dict]:
+    """Run every unfinished (cell, method) job of the grid; returns the grid's rows of the cell log, in order."""
+    done = log.finished()
+    keys = {(cell, m): log.key(cell.id, m) for cell in sweep_cells(config) for m in config.methods}
     base = {}  # the prompted model, loaded once
     for cell in sweep_cells(config):
-        todo = [m for m in config.methods if (cell.id, m) not in done]
+        todo = [m for m in config.methods if keys[cell, m] not in done]
         if not todo:
-            log(f"[{cell.id}] done, skipped")
+            echo(f"[{cell.id}] done, skipped")
             continue
         train, test = cell_datasets(config, cell)
         for method in todo:
@@ -171,8 +174,8 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Pat
                 "seconds": time.time() - started,
                 "samples": rows[:3],
             }
-            append_jsonl(results, row)
-            log(
+            log.append(keys[cell, method], row)
+            echo(
                 f"[{cell.id}] {method}: exact match {metrics['exact_match']:.3f}, "
                 f"step accuracy {metrics['step_accuracy']:.3f}, parse failures {metrics['parse_failure']:.3f} "
                 f"({row['seconds']:.0f} s)"
@@ -180,7 +183,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, out: Pat
             if method == "finetune":
                 del model
                 gc.collect()
-    return read_jsonl(results)
+    return log.rows(keys.values())
 
 
 def results_table(rows: list[dict]) -> str:
@@ -196,3 +199,16 @@ def results_table(rows: list[dict]) -> str:
             f"{r['exact_match']:.3f} | {r['step_accuracy']:.3f} | {r['parse_failure']:.3f} |"
         )
     return "\n".join(lines)
+
+
+def run_tint_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig) -> dict:
+    """Run (or resume) the sweep in its run folder and write results.json, results.md, samples and the plot."""
+    import datasets
+
+    datasets.disable_progress_bars()  # many small per-cell datasets; the cells log their own progress
+    run = Run("tint", to_dict((config, finetune_config)), axes=TINT_AXES)
+    rows = run_sweep(config, finetune_config, run.cells())
+    results = {"recipe": "tint", "cells": [{k: v for k, v in r.items() if k != "samples"} for r in rows]}
+    samples = [{"cell": r["cell"], "method": r["method"], **s} for r in rows for s in r.get("samples", [])]
+    run.write_outputs(results, samples=samples, table=results_table(results["cells"]), plot=plot_tint)
+    return results
