@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BON = ("recipes/overoptimization/bon.py", "recipes/overoptimization/configs/bon_tiny.yaml")
 
 
 def assert_same(a, b, tol: float = 0.0, path: str = "") -> None:
@@ -36,7 +37,43 @@ def without(d: dict, *keys: str) -> dict:
 
 
 def run_recipe(script: str, config: str, output_root, *extra: str, launcher: list[str] | None = None, env=None):
-    """Run a recipe in a subprocess from the repository root; returns the CompletedProcess."""
-    env = dict(env or os.environ, PYTHONPATH=str(ROOT))
-    cmd = [*(launcher or [sys.executable]), script, "--config", config, "--output_root", str(output_root), *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    """Run a recipe from the repository root as a user would (``python script --config ...``).
+
+    Plain runs execute in this process (``runpy``, as ``__main__``), which saves the ~10 s interpreter and torch
+    start-up per call; a ``launcher`` (e.g. ``accelerate launch``) or a custom ``env`` runs a real subprocess.
+    Returns a ``subprocess.CompletedProcess`` either way (exit code, captured stdout and stderr).
+    """
+    args = [script, "--config", config, "--output_root", str(output_root), *extra]
+    if launcher is not None or env is not None:
+        env = dict(env or os.environ, PYTHONPATH=str(ROOT))
+        return subprocess.run(
+            [*(launcher or [sys.executable]), *args], cwd=ROOT, capture_output=True, text=True, env=env
+        )
+    return _run_in_process(args)
+
+
+def _run_in_process(args: list[str]) -> subprocess.CompletedProcess:
+    import contextlib
+    import io
+    import runpy
+    import traceback
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    argv, cwd = sys.argv, os.getcwd()
+    try:
+        sys.argv = list(args)
+        os.chdir(ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_path(args[0], run_name="__main__")
+            except SystemExit as stop:
+                if isinstance(stop.code, str):
+                    print(stop.code, file=sys.stderr)
+                code = stop.code if isinstance(stop.code, int) else 1
+            except Exception:  # what a user would see as a traceback and exit code 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

@@ -220,3 +220,92 @@ def test_masked_whiten_uses_the_unbiased_variance_as_documented():
     w = masked_whiten(x, torch.ones(1, 4), eps=0.0)
     expected = (x - 2.5) / math.sqrt(5 / 3)  # sum of squares 5, divisor n - 1 = 3 (population would be 4)
     torch.testing.assert_close(w, expected)
+
+
+# --------------------------------------------------------------------------- configs and noise specs, before any model
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("coste:frac=0.5", r"'coste' takes parameters \['fraction'\], got 'frac'"),
+        ("symmetric:p=2", r"symmetric:p=2.*p must be a probability in \[0, 1\], got 2"),
+        ("symmetric", r"missing 1 required keyword-only argument: 'p'"),
+        ("gaussian:p=0.1", "noise model must be one of"),
+        (["coste"], "a noise spec must be a string"),
+    ],
+)
+def test_bad_noise_specs_fail_at_parse_time(spec, match):
+    from rlnoise.core.noise import parse_noise_spec
+
+    with pytest.raises(ValueError, match=match):
+        parse_noise_spec(spec)
+
+
+def test_noise_models_that_need_data_a_study_lacks_are_refused():
+    from rlnoise.adapters.study import NMTuneStudyConfig
+    from rlnoise.core.noise import parse_noise_spec
+
+    assert parse_noise_spec("bradley_terry:temperature=2") == ("bradley_terry", {"temperature": 2})  # pairs: margins
+    with pytest.raises(ValueError, match=r"label_noise|'bradley_terry' needs \['margins'\]"):
+        NMTuneStudyConfig(label_noise="bradley_terry")
+
+
+@pytest.mark.parametrize("labels, match", [(["a", "b"], "integer class labels"), ([1e20, 0.0], "below 2\\*\\*31")])
+def test_apply_noise_rejects_labels_that_are_not_class_indices(labels, match):
+    from rlnoise.core.noise import apply_noise
+
+    with pytest.raises(ValueError, match=match):
+        apply_noise("symmetric", labels, seed=0, p=0.1)
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        (dict(noise="coste"), r"noise must be a list .*got 'coste'"),
+        (dict(noise=[]), r"noise must list at least one value"),
+        (dict(prompt_sources=["siqa", 3]), r"prompt_sources must hold strings, got 3"),
+    ],
+)
+def test_overoptimization_configs_check_lists(changes, match):
+    from rlnoise.overoptimization.config import BonStudyConfig
+
+    with pytest.raises(ValueError, match=match):
+        BonStudyConfig(**changes)
+
+
+def test_tint_config_checks_lists():
+    from rlnoise.tint.sweep import TIntSweepConfig
+
+    with pytest.raises(ValueError, match=r"contaminations must be a list .*got 0.5"):
+        TIntSweepConfig(contaminations=0.5)
+
+
+def test_sweep_seeds_must_be_integers():
+    from rlnoise.adapters.study import NMTuneStudyConfig
+    from rlnoise.elicitation.sweep import SweepConfig
+
+    with pytest.raises(ValueError, match=r"seeds must hold integers, got 'a'"):
+        SweepConfig(seeds=["a"])
+    with pytest.raises(ValueError, match=r"seeds must hold integers, got True"):
+        NMTuneStudyConfig(seeds=[True])
+
+
+def test_rl_study_refuses_a_kl_coef_it_would_ignore(tmp_path):
+    from rlnoise.core.generation import SamplingConfig
+    from rlnoise.overoptimization.config import RLStudyConfig
+    from rlnoise.overoptimization.ensemble import EnsembleConfig
+    from rlnoise.overoptimization.gold import GoldConfig
+    from rlnoise.overoptimization.ppo import PPOConfig
+    from rlnoise.overoptimization.rl_study import run_rl_study
+
+    study = RLStudyConfig(output_root=str(tmp_path))
+    with pytest.raises(ValueError, match=r"kl_coef \(0.5\) is not used.*kl_coefs"):
+        run_rl_study(study, PPOConfig(kl_coef=0.5), SamplingConfig(), GoldConfig(), EnsembleConfig())
+    assert not (tmp_path / "overoptimization").exists()  # refused before the run folder was touched
+
+
+def test_binary_tasks_are_shipped_tasks():
+    from rlnoise.core.tasks import BINARY_TASKS, SHIPPED
+
+    assert set(BINARY_TASKS) <= set(SHIPPED)

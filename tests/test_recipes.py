@@ -2,12 +2,11 @@
 
 import json
 import shutil
-import subprocess
 import sys
 
 import pytest
 import yaml
-from helpers import ROOT, assert_same, run_recipe, without
+from helpers import BON, ROOT, assert_same, run_recipe, without
 
 OVEROPT_CONFIGS = sorted((ROOT / "recipes" / "overoptimization" / "configs").glob("*.yaml"))
 
@@ -36,12 +35,7 @@ def test_overoptimization_yaml_parses(config, monkeypatch):
 def test_bad_config_value_names_the_field(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "recipes/overoptimization/configs/rm_tiny.yaml").read_text() + "\ntop_p: 1.5\n")
-    proc = subprocess.run(
-        [sys.executable, "recipes/overoptimization/train_rms.py", "--config", str(bad)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    proc = run_recipe("recipes/overoptimization/train_rms.py", str(bad), tmp_path)
     assert proc.returncode != 0
     assert "top_p must be a probability in [0, 1], got 1.5" in proc.stderr
 
@@ -63,9 +57,6 @@ def test_rm_recipe_end_to_end(tmp_path):
     # a rerun reuses the cached pairs and ensembles
     again = run_recipe(*args)
     assert again.returncode == 0 and "sampling" not in again.stderr
-
-
-BON = ("recipes/overoptimization/bon.py", "recipes/overoptimization/configs/bon_tiny.yaml")
 
 
 def test_bon_recipe_end_to_end(tmp_path):

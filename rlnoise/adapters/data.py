@@ -24,15 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlnoise.core.data import data_yaml
 from rlnoise.core.features import extract_features, load_features
 from rlnoise.core.tasks import binary_task, stratified_order
 
-PAIRS = {
-    "csqa->obqa": ("commonsenseqa", "openbookqa"),
-    "siqa->piqa": ("siqa", "piqa"),
-    "obqa->csqa": ("openbookqa", "commonsenseqa"),
-    "mmlu->csqa": ("mmlu", "commonsenseqa"),
-}
+PAIRS: dict[str, tuple[str, str]] = {k: tuple(v) for k, v in data_yaml("nmtune_pairs.yaml").items()}  # ID, OOD
 MODES = ("text", "pair")
 
 

@@ -66,7 +66,7 @@ class NMTuneStudyConfig(RunSettings):
             check_choice("adapters", a, ADAPTERS)
         check_choice("spectrum_normalization", self.spectrum_normalization, NORMALIZATIONS)
         FeatureSpec(self.feature_model, self.feature_pooling, self.feature_mode, self.feature_l2)
-        parse_noise_spec(self.label_noise)
+        parse_noise_spec(self.label_noise, supplied=())  # class labels: no gold margins or response lengths
         for r in self.sim_noise_rates:
             check_probability("sim_noise_rates", r)
         for name in ("sim_pretrain_examples", "sim_pretrain_epochs", "sim_downstream_examples"):
@@ -94,7 +94,7 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
     done = log.finished()
     keys: list[str] = []
     spec = FeatureSpec(config.feature_model, config.feature_pooling, config.feature_mode, config.feature_l2)
-    noise_name, noise_params = parse_noise_spec(config.label_noise)
+    noise_name, noise_params = parse_noise_spec(config.label_noise, supplied=())
     for pair in config.pairs:
         data = None
         for seed in config.seeds:

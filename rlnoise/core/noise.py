@@ -215,11 +215,15 @@ def apply_noise(name: str, labels, *, seed: int, **params) -> NoiseResult:
 DATA_PARAMS = ("margins", "lengths_first", "lengths_second")
 
 
-def parse_noise_spec(spec: str) -> tuple[str, dict]:
+def parse_noise_spec(spec: str, supplied: tuple[str, ...] = DATA_PARAMS) -> tuple[str, dict]:
     """Parse and validate ``"name"`` or ``"name:key=value,key=value"`` (e.g. ``"coste:fraction=0.5"``).
 
     Parameter names are checked against the noise model's signature and their values by a dry run on four dummy
     labels, so a bad spec fails here, before any model loads, with a message naming the spec.
+
+    Args:
+        supplied: the data parameters (:data:`DATA_PARAMS`) the caller fills from its data; a model that needs
+            another one (e.g. ``bradley_terry``'s gold margins for plain class labels) is refused.
 
     Returns:
         ``(name, params)`` with numeric values as ints or floats.
@@ -242,6 +246,14 @@ def parse_noise_spec(spec: str) -> tuple[str, dict]:
             except ValueError:
                 continue
     signature = inspect.signature(NOISE_MODELS[name])
+    needed = [p for p in DATA_PARAMS if p in signature.parameters and p not in supplied]
+    if needed:
+        missing = set(DATA_PARAMS) - set(supplied)
+        usable = sorted(m for m, fn in NOISE_MODELS.items() if not missing & set(inspect.signature(fn).parameters))
+        raise ValueError(
+            f"noise spec '{spec}': '{name}' needs {needed} from the data, which this study does not have; "
+            f"use one of {usable}"
+        )
     allowed = [p for p in signature.parameters if p not in ("labels", "seed", *DATA_PARAMS)]
     for key in params:
         if key not in allowed:

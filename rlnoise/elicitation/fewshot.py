@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from rlnoise.core.data import data_text
 from rlnoise.core.models import load_model
 
-INSTRUCTION = (
-    "Label each example 1 if its answer is correct (for a yes/no question: if the answer is yes), otherwise 0.\n\n"
-)
+INSTRUCTION = data_text("fewshot_instruction.txt")
 
 
 def fewshot_prefix(exemplars: list[tuple[str, int]]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rlnoise.core.config import check_choice, check_lists, check_positive
+from rlnoise.core.data import data_yaml
 from rlnoise.core.noise import parse_noise_spec
 from rlnoise.core.runs import RunSettings
 from rlnoise.overoptimization.objectives import OBJECTIVES
@@ -21,8 +22,8 @@ class RMStudyConfig(RunSettings):
     run_name: str = field(default="rm_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
     policy: str = field(default="smollm2-135m-instruct", metadata={"help": "Policy that writes the responses."})
     prompt_sources: list[str] = field(
-        default_factory=lambda: ["openbookqa", "commonsenseqa", "siqa", "piqa"],
-        metadata={"help": "Shipped tasks whose questions become prompts."},
+        default_factory=lambda: list(data_yaml("prompt_sources.yaml")),
+        metadata={"help": "Shipped tasks whose questions become prompts (default: data/prompt_sources.yaml)."},
     )
     n_train_pairs: int = field(default=256, metadata={"help": "Preference pairs to train the proxies on."})
     n_eval_pairs: int = field(default=96, metadata={"help": "Held-out pairs for accuracy."})

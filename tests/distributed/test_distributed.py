@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import assert_same, without  # noqa: E402
-from test_recipes import BON, run_recipe  # noqa: E402
+from helpers import BON, assert_same, run_recipe, without  # noqa: E402
 
 from rlnoise.core.stages import cache_root  # noqa: E402
 
