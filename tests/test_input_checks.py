@@ -309,3 +309,14 @@ def test_binary_tasks_are_shipped_tasks():
     from rlnoise.core.tasks import BINARY_TASKS, SHIPPED
 
     assert set(BINARY_TASKS) <= set(SHIPPED)
+
+
+def test_nmtune_refuses_adapter_settings_it_would_overwrite(tmp_path):
+    from rlnoise.adapters.heads import AdapterConfig
+    from rlnoise.adapters.study import NMTuneStudyConfig, run_study
+
+    study = NMTuneStudyConfig(output_root=str(tmp_path), simulation=False)
+    for changes, axis in ((dict(adapter="mlp"), "adapters"), (dict(seed=3), "seeds")):
+        with pytest.raises(ValueError, match=f"not used by the NMTune study: set {axis} instead"):
+            run_study(study, AdapterConfig(**changes))
+    assert not (tmp_path / "nmtune").exists()

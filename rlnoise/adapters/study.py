@@ -84,7 +84,13 @@ NMTUNE_AXES = ("pairs", "adapters", "seeds", "sim_seeds")  # a resumed study may
 
 
 def open_run(config: NMTuneStudyConfig, adapter_config: AdapterConfig) -> Run:
-    """The study's run folder (``adapter`` and ``seed`` of the adapter config are set per row from the study)."""
+    """The study's run folder. ``adapter`` and ``seed`` of the adapter config are set per row from the study's
+    ``adapters`` and ``seeds``, so a value given for them would be ignored: that is an error."""
+    for name, axis in (("adapter", "adapters"), ("seed", "seeds")):
+        if getattr(adapter_config, name) != getattr(AdapterConfig(), name):
+            raise ValueError(
+                f"{name} ({getattr(adapter_config, name)!r}) is not used by the NMTune study: set {axis} instead"
+            )
     return Run("nmtune", to_dict((config, adapter_config)), axes=NMTUNE_AXES)
 
 

@@ -15,14 +15,13 @@ from rlnoise.core.config import to_dict
 from rlnoise.core.distributed import process_state
 from rlnoise.core.generation import SamplingConfig
 from rlnoise.core.runs import Run
-from rlnoise.core.tasks import load_prompts
 from rlnoise.overoptimization.bon import default_ns
 from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
 from rlnoise.overoptimization.config import BonStudyConfig
 from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
 from rlnoise.overoptimization.gold import GoldConfig
 from rlnoise.overoptimization.objectives import apply_objective
-from rlnoise.overoptimization.pipeline import cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.overoptimization.pipeline import make_gold, proxy_ensembles, study_prompts
 from rlnoise.overoptimization.plots import plot_bon
 from rlnoise.overoptimization.pool import cached_pool, cached_scores
 
@@ -34,15 +33,7 @@ def run_bon_study(
     state = process_state()
     run = Run("overoptimization", to_dict((study, sampling, gold_config, ensemble_config)), resumable=False)
     started = time.time()
-    prompts = load_prompts(
-        study.prompt_sources,
-        n_train=study.n_train_pairs,
-        n_eval=study.n_eval_pairs + study.n_bon_prompts,
-        seed=study.seed,
-    )
-    held_out = prompts["eval"].to_list()
-    splits = {"train": prompts["train"].to_list(), "eval": held_out[: study.n_eval_pairs]}
-    bon_rows = held_out[study.n_eval_pairs :]
+    splits, bon_rows = study_prompts(study, study.n_bon_prompts)
     bon_prompts = [r["prompt"] for r in bon_rows]
 
     # 1. pool and its gold scores (shared by every noise setting)
@@ -60,12 +51,11 @@ def run_bon_study(
         settings={},
     )
     samples = []
-    for spec in study.noise:
-        setting_start = time.time()
-        # 2. proxies for this noise setting (every process takes part; caches are shared)
-        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
-        ensemble, logs, ensemble_stage = cached_ensemble(pairs, ensemble_config)
-        ensemble.to(state.device)
+    setting_start = time.time()
+    # 2. proxies for each noise setting (every process takes part; caches are shared)
+    for spec, pairs, ensemble, logs, ensemble_stage in proxy_ensembles(
+        study, splits, sampling, gold_config, ensemble_config, state.device
+    ):
         accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
         member_scores = cached_scores(
             "pool_proxy", {}, ensemble.score, bon_prompts, pool, [pool_stage, ensemble_stage]
@@ -74,12 +64,13 @@ def run_bon_study(
         selectors = selector_scores(member_scores, study.objectives, study.uwo_lambda)
         curves = bon_results(gold_scores, selectors, ns)
         results["settings"][spec] = dict(
-            flip_rate=float(sum(pairs["train"]["flipped"]) / len(pairs["train"])),
+            flip_rate=pairs.flip_rate,
             accuracy=accuracy,
             train_loss=logs["loss"],
             seconds=time.time() - setting_start,
             **curves,
         )
+        setting_start = time.time()
         summary = {name: round(c["gold_at_max_n"], 3) for name, c in curves["selectors"].items()}
         state.print(f"[{spec}] gold at n={ns[-1]} (pool std units, shifted): {summary}")
         shown = bon_prompts[: study.n_sample_prompts]

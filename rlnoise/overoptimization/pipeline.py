@@ -17,6 +17,7 @@ from rlnoise.core.distributed import device
 from rlnoise.core.generation import SamplingConfig, sample_responses
 from rlnoise.core.models import load_model
 from rlnoise.core.stages import Stage, cached_stage, stage_key
+from rlnoise.core.tasks import load_prompts
 from rlnoise.overoptimization.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
 from rlnoise.overoptimization.gold import GoldConfig, HFRewardModelGold, RubricGold
 from rlnoise.overoptimization.preferences import labelled_pairs, scored_pairs_stage
@@ -44,6 +45,11 @@ class PreferencePairs:
 
     def __getitem__(self, split: str) -> Dataset:
         return self.splits[split]
+
+    @property
+    def flip_rate(self) -> float:
+        """Share of training pairs whose label the noise flipped."""
+        return float(sum(self["train"]["flipped"]) / len(self["train"]))
 
 
 def scored_pair_datasets(
@@ -105,3 +111,28 @@ def cached_ensemble(pairs: PreferencePairs, config: EnsembleConfig) -> tuple[Rew
 
     stage = cached_stage("ensemble", asdict(config), build, inputs=[pairs.key])
     return RewardEnsemble.load(stage / "ensemble"), json.loads((stage / "logs.json").read_text()), stage
+
+
+def study_prompts(study, n_extra: int = 0) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Disjoint prompt rows: the RM splits (``{"train", "eval"}``) and ``n_extra`` further held-out rows (the
+    best-of-n or RL prompts). The RM splits depend only on the RM settings, so every recipe with the same settings
+    shares their cached pairs and ensembles."""
+    prompts = load_prompts(
+        study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs + n_extra, seed=study.seed
+    )
+    held_out = prompts["eval"].to_list()
+    return {"train": prompts["train"].to_list(), "eval": held_out[: study.n_eval_pairs]}, held_out[
+        study.n_eval_pairs :
+    ]
+
+
+def proxy_ensembles(study, splits, sampling: SamplingConfig, gold_config: GoldConfig, ensemble_config, device):
+    """For each noise spec of the study, its labelled pairs and trained proxies (every process takes part).
+
+    Yields:
+        ``(spec, pairs, ensemble, logs, stage)`` with the ensemble on ``device``.
+    """
+    for spec in study.noise:
+        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
+        ensemble, logs, stage = cached_ensemble(pairs, ensemble_config)
+        yield spec, pairs, ensemble.to(device), logs, stage

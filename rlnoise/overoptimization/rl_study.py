@@ -15,9 +15,8 @@ from rlnoise.core.files import append_jsonl, read_jsonl
 from rlnoise.core.generation import SamplingConfig
 from rlnoise.core.models import load_model
 from rlnoise.core.runs import Run
-from rlnoise.core.tasks import load_prompts
 from rlnoise.overoptimization.config import RLStudyConfig
-from rlnoise.overoptimization.pipeline import cached_ensemble, make_gold, scored_pair_datasets
+from rlnoise.overoptimization.pipeline import make_gold, proxy_ensembles, scored_pair_datasets, study_prompts
 from rlnoise.overoptimization.plots import plot_rl
 from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 from rlnoise.overoptimization.reward import EnsembleReward
@@ -28,33 +27,12 @@ from rlnoise.overoptimization.scaling import fit_rl, rl_peak
 def rl_prompt_splits(study) -> tuple[dict[str, list[dict]], list[dict], list[str], list[str]]:
     """Disjoint prompts: RM training pairs, RM held-out pairs, RL training prompts, RL evaluation prompts.
 
-    The RM splits equal those of the best-of-n recipe with the same settings, so their cached pairs and
-    ensembles are shared.
-
     Returns:
         ``(rm_splits, rl_rows, rl_prompts, eval_prompts)``.
     """
-    n_rl = study.n_rl_prompts + study.n_rl_eval_prompts
-    prompts = load_prompts(
-        study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs + n_rl, seed=study.seed
-    )
-    held_out = prompts["eval"].to_list()
-    rm_splits = {"train": prompts["train"].to_list(), "eval": held_out[: study.n_eval_pairs]}
-    rl_rows = held_out[study.n_eval_pairs :]
+    rm_splits, rl_rows = study_prompts(study, study.n_rl_prompts + study.n_rl_eval_prompts)
     rl_prompts = [r["prompt"] for r in rl_rows[: study.n_rl_prompts]]
     return rm_splits, rl_rows, rl_prompts, [r["prompt"] for r in rl_rows[study.n_rl_prompts :]]
-
-
-def proxy_rewards(study, sampling, gold_config, ensemble_config, rm_splits, device):
-    """For each noise setting: ``(spec, ensemble, reference, flip_rate)``, where ``reference`` (the initial
-    policy's held-out responses) is what members are standardised on. See :func:`initial_gold_std` for gold."""
-    for spec in study.noise:
-        pairs = scored_pair_datasets(study.policy, rm_splits, sampling, gold_config, spec, study.seed)
-        ensemble, _, _ = cached_ensemble(pairs, ensemble_config)
-        ensemble.to(device)
-        held_out = pairs["eval"]
-        reference = (list(held_out["raw_prompt"]) * 2, list(held_out["chosen"]) + list(held_out["rejected"]))
-        yield spec, ensemble, reference, float(sum(pairs["train"]["flipped"]) / len(pairs["train"]))
 
 
 def initial_gold_std(study, sampling, gold_config, rm_splits) -> float:
@@ -148,10 +126,12 @@ def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, 
     gold = make_gold(gold_config, rl_rows)
     ctx = RLContext(study, sampling, gold, rl_prompts, eval_prompts, out_run.folder, out_run.key, state)
     flip_rates, labels = {}, []
-    for spec, ensemble, reference, flip_rate in proxy_rewards(
-        study, sampling, gold_config, ensemble_config, rm_splits, state.device
+    for spec, pairs, ensemble, _, _ in proxy_ensembles(
+        study, rm_splits, sampling, gold_config, ensemble_config, state.device
     ):
-        flip_rates[spec] = flip_rate
+        flip_rates[spec] = pairs.flip_rate
+        held_out = pairs["eval"]  # the initial policy's held-out responses: members are standardised on them
+        reference = (list(held_out["raw_prompt"]) * 2, list(held_out["chosen"]) + list(held_out["rejected"]))
         for objective in study.objectives:
             reward = EnsembleReward(ensemble, objective, study.uwo_lambda, reference=reference)
             for beta in study.kl_coefs:

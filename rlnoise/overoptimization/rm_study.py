@@ -13,12 +13,11 @@ from rlnoise.core.config import to_dict
 from rlnoise.core.distributed import process_state
 from rlnoise.core.generation import SamplingConfig
 from rlnoise.core.runs import Run
-from rlnoise.core.tasks import load_prompts
 from rlnoise.overoptimization.config import RMStudyConfig
 from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
 from rlnoise.overoptimization.gold import GoldConfig
 from rlnoise.overoptimization.objectives import apply_objective
-from rlnoise.overoptimization.pipeline import cached_ensemble, scored_pair_datasets
+from rlnoise.overoptimization.pipeline import proxy_ensembles, study_prompts
 from rlnoise.overoptimization.plots import plot_rm_accuracy
 
 
@@ -28,27 +27,24 @@ def run_rm_study(
     """Train (or reload) the proxies of every noise setting and report their accuracy; returns the results."""
     state = process_state()
     run = Run("overoptimization", to_dict((study, sampling, gold_config, ensemble_config)), resumable=False)
-    prompts = load_prompts(
-        study.prompt_sources, n_train=study.n_train_pairs, n_eval=study.n_eval_pairs, seed=study.seed
-    )
-    splits = {name: prompts[name].to_list() for name in ("train", "eval")}
+    splits, _ = study_prompts(study)
     objectives = {name: partial(apply_objective, name, lam=study.uwo_lambda) for name in ("mean", "wco", "uwo", "lcb")}
     results = dict(recipe="train_rms", settings={})
     samples = []
-    for spec in study.noise:
-        start = time.time()
-        # every process takes part: sampling is sharded, training is data-parallel, caches are shared
-        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
-        ensemble, logs, _ = cached_ensemble(pairs, ensemble_config)
-        ensemble.to(state.device)
+    start = time.time()
+    # every process takes part: sampling is sharded, training is data-parallel, caches are shared
+    for spec, pairs, ensemble, logs, _ in proxy_ensembles(
+        study, splits, sampling, gold_config, ensemble_config, state.device
+    ):
         accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
         setting = dict(
-            flip_rate=float(sum(pairs["train"]["flipped"]) / len(pairs["train"])),
+            flip_rate=pairs.flip_rate,
             accuracy=accuracy,
             train_loss=logs["loss"],
             seconds=time.time() - start,
         )
         results["settings"][spec] = setting
+        start = time.time()
         state.print(
             f"[{spec}] flipped {setting['flip_rate']:.1%}, member true-label accuracy "
             f"{[round(a, 3) for a in accuracy['members']['true']]}, objectives "
