@@ -49,10 +49,11 @@ def run_recipe(script: str, config: str, output_root, *extra: str, launcher: lis
         return subprocess.run(
             [*(launcher or [sys.executable]), *args], cwd=ROOT, capture_output=True, text=True, env=env
         )
-    return _run_in_process(args)
+    return run_script(*args)
 
 
-def _run_in_process(args: list[str]) -> subprocess.CompletedProcess:
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    """Run ``python *args`` from the repository root in this process; exit code and captured output."""
     import contextlib
     import io
     import runpy

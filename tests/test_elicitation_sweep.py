@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import ROOT, run_recipe
+from helpers import ROOT, run_recipe, run_script
 
 from rlnoise.elicitation import sweep as sweep_module
 from rlnoise.elicitation.learner import LearnerConfig, StrongLearner
@@ -152,44 +152,18 @@ def test_elicitation_recipe_and_planner_end_to_end(tmp_path):
         "fewshot_prompt",
         "fewshot_sft",
     }
-    import subprocess
-
-    plan = subprocess.run(
-        [
-            sys.executable,
-            "recipes/elicitation/plan.py",
-            "--run",
-            str(out),
-            "--budget",
-            "18",
-            "--weak-cost",
-            "0.25",
-            "--task",
-            "openbookqa",
-            "--json",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    plan_args = ("recipes/elicitation/plan.py", "--run", str(out), "--weak-cost", "0.25", "--task", "openbookqa")
+    plan = run_script(*plan_args, "--budget", "18", "--json")
     assert plan.returncode == 0, plan.stderr[-2000:]
     p = json.loads(plan.stdout)
     assert p["cost"] <= 18 and p["regime"] in ("quality-dominant", "mixed", "quantity-dominant")
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "recipes/elicitation/plan.py",
-            "--run",
-            str(out),
-            "--budget",
-            "1",
-            "--weak-cost",
-            "0.25",
-            "--task",
-            "openbookqa",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    bad = run_script(*plan_args, "--budget", "1")
     assert bad.returncode != 0 and "below the cheapest" in bad.stderr
+    # a rerun with another learner setting never mixes in the old cells: it stops, naming the field
+    other = run_recipe(*TINY, tmp_path, "--epochs", "1", "--methods", "sft_gold", "sft_weak", "sequential")
+    message = other.stderr.strip().splitlines()[-1]
+    assert other.returncode != 0 and "epochs: 2 -> 1" in message and "methods" not in message
+    fewer = run_recipe(*TINY, tmp_path, "--methods", "sft_gold", "sft_weak", "sequential")  # an axis may shrink
+    assert fewer.returncode == 0, fewer.stderr[-2000:]
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    assert {s["method"] for s in summary} == {"sft_gold", "sft_weak", "sequential"}

@@ -123,7 +123,10 @@ def test_ensemble_reward_and_trl_wrapper():
     prompts, responses = ["Q1", "Q2", "Q3"], ["a b", "c", "d e f"]
     reward = EnsembleReward(ensemble, "uwo", lam=0.5, reference=(prompts, responses))
     members = reward.member_scores(prompts, responses)
-    assert torch.allclose(members.mean(1), torch.zeros(3), atol=1e-5)  # standardised on the reference set
+    # standardised on the reference set: mean 0, std 1 per member. The random tiny model's scores vary by ~1e-5
+    # across these texts, so float32 rounding of the raw scores (~1e-9) shows up as ~1e-4 after dividing by the std.
+    assert torch.allclose(members.mean(1), torch.zeros(3), atol=1e-3)
+    assert torch.allclose(members.std(1, correction=0), torch.ones(3), atol=1e-3)
     assert torch.allclose(reward(prompts, responses), apply_objective("uwo", members, lam=0.5))
     fn = trl_reward_function(reward)
     chat = fn(

@@ -4,9 +4,12 @@ import json
 import shutil
 import sys
 
+import numpy as np
 import pytest
 import yaml
 from helpers import BON, ROOT, assert_same, run_recipe, without
+
+from rlnoise.core.stages import cache_root
 
 OVEROPT_CONFIGS = sorted((ROOT / "recipes" / "overoptimization" / "configs").glob("*.yaml"))
 
@@ -79,6 +82,16 @@ def test_bon_recipe_end_to_end(tmp_path):
     (out / "results.json").unlink()
     again = run_recipe(*BON, tmp_path)
     assert again.returncode == 0 and "sampling" not in again.stderr and "scoring" not in again.stderr
+    assert_same(
+        without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
+        without(results, "seconds", "metadata"),
+    )
+    # a damaged cached stage (right shape, wrong numbers) is named and rebuilt, never used
+    proxy = sorted(cache_root().glob("stages/pool_proxy-*"))[0]  # one of this run's two (one per noise setting)
+    np.save(proxy / "scores.npy", np.load(proxy / "scores.npy") + 1.0)
+    repaired = run_recipe(*BON, tmp_path)
+    assert repaired.returncode == 0 and f"stage 'pool_proxy' ({proxy.name})" in repaired.stdout
+    assert "scores.npy does not match" in repaired.stdout
     assert_same(
         without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
         without(results, "seconds", "metadata"),

@@ -101,7 +101,6 @@ class Standardizer:
             raise ValueError(
                 f"reference_scores must hold at least 1 item per member to fit on, got shape {tuple(ref.shape)}"
             )
-        ref = ref.double()  # members of small models barely vary: float32 rounding would be magnified by 1/std
         self.mean = ref.mean(dim=1, keepdim=True)
         self.std = ref.std(dim=1, keepdim=True, correction=0).clamp_min(eps)
 
@@ -111,4 +110,4 @@ class Standardizer:
             raise ValueError(
                 f"scores have {scores.shape[0]} members, the standardiser was fit on {self.mean.shape[0]}"
             )
-        return ((scores.double() - self.mean.to(scores.device)) / self.std.to(scores.device)).to(scores.dtype)
+        return (scores - self.mean.to(scores)) / self.std.to(scores)
