@@ -89,6 +89,7 @@ class Run:
     """
 
     def __init__(self, study: str, config: dict, *, axes: Iterable[str] = (), resumable: bool = True):
+        axes = tuple(axes)
         self.config = dict(config)
         self.folder = Path(config.get("output_root", "runs")) / study / config["run_name"]
         self.fixed = {k: v for k, v in yaml.safe_load(yaml.safe_dump(canonical(config))).items() if k not in axes}
@@ -96,26 +97,30 @@ class Run:
             self.fixed.pop(k, None)
         self.key = fingerprint(self.fixed)
         self.metadata = run_metadata()  # stamped now, at the start of the run
+        overwrite = bool(config.get("overwrite"))
+        if resumable and not overwrite:
+            self._refuse_another_config(axes)  # every process checks, so all of them stop together
+        barrier()
         if world()[0] == 0:
-            self._prepare(axes, resumable, bool(config.get("overwrite")))
+            if self.folder.exists() and (overwrite or not resumable):
+                shutil.rmtree(self.folder)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            clean_orphans(self.folder)
             write_yaml(self.folder / "config.yaml", self.config)
         barrier()
 
-    def _prepare(self, axes: Iterable[str], resumable: bool, overwrite: bool) -> None:
+    def _refuse_another_config(self, axes: tuple[str, ...]) -> None:
         saved = self.folder / "config.yaml"
-        if self.folder.exists() and (overwrite or not resumable):
-            shutil.rmtree(self.folder)
-        elif saved.exists():
-            old = yaml.safe_load(saved.read_text()) or {}
-            old = {k: v for k, v in old.items() if k not in axes and k not in PLACEMENT_FIELDS}
-            diff = _differences(old, self.fixed)
-            if diff:
-                raise ConfigMismatch(
-                    f"{self.folder} holds results of another config ({'; '.join(diff)}). Rerun with "
-                    "--run_name NEW to start a new run, or --overwrite to delete this one and start again."
-                )
-        self.folder.mkdir(parents=True, exist_ok=True)
-        clean_orphans(self.folder)
+        if not saved.exists():
+            return
+        old = yaml.safe_load(saved.read_text()) or {}
+        old = {k: v for k, v in old.items() if k not in axes and k not in PLACEMENT_FIELDS}
+        diff = _differences(old, self.fixed)
+        if diff:
+            raise ConfigMismatch(
+                f"{self.folder} holds results of another config ({'; '.join(diff)}). Rerun with "
+                "--run_name NEW to start a new run, or --overwrite to delete this one and start again."
+            )
 
     def write_outputs(
         self,
