@@ -1,7 +1,8 @@
 """Cached stages of the reward-modelling pipeline: scored preference pairs and trained proxy ensembles.
 
-Every stage is keyed by a fingerprint of the settings that produce it, so a rerun (or another noise setting that
-shares the same pairs) skips what is done. See :func:`rlnoise.core.runs.cached_stage`.
+Every stage is keyed by its own settings plus the keys of the stages it reads
+(:func:`rlnoise.core.stages.cached_stage`), so a rerun (or another noise setting that shares the same pairs) skips
+what is done, and a change upstream (e.g. the gold weights) reaches the ensembles and everything scored with them.
 """
 
 from __future__ import annotations
