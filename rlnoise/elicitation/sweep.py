@@ -233,7 +233,9 @@ def feasible_points(config: SweepConfig, splits: dict[str, Splits]) -> list[Grid
     return points
 
 
-def run_sweep(config: SweepConfig, learner_config: LearnerConfig, run: Run | None = None) -> list[dict]:
+def run_sweep(
+    config: SweepConfig, learner_config: LearnerConfig, run: Run | None = None, splits: dict[str, Splits] | None = None
+) -> list[dict]:
     """Run this shard's unfinished cells; returns the finished rows of the whole grid (every shard), in order.
 
     ``run`` is the run folder (default: opened here, after the grid is checked against the pools)."""
@@ -243,7 +245,7 @@ def run_sweep(config: SweepConfig, learner_config: LearnerConfig, run: Run | Non
             f"methods {prompted} put exemplars in the classifier's input, which needs mode lora or full, "
             "not head (fixed features)"
         )
-    splits = {task: task_splits(config, task) for task in config.tasks}
+    splits = splits or {task: task_splits(config, task) for task in config.tasks}
     points = feasible_points(config, splits)
     run = run or open_run(config, learner_config)
     log = run.cells(f"cells-{config.shard_index}of{config.shard_count}.jsonl", pattern="cells*.jsonl")
@@ -287,9 +289,10 @@ def run_elicitation_sweep(config: SweepConfig, learner_config: LearnerConfig) ->
     import datasets
 
     datasets.disable_progress_bars()
-    feasible_points(config, {task: task_splits(config, task) for task in config.tasks})  # errors before any output
+    splits = {task: task_splits(config, task) for task in config.tasks}
+    feasible_points(config, splits)  # an infeasible grid stops here, before the run folder is touched
     run = open_run(config, learner_config)
-    rows = run_sweep(config, learner_config, run)
+    rows = run_sweep(config, learner_config, run, splits)
     summary = summarize(rows, config.weak_marginal_cost)
     results = {
         "recipe": "elicitation",
