@@ -15,9 +15,9 @@ import time
 
 import datasets
 
+from rlnoise.elicitation.cells import run_cell
 from rlnoise.elicitation.cost import Spend
 from rlnoise.elicitation.learner import LearnerConfig
-from rlnoise.elicitation.methods import run_cell
 from rlnoise.elicitation.sweep import SweepConfig, task_data, task_splits
 
 

@@ -33,7 +33,7 @@ def prompts_for(n: int) -> list[str]:
 
 
 def run_ppo(args, ensemble: bool) -> dict:
-    from rlnoise.core.generation import SamplingConfig
+    from rlnoise.core.config import SamplingConfig
     from rlnoise.core.models import load_model
     from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 

@@ -13,7 +13,8 @@ import argparse
 import torch
 from bench_ensemble import timed_round_robin
 
-from rlnoise.core.generation import SamplingConfig, chat_prompt, sample_responses, sampling_units
+from rlnoise.core.config import SamplingConfig
+from rlnoise.core.generation import chat_prompt, sample_responses, sampling_units
 from rlnoise.core.models import load_model
 from rlnoise.core.tasks import load_prompts
 

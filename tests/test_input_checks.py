@@ -292,7 +292,7 @@ def test_sweep_seeds_must_be_integers():
 
 
 def test_rl_study_refuses_a_kl_coef_it_would_ignore(tmp_path):
-    from rlnoise.core.generation import SamplingConfig
+    from rlnoise.core.config import SamplingConfig
     from rlnoise.overoptimization.config import RLStudyConfig
     from rlnoise.overoptimization.ensemble import EnsembleConfig
     from rlnoise.overoptimization.gold import GoldConfig

@@ -6,8 +6,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rlnoise.core.config import SamplingConfig
 from rlnoise.core.distributed import shard_bounds
-from rlnoise.core.generation import SamplingConfig, sample_responses, sampling_units
+from rlnoise.core.generation import sample_responses, sampling_units
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
 from rlnoise.overoptimization.objectives import Standardizer, apply_objective

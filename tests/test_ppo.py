@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from rlnoise.core.generation import SamplingConfig, response_mask
+from rlnoise.core.config import SamplingConfig
+from rlnoise.core.generation import response_mask
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-
-from rlnoise.elicitation.planner import plan
-from rlnoise.elicitation.sweep import load_cells
+from pathlib import Path
 
 
 def main(argv=None):
@@ -23,6 +21,11 @@ def main(argv=None):
     parser.add_argument("--task", required=True, help="a task of the sweep")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     args = parser.parse_args(argv)
+    if not Path(args.run).is_dir():
+        raise SystemExit(f"error: --run {args.run}: no such folder (a run of recipes/elicitation/sweep.py)")
+    from rlnoise.elicitation.planner import plan  # after parsing: --help never loads torch
+    from rlnoise.elicitation.sweep import load_cells
+
     rows = load_cells(args.run)
     if not rows:
         raise SystemExit(f"no finished cells in {args.run} (expected cells*.jsonl from recipes/elicitation/sweep.py)")

@@ -13,14 +13,19 @@ on the held-out test set -> cells*.jsonl (finished cells are skipped; --shard i/
 
 from __future__ import annotations
 
-from rlnoise.core.config import parse_config
-from rlnoise.core.distributed import process_state
-from rlnoise.elicitation.learner import LearnerConfig
-from rlnoise.elicitation.sweep import SweepConfig, run_elicitation_sweep
+from pathlib import Path
+
+from rlnoise.core.cli import parse_config
+from rlnoise.elicitation.config import LearnerConfig, SweepConfig
+
+PRESETS = sorted(Path(__file__).parent.glob("configs/*.yaml"))
 
 
 def main():
-    sweep, learner = parse_config(SweepConfig, LearnerConfig)
+    sweep, learner = parse_config(SweepConfig, LearnerConfig, doc=__doc__, presets=PRESETS)
+    from rlnoise.core.distributed import process_state  # after parsing: --help never loads torch
+    from rlnoise.elicitation.sweep import run_elicitation_sweep
+
     if process_state().num_processes > 1:
         raise SystemExit("recipes/elicitation/sweep.py runs cells one after another; split a grid with --shard i/n")
     run_elicitation_sweep(sweep, learner)

@@ -11,14 +11,19 @@ are skipped on rerun), results.json, results.md, nmtune.png.
 
 from __future__ import annotations
 
-from rlnoise.adapters.heads import AdapterConfig
-from rlnoise.adapters.study import NMTuneStudyConfig, run_nmtune_study
-from rlnoise.core.config import parse_config
-from rlnoise.core.distributed import process_state
+from pathlib import Path
+
+from rlnoise.adapters.config import AdapterConfig, NMTuneStudyConfig
+from rlnoise.core.cli import parse_config
+
+PRESETS = sorted(Path(__file__).parent.glob("configs/*.yaml"))
 
 
 def main():
-    study, adapter = parse_config(NMTuneStudyConfig, AdapterConfig)
+    study, adapter = parse_config(NMTuneStudyConfig, AdapterConfig, doc=__doc__, presets=PRESETS)
+    from rlnoise.adapters.study import run_nmtune_study  # after parsing: --help never loads torch
+    from rlnoise.core.distributed import process_state
+
     if process_state().num_processes > 1:
         raise SystemExit("recipes/nmtune/tune.py trains small heads in one process; launch it without --num_processes")
     run_nmtune_study(study, adapter)

@@ -10,16 +10,20 @@ every objective -> Gao fits -> results.json, samples.jsonl, bon.png.
 
 from __future__ import annotations
 
-from rlnoise.core.config import parse_config
-from rlnoise.core.generation import SamplingConfig
-from rlnoise.overoptimization.bon_study import run_bon_study
-from rlnoise.overoptimization.config import BonStudyConfig
-from rlnoise.overoptimization.ensemble import EnsembleConfig
-from rlnoise.overoptimization.gold import GoldConfig
+from pathlib import Path
+
+from rlnoise.core.cli import parse_config
+from rlnoise.core.config import SamplingConfig
+from rlnoise.overoptimization.config import BonStudyConfig, EnsembleConfig, GoldConfig
+
+PRESETS = sorted(Path(__file__).parent.glob("configs/bon_*.yaml"))
 
 
 def main():
-    run_bon_study(*parse_config(BonStudyConfig, SamplingConfig, GoldConfig, EnsembleConfig))
+    configs = parse_config(BonStudyConfig, SamplingConfig, GoldConfig, EnsembleConfig, doc=__doc__, presets=PRESETS)
+    from rlnoise.overoptimization.bon_study import run_bon_study  # after parsing: --help never loads torch
+
+    run_bon_study(*configs)
 
 
 if __name__ == "__main__":

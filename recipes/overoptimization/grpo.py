@@ -10,16 +10,22 @@ is trl's ``beta``. Checkpoints are trl's; a killed run resumes from the last one
 
 from __future__ import annotations
 
-from rlnoise.core.config import parse_config
-from rlnoise.core.generation import SamplingConfig
-from rlnoise.overoptimization.config import RLStudyConfig, TrlRLConfig
-from rlnoise.overoptimization.ensemble import EnsembleConfig
-from rlnoise.overoptimization.gold import GoldConfig
-from rlnoise.overoptimization.rl_study import run_rl_study
+from pathlib import Path
+
+from rlnoise.core.cli import parse_config
+from rlnoise.core.config import SamplingConfig
+from rlnoise.overoptimization.config import EnsembleConfig, GoldConfig, RLStudyConfig, TrlRLConfig
+
+PRESETS = sorted(Path(__file__).parent.glob("configs/grpo_*.yaml"))
 
 
 def main():
-    run_rl_study(*parse_config(RLStudyConfig, TrlRLConfig, SamplingConfig, GoldConfig, EnsembleConfig))
+    configs = parse_config(
+        RLStudyConfig, TrlRLConfig, SamplingConfig, GoldConfig, EnsembleConfig, doc=__doc__, presets=PRESETS
+    )
+    from rlnoise.overoptimization.rl_study import run_rl_study  # after parsing: --help never loads torch
+
+    run_rl_study(*configs)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,22 @@ objective's reward, evaluated every ``eval_every`` steps on fixed prompts (KL k2
 
 from __future__ import annotations
 
-from rlnoise.core.config import parse_config
-from rlnoise.core.generation import SamplingConfig
-from rlnoise.overoptimization.config import RLStudyConfig
-from rlnoise.overoptimization.ensemble import EnsembleConfig
-from rlnoise.overoptimization.gold import GoldConfig
-from rlnoise.overoptimization.ppo import PPOConfig
-from rlnoise.overoptimization.rl_study import run_rl_study
+from pathlib import Path
+
+from rlnoise.core.cli import parse_config
+from rlnoise.core.config import SamplingConfig
+from rlnoise.overoptimization.config import EnsembleConfig, GoldConfig, PPOConfig, RLStudyConfig
+
+PRESETS = sorted(Path(__file__).parent.glob("configs/ppo_*.yaml"))
 
 
 def main():
-    run_rl_study(*parse_config(RLStudyConfig, PPOConfig, SamplingConfig, GoldConfig, EnsembleConfig))
+    configs = parse_config(
+        RLStudyConfig, PPOConfig, SamplingConfig, GoldConfig, EnsembleConfig, doc=__doc__, presets=PRESETS
+    )
+    from rlnoise.overoptimization.rl_study import run_rl_study  # after parsing: --help never loads torch
+
+    run_rl_study(*configs)
 
 
 if __name__ == "__main__":

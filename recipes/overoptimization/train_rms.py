@@ -9,16 +9,20 @@ held-out accuracy of each member and each conservative objective, on noisy and o
 
 from __future__ import annotations
 
-from rlnoise.core.config import parse_config
-from rlnoise.core.generation import SamplingConfig
-from rlnoise.overoptimization.config import RMStudyConfig
-from rlnoise.overoptimization.ensemble import EnsembleConfig
-from rlnoise.overoptimization.gold import GoldConfig
-from rlnoise.overoptimization.rm_study import run_rm_study
+from pathlib import Path
+
+from rlnoise.core.cli import parse_config
+from rlnoise.core.config import SamplingConfig
+from rlnoise.overoptimization.config import EnsembleConfig, GoldConfig, RMStudyConfig
+
+PRESETS = sorted(Path(__file__).parent.glob("configs/rm_*.yaml"))
 
 
 def main():
-    run_rm_study(*parse_config(RMStudyConfig, SamplingConfig, GoldConfig, EnsembleConfig))
+    configs = parse_config(RMStudyConfig, SamplingConfig, GoldConfig, EnsembleConfig, doc=__doc__, presets=PRESETS)
+    from rlnoise.overoptimization.rm_study import run_rm_study  # after parsing: --help never loads torch
+
+    run_rm_study(*configs)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,19 @@ are skipped on rerun), results.json, a markdown table and tint.png.
 
 from __future__ import annotations
 
-from rlnoise.core.config import parse_config
-from rlnoise.core.distributed import process_state
-from rlnoise.tint.sweep import TIntSweepConfig, run_tint_sweep
-from rlnoise.tint.train import FinetuneConfig
+from pathlib import Path
+
+from rlnoise.core.cli import parse_config
+from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
+
+PRESETS = sorted(Path(__file__).parent.glob("configs/*.yaml"))
 
 
 def main():
-    sweep, finetune = parse_config(TIntSweepConfig, FinetuneConfig)
+    sweep, finetune = parse_config(TIntSweepConfig, FinetuneConfig, doc=__doc__, presets=PRESETS)
+    from rlnoise.core.distributed import process_state  # after parsing: --help never loads torch
+    from rlnoise.tint.sweep import run_tint_sweep
+
     if process_state().num_processes > 1:
         raise SystemExit(
             "recipes/tint/sweep.py runs its cells one after another in one process; "

@@ -24,12 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rlnoise.core.data import data_yaml
+from rlnoise.adapters.config import FEATURE_MODES as MODES
+from rlnoise.adapters.config import PAIRS
 from rlnoise.core.features import extract_features, load_features
 from rlnoise.core.tasks import binary_task, stratified_order
-
-PAIRS: dict[str, tuple[str, str]] = {k: tuple(v) for k, v in data_yaml("nmtune_pairs.yaml").items()}  # ID, OOD
-MODES = ("text", "pair")
 
 
 @dataclass(frozen=True)

@@ -8,59 +8,14 @@ reads (``f`` itself for the linear probe). NMTune and its variant share the resi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rlnoise.adapters.config import AdapterConfig
 from rlnoise.adapters.losses import consistency_loss, nmtune_loss, relational_kl, variance_loss
-from rlnoise.core.config import check_positive
-
-
-@dataclass
-class AdapterConfig:
-    """Adapter architecture, loss weights and optimisation (defaults: the official NMTune code's weights)."""
-
-    adapter: str = field(default="nmtune", metadata={"help": "linear, mlp, residual_mlp, nmtune or nmtune_fgs."})
-    hidden: int = field(default=512, metadata={"help": "Hidden width of the MLP adapters."})
-    residual_scale: float = field(default=1.0, metadata={"help": "s in z = s * MLP(f) + f."})
-    consistency: float = field(default=1.0, metadata={"help": "Weight of MSE(normalize(z), normalize(f))."})
-    covariance: float = field(default=0.04, metadata={"help": "Weight of the covariance off-diagonal penalty."})
-    singular: float = field(default=0.001, metadata={"help": "Weight of the top-k singular value share (subtracted)."})
-    top_k: int = field(default=5, metadata={"help": "k of the singular value term."})
-    noise_std: float = field(
-        default=0.1,
-        metadata={"help": "nmtune_fgs: std of the Gaussian feature perturbation, relative to the features' RMS."},
-    )
-    variance: float = field(default=1.0, metadata={"help": "nmtune_fgs: weight of the variance term."})
-    distill: float = field(default=1.0, metadata={"help": "nmtune_fgs: weight of the KL distillation to f."})
-    temperature: float = field(default=0.1, metadata={"help": "nmtune_fgs: temperature of the similarity softmax."})
-    epochs: int = field(default=30, metadata={"help": "Passes over the training features."})
-    batch_size: int = field(default=256, metadata={"help": "Rows per step (the spectral terms are per batch)."})
-    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate."})
-    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay."})
-    seed: int = field(default=0, metadata={"help": "Initialisation and data order."})
-
-    def __post_init__(self):
-        adapter(self.adapter)
-        for name in ("hidden", "top_k", "epochs", "batch_size"):
-            check_positive(name, getattr(self, name), integer=True)
-        check_positive("learning_rate", self.learning_rate)
-        check_positive("temperature", self.temperature)
-        for name in (
-            "residual_scale",
-            "consistency",
-            "covariance",
-            "singular",
-            "noise_std",
-            "variance",
-            "distill",
-            "weight_decay",
-        ):
-            check_positive(name, getattr(self, name), allow_zero=True)
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2 (batch statistics), got {self.batch_size}")
 
 
 class LinearProbe(nn.Module):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-NORMALIZATIONS = ("none", "center", "l2", "standardize")
+from rlnoise.adapters.config import NORMALIZATIONS
 
 
 def _singular_values(features) -> torch.Tensor:

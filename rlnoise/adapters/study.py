@@ -3,76 +3,21 @@ noisy pre-training simulation. Rows are appended to ``cells.jsonl`` and skipped 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from rlnoise.adapters.data import PAIRS, FeatureSpec, pair_data
-from rlnoise.adapters.heads import ADAPTERS, AdapterConfig
+from rlnoise.adapters.config import NMTuneStudyConfig
+from rlnoise.adapters.data import FeatureSpec, pair_data
+from rlnoise.adapters.heads import AdapterConfig
 from rlnoise.adapters.plots import plot_nmtune
 from rlnoise.adapters.simulation import SimulationConfig, simulate
-from rlnoise.adapters.spectrum import NORMALIZATIONS, lsvr, normalize_features, sve
+from rlnoise.adapters.spectrum import lsvr, normalize_features, sve
 from rlnoise.adapters.train import accuracy, apply_adapter, train_adapter
-from rlnoise.core.config import check_choice, check_lists, check_positive, check_probability, to_dict
+from rlnoise.core.config import to_dict
 from rlnoise.core.noise import apply_noise, parse_noise_spec
-from rlnoise.core.runs import Run, RunSettings
-
-
-@dataclass
-class NMTuneStudyConfig(RunSettings):
-    """Pairs, features, adapters, seeds, label noise and the simulation of an NMTune study."""
-
-    run_name: str = field(default="nmtune_quick", metadata={"help": "Run folder name under runs/nmtune/."})
-    pairs: list[str] = field(default_factory=lambda: ["csqa->obqa"], metadata={"help": f"From {sorted(PAIRS)}."})
-    feature_model: str = field(
-        default="minilm-l6",
-        metadata={"help": "Registry model, hub id, or file:PATH ({task} is replaced by the task name)."},
-    )
-    feature_pooling: str = field(default="mean", metadata={"help": "mean or last (token)."})
-    feature_l2: bool = field(default=True, metadata={"help": "L2-normalise embeddings before use."})
-    feature_mode: str = field(
-        default="pair", metadata={"help": "text (one vector per example) or pair ([q, a, q*a, |q-a|])."}
-    )
-    adapters: list[str] = field(default_factory=lambda: sorted(ADAPTERS), metadata={"help": "Adapters to compare."})
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Adapter seeds."})
-    label_noise: str = field(
-        default="none",
-        metadata={
-            "help": "Noise on the downstream training labels, e.g. symmetric:p=0.2 (rlnoise.core.noise models)."
-        },
-    )
-    test_share: float = field(default=0.3, metadata={"help": "Share of the ID task held out as the ID test set."})
-    spectrum_normalization: str = field(
-        default="center", metadata={"help": f"One of {list(NORMALIZATIONS)}, applied before SVE / LSVR."}
-    )
-    simulation: bool = field(default=True, metadata={"help": "Also run the noisy pre-training simulation."})
-    sim_noise_rates: list[float] = field(
-        default_factory=lambda: [0.0, 0.05, 0.1, 0.2, 0.3],
-        metadata={"help": "Pre-training label-noise rates of the simulation."},
-    )
-    sim_seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "Simulation seeds."})
-    sim_pretrain_examples: int = field(default=8000, metadata={"help": "Simulation: pre-training examples."})
-    sim_pretrain_epochs: int = field(default=20, metadata={"help": "Simulation: pre-training epochs."})
-    sim_downstream_examples: int = field(
-        default=1000, metadata={"help": "Simulation: downstream train / ID test / OOD test examples (each)."}
-    )
-
-    def __post_init__(self):
-        check_lists(self)
-        for p in self.pairs:
-            check_choice("pairs", p, PAIRS)
-        for a in self.adapters:
-            check_choice("adapters", a, ADAPTERS)
-        check_choice("spectrum_normalization", self.spectrum_normalization, NORMALIZATIONS)
-        FeatureSpec(self.feature_model, self.feature_pooling, self.feature_mode, self.feature_l2)
-        parse_noise_spec(self.label_noise, supplied=())  # class labels: no gold margins or response lengths
-        for r in self.sim_noise_rates:
-            check_probability("sim_noise_rates", r)
-        for name in ("sim_pretrain_examples", "sim_pretrain_epochs", "sim_downstream_examples"):
-            check_positive(name, getattr(self, name), integer=True)
-        if not 0.0 < self.test_share < 1.0:
-            raise ValueError(f"test_share must be in (0, 1), got {self.test_share!r}")
+from rlnoise.core.runs import Run
 
 
 def _spectrum(x: np.ndarray, how: str) -> dict:

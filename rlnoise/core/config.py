@@ -1,9 +1,14 @@
-"""Config helpers: validation messages, YAML + CLI parsing (trl.TrlParser) and config serialisation."""
+"""Config helpers (validation messages, serialisation) and the config dataclasses every study shares.
+
+This module and every study's ``config`` module import no torch, so a recipe parses and checks its command line
+(and answers ``--help``) before any heavy library loads (:mod:`rlnoise.core.cli`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import numbers
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -65,14 +70,37 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
-def parse_config(*dataclass_types):
-    """Parse ``--config file.yaml`` plus CLI overrides into the given dataclasses, as trl's example scripts do.
+@dataclass
+class RunSettings:
+    """Where a run's outputs go (every study config has these fields)."""
 
-    Returns:
-        One instance per dataclass type (a single instance when one type is given).
-    """
-    from trl import TrlParser
+    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "Delete this run folder's earlier outputs first (needed to rerun it with another config)."},
+    )
 
-    parser = TrlParser(dataclass_types)
-    parsed = parser.parse_args_and_config()
-    return parsed[0] if len(dataclass_types) == 1 else tuple(parsed)
+
+@dataclass
+class SamplingConfig:
+    """Sampling settings. Coste et al. sample with temperature 1, top_k 0 (off) and top_p 1."""
+
+    max_new_tokens: int = field(default=48, metadata={"help": "Maximum response length in tokens."})
+    temperature: float = field(default=1.0, metadata={"help": "Softmax temperature (> 0)."})
+    top_k: int = field(default=0, metadata={"help": "Top-k filtering; 0 disables it."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus filtering; 1 disables it."})
+    generation_batch_size: int = field(default=32, metadata={"help": "Sequences generated per forward batch."})
+    max_prompt_tokens: int = field(default=256, metadata={"help": "Prompts are left-truncated to this many tokens."})
+
+    def __post_init__(self):
+        check_positive("max_new_tokens", self.max_new_tokens, integer=True)
+        check_positive("temperature", self.temperature)
+        check_positive("top_k", self.top_k, integer=True, allow_zero=True)
+        check_probability("top_p", self.top_p)
+        if self.top_p == 0:
+            raise ValueError("top_p must be in (0, 1], got 0")
+        check_positive("generation_batch_size", self.generation_batch_size, integer=True)
+        check_positive("max_prompt_tokens", self.max_prompt_tokens, integer=True)
+
+
+POOLINGS = ("mean", "last")  # how rlnoise.core.features turns token states into one vector per text

@@ -31,3 +31,8 @@ def data_text(name: str) -> str:
 def data_yaml(name: str) -> Any:
     """``data/<name>`` parsed as YAML."""
     return yaml.safe_load(data_text(name))
+
+
+# Names of the balanced binary tasks (rlnoise.core.tasks.binary_task), read here so configs can check and list them
+# without loading datasets.
+BINARY_TASKS: tuple[str, ...] = tuple(data_yaml("tasks.yaml")["binary"])

@@ -13,11 +13,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from rlnoise.core.config import check_choice, check_positive
+from rlnoise.core.config import POOLINGS, check_choice, check_positive
 from rlnoise.core.models import load_model
 from rlnoise.core.stages import cached_stage
-
-POOLINGS = ("mean", "last")
 
 
 def texts_fingerprint(texts: list[str]) -> str:

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
 
-from rlnoise.core.config import check_positive, check_probability
+from rlnoise.core.config import SamplingConfig, check_positive
 from rlnoise.core.distributed import sharded_map
-
-
-@dataclass
-class SamplingConfig:
-    """Sampling settings. Coste et al. sample with temperature 1, top_k 0 (off) and top_p 1."""
-
-    max_new_tokens: int = field(default=48, metadata={"help": "Maximum response length in tokens."})
-    temperature: float = field(default=1.0, metadata={"help": "Softmax temperature (> 0)."})
-    top_k: int = field(default=0, metadata={"help": "Top-k filtering; 0 disables it."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus filtering; 1 disables it."})
-    generation_batch_size: int = field(default=32, metadata={"help": "Sequences generated per forward batch."})
-    max_prompt_tokens: int = field(default=256, metadata={"help": "Prompts are left-truncated to this many tokens."})
-
-    def __post_init__(self):
-        check_positive("max_new_tokens", self.max_new_tokens, integer=True)
-        check_positive("temperature", self.temperature)
-        check_positive("top_k", self.top_k, integer=True, allow_zero=True)
-        check_probability("top_p", self.top_p)
-        if self.top_p == 0:
-            raise ValueError("top_p must be in (0, 1], got 0")
-        check_positive("generation_batch_size", self.generation_batch_size, integer=True)
-        check_positive("max_prompt_tokens", self.max_prompt_tokens, integer=True)
 
 
 def chat_prompt(tokenizer, prompt: str) -> str:

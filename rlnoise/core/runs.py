@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +31,6 @@ from rlnoise.core.stages import fingerprint
 
 # Fields that name where a run goes or how it is split, not what it computes.
 PLACEMENT_FIELDS = ("run_name", "output_root", "overwrite", "shard")
-
-
-@dataclass
-class RunSettings:
-    """Where a run's outputs go (every study config has these fields)."""
-
-    output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
-    overwrite: bool = field(
-        default=False,
-        metadata={"help": "Delete this run folder's earlier outputs first (needed to rerun it with another config)."},
-    )
 
 
 class ConfigMismatch(ValueError):

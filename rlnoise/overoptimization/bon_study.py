@@ -11,9 +11,8 @@ import time
 from dataclasses import asdict
 from functools import partial
 
-from rlnoise.core.config import to_dict
+from rlnoise.core.config import SamplingConfig, to_dict
 from rlnoise.core.distributed import process_state
-from rlnoise.core.generation import SamplingConfig
 from rlnoise.core.runs import Run
 from rlnoise.overoptimization.bon import default_ns
 from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores

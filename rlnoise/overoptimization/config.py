@@ -1,18 +1,27 @@
 """Configs of the overoptimization study: reward models, best-of-n, and online RL (rlnoise PPO, trl GRPO/RLOO).
 
 Each is validated on construction, before any model loads; a recipe parses the YAML preset plus CLI overrides
-into these dataclasses (together with the stage configs: sampling, gold, ensemble, PPO) and calls a ``run``.
+into these dataclasses (together with the stage configs: sampling, gold, ensemble, PPO) and calls a ``run``. The
+module imports no torch, so ``--help`` and bad flags answer before any model library loads.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from rlnoise.core.config import check_choice, check_lists, check_positive
+from rlnoise.core.config import RunSettings, check_choice, check_lists, check_positive, check_probability
 from rlnoise.core.data import data_yaml
 from rlnoise.core.noise import parse_noise_spec
-from rlnoise.core.runs import RunSettings
-from rlnoise.overoptimization.objectives import OBJECTIVES
+
+# The names of rlnoise.overoptimization.objectives.OBJECTIVES (a test checks they agree), spelled out here so the
+# command line can list them without importing torch. `single` is one member alone, the baseline of online RL.
+OBJECTIVE_NAMES = ("mean", "wco", "uwo", "lcb", "single")
+NOISE_HELP = (
+    "Label-noise specs, one proxy ensemble per setting: NAME or NAME:param=value,... with NAME one of none, "
+    "symmetric, exact, transition, pairwise, coste, bradley_terry, length_biased (e.g. coste, coste:fraction=0.5, "
+    "symmetric:p=0.2)."
+)
 
 
 @dataclass
@@ -27,9 +36,7 @@ class RMStudyConfig(RunSettings):
     )
     n_train_pairs: int = field(default=256, metadata={"help": "Preference pairs to train the proxies on."})
     n_eval_pairs: int = field(default=96, metadata={"help": "Held-out pairs for accuracy."})
-    noise: list[str] = field(
-        default_factory=lambda: ["none", "coste"], metadata={"help": "Noise specs, one ensemble per setting."}
-    )
+    noise: list[str] = field(default_factory=lambda: ["none", "coste"], metadata={"help": NOISE_HELP})
     uwo_lambda: float = field(default=0.5, metadata={"help": "lam of the uwo/lcb objectives in the report."})
     seed: int = field(default=0, metadata={"help": "Seed of prompt splits, sampling and noise."})
 
@@ -51,7 +58,8 @@ class BonStudyConfig(RMStudyConfig):
     pool_size: int = field(default=64, metadata={"help": "N: samples per evaluation prompt."})
     n_grid_points: int = field(default=20, metadata={"help": "Points of the n grid (even in sqrt(KL))."})
     objectives: list[str] = field(
-        default_factory=lambda: ["mean", "wco", "uwo", "lcb"], metadata={"help": "Ensemble objectives to select by."}
+        default_factory=lambda: ["mean", "wco", "uwo", "lcb"],
+        metadata={"help": "Ensemble objectives to select by (each member selects too).", "choices": OBJECTIVE_NAMES},
     )
     n_sample_prompts: int = field(default=3, metadata={"help": "Prompts whose picks go to samples.jsonl."})
     sample_ns: list[int] = field(default_factory=lambda: [1, 8, 64], metadata={"help": "n values shown there."})
@@ -63,8 +71,7 @@ class BonStudyConfig(RMStudyConfig):
         check_positive("n_grid_points", self.n_grid_points, integer=True)
         check_positive("n_sample_prompts", self.n_sample_prompts, integer=True, allow_zero=True)
         for name in self.objectives:
-            if name not in OBJECTIVES:
-                raise ValueError(f"objectives must be names in {sorted(OBJECTIVES)}, got '{name}'")
+            check_choice("objectives", name, OBJECTIVE_NAMES)
         for n in self.sample_ns:
             if not 1 <= n <= self.pool_size:
                 raise ValueError(f"sample_ns must lie in 1..pool_size={self.pool_size}, got {n}")
@@ -78,10 +85,13 @@ class RLStudyConfig(RMStudyConfig):
     n_rl_prompts: int = field(default=64, metadata={"help": "Training prompts of the policy."})
     n_rl_eval_prompts: int = field(default=16, metadata={"help": "Fixed evaluation prompts."})
     objectives: list[str] = field(
-        default_factory=lambda: ["mean"], metadata={"help": "Reward objectives to train on."}
+        default_factory=lambda: ["mean"],
+        metadata={"help": "Reward objectives to train on (single = one member alone).", "choices": OBJECTIVE_NAMES},
     )
     kl_coefs: list[float] = field(default_factory=lambda: [0.01], metadata={"help": "beta values to sweep."})
-    total_steps: int = field(default=40, metadata={"help": "PPO steps per run."})
+    total_steps: int = field(
+        default=40, metadata={"help": "Policy updates per run (PPO steps, or GRPO/RLOO trainer steps)."}
+    )
     eval_every: int = field(default=10, metadata={"help": "Evaluate every k steps (and at 0 and the end)."})
     checkpoint_every: int = field(default=10, metadata={"help": "Checkpoint every k steps."})
 
@@ -90,8 +100,7 @@ class RLStudyConfig(RMStudyConfig):
         for name in ("n_rl_prompts", "n_rl_eval_prompts", "total_steps", "eval_every", "checkpoint_every"):
             check_positive(name, getattr(self, name), integer=True)
         for name in self.objectives:
-            if name not in OBJECTIVES:
-                raise ValueError(f"objectives must be names in {sorted(OBJECTIVES)}, got '{name}'")
+            check_choice("objectives", name, OBJECTIVE_NAMES)
         for beta in self.kl_coefs:
             check_positive("kl_coefs", beta, allow_zero=True)
 
@@ -116,3 +125,140 @@ class TrlRLConfig:
         check_positive("rl_learning_rate", self.rl_learning_rate)
         check_positive("policy_lora_r", self.policy_lora_r, integer=True)
         check_positive("policy_lora_alpha", self.policy_lora_alpha, integer=True)
+
+
+ENSEMBLE_KINDS = ("independent", "multihead", "lora")
+
+
+@dataclass
+class EnsembleConfig:
+    """How a proxy reward-model ensemble is built and trained."""
+
+    kind: str = field(
+        default="independent", metadata={"help": "Ensemble construction: independent, multihead or lora."}
+    )
+    k: int = field(default=5, metadata={"help": "Number of members (Coste et al.: 5)."})
+    backbone: str = field(
+        default="minilm-l6", metadata={"help": "Reward-model backbone: registry name, hub id or path."}
+    )
+    rm_epochs: float = field(default=1.0, metadata={"help": "Training epochs over the preference pairs."})
+    rm_learning_rate: float = field(
+        default=3e-5, metadata={"help": "AdamW learning rate (full fine-tuning and heads)."}
+    )
+    rm_lora_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate for LoRA members."})
+    rm_batch_size: int = field(default=16, metadata={"help": "Pairs per optimisation step."})
+    rm_max_length: int = field(default=384, metadata={"help": "Pairs longer than this many tokens are dropped."})
+    center_rewards_coefficient: float | None = field(
+        default=None, metadata={"help": "Eisenstein et al.'s centering term weight (e.g. 0.01); None disables it."}
+    )
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
+    lora_layers: int = field(
+        default=0,
+        metadata={
+            "help": "LoRA on the top N transformer layers only (0 = all). With N > 0 the frozen layers below run "
+            "once per batch for all K members, so scoring costs about 1 + K * N / n_layers forward passes."
+        },
+    )
+    rm_seed: int = field(default=0, metadata={"help": "Base seed; member k uses rm_seed + k."})
+    report_to: str = field(default="none", metadata={"help": "Trainer logging backend (none, tensorboard, wandb)."})
+
+    def __post_init__(self):
+        check_choice("kind", self.kind, ENSEMBLE_KINDS)
+        check_positive("k", self.k, integer=True)
+        check_positive("rm_epochs", self.rm_epochs)
+        check_positive("rm_learning_rate", self.rm_learning_rate)
+        check_positive("rm_lora_learning_rate", self.rm_lora_learning_rate)
+        check_positive("rm_batch_size", self.rm_batch_size, integer=True)
+        check_positive("rm_max_length", self.rm_max_length, integer=True)
+        check_positive("lora_r", self.lora_r, integer=True)
+        check_positive("lora_alpha", self.lora_alpha, integer=True)
+        check_positive("lora_layers", self.lora_layers, integer=True, allow_zero=True)
+        if self.center_rewards_coefficient is not None:
+            check_positive("center_rewards_coefficient", self.center_rewards_coefficient, allow_zero=True)
+
+
+@dataclass
+class GoldConfig:
+    """Weights of the rubric gold reward. Total = sum of weight * signal."""
+
+    w_agreement: float = field(
+        default=4.0,
+        metadata={"help": "Agreement with the reference answer: cos(resp, reference) - max cos(resp, wrong options)."},
+    )
+    w_relevance: float = field(default=1.0, metadata={"help": "Relevance: cos(resp, prompt question), MiniLM."})
+    w_sentiment: float = field(default=0.5, metadata={"help": "Politeness: VADER compound sentiment in [-1, 1]."})
+    w_length: float = field(default=0.5, metadata={"help": "Length preference: -|log2(words / target_words)|."})
+    target_words: int = field(default=25, metadata={"help": "Preferred response length in words."})
+    w_repetition: float = field(
+        default=2.0, metadata={"help": "Repetition penalty: minus the fraction of repeated word trigrams."}
+    )
+    gold_model: str = field(
+        default="rubric",
+        metadata={
+            "help": "'rubric' (this rubric), or a reward-model id/path used as gold instead (HFRewardModelGold)."
+        },
+    )
+    gold_encoder: str = field(default="minilm-l6", metadata={"help": "Sentence encoder for the similarity signals."})
+    gold_batch_size: int = field(default=64, metadata={"help": "Encoder batch size of the gold reward."})
+
+    def __post_init__(self):
+        for name in ("w_agreement", "w_relevance", "w_sentiment", "w_length", "w_repetition"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        check_positive("target_words", self.target_words, integer=True)
+        check_positive("gold_batch_size", self.gold_batch_size, integer=True)
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyperparameters (flat, so one YAML drives every dataclass of a recipe)."""
+
+    # rollouts
+    rollout_batch_size: int = field(default=8, metadata={"help": "Prompts per PPO step (per process)."})
+    # optimisation
+    ppo_epochs: int = field(default=4, metadata={"help": "Passes over each rollout batch."})
+    num_minibatches: int = field(default=2, metadata={"help": "Minibatches per epoch."})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per minibatch."})
+    ppo_learning_rate: float = field(default=1e-4, metadata={"help": "Adam learning rate (LoRA; ~1e-5 full)."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
+    clip_range: float = field(default=0.2, metadata={"help": "Policy ratio clip epsilon."})
+    value_clip_range: float = field(default=0.2, metadata={"help": "Value clip around the rollout values."})
+    vf_coef: float = field(default=0.1, metadata={"help": "Weight of the value loss."})
+    gamma: float = field(default=1.0, metadata={"help": "Discount (1: the episode is one response)."})
+    gae_lambda: float = field(default=0.95, metadata={"help": "GAE lambda."})
+    # reward
+    kl_coef: float = field(default=0.01, metadata={"help": "beta of the per-token KL penalty (Coste: 0.01)."})
+    adaptive_kl: bool = field(default=False, metadata={"help": "Adapt beta toward kl_target (Ziegler et al.)."})
+    kl_target: float = field(default=6.0, metadata={"help": "Target KL of the adaptive controller."})
+    kl_horizon: int = field(default=10_000, metadata={"help": "Horizon of the adaptive controller."})
+    reward_clip: float = field(default=10.0, metadata={"help": "Scores are clipped to [-reward_clip, reward_clip]."})
+    truncation_penalty: float | None = field(
+        default=None, metadata={"help": "Score given to responses without EOS (None: no penalty)."}
+    )
+    # models
+    policy_lora_r: int = field(default=16, metadata={"help": "LoRA rank of the policy; 0 = full fine-tuning."})
+    policy_lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha of the policy."})
+    value_model: str = field(default="shared", metadata={"help": "'shared' trunk + value head, or 'separate'."})
+    ppo_seed: int = field(
+        default=0, metadata={"help": "Seed of rollout sampling and minibatch order (prompt order follows `seed`)."}
+    )
+
+    def __post_init__(self):
+        for name in ("rollout_batch_size", "ppo_epochs", "num_minibatches", "gradient_accumulation_steps"):
+            check_positive(name, getattr(self, name), integer=True)
+        for name in ("ppo_learning_rate", "max_grad_norm", "clip_range", "value_clip_range", "kl_target"):
+            check_positive(name, getattr(self, name))
+        for name in ("vf_coef", "kl_coef", "reward_clip"):
+            check_positive(name, getattr(self, name), allow_zero=True)
+        check_probability("gamma", self.gamma)
+        check_probability("gae_lambda", self.gae_lambda)
+        check_positive("kl_horizon", self.kl_horizon, integer=True)
+        check_positive("policy_lora_r", self.policy_lora_r, integer=True, allow_zero=True)
+        check_choice("value_model", self.value_model, ("shared", "separate"))
+        if self.rollout_batch_size % (self.num_minibatches * self.gradient_accumulation_steps):
+            raise ValueError(
+                f"rollout_batch_size ({self.rollout_batch_size}) must be divisible by num_minibatches x "
+                f"gradient_accumulation_steps ({self.num_minibatches} x {self.gradient_accumulation_steps})"
+            )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -25,65 +25,15 @@ from datasets import Dataset
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from rlnoise.core.config import check_choice, check_positive
 from rlnoise.core.distributed import process_state, world
 from rlnoise.core.models import load_model, tokenized_batches
+from rlnoise.overoptimization.config import EnsembleConfig
 from rlnoise.overoptimization.gold import rm_text
-
-ENSEMBLE_KINDS = ("independent", "multihead", "lora")
 
 
 def member_names(k: int) -> list[str]:
     """Adapter names of the K LoRA members."""
     return [f"member{i}" for i in range(k)]
-
-
-@dataclass
-class EnsembleConfig:
-    """How a proxy reward-model ensemble is built and trained."""
-
-    kind: str = field(
-        default="independent", metadata={"help": "Ensemble construction: independent, multihead or lora."}
-    )
-    k: int = field(default=5, metadata={"help": "Number of members (Coste et al.: 5)."})
-    backbone: str = field(
-        default="minilm-l6", metadata={"help": "Reward-model backbone: registry name, hub id or path."}
-    )
-    rm_epochs: float = field(default=1.0, metadata={"help": "Training epochs over the preference pairs."})
-    rm_learning_rate: float = field(
-        default=3e-5, metadata={"help": "AdamW learning rate (full fine-tuning and heads)."}
-    )
-    rm_lora_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate for LoRA members."})
-    rm_batch_size: int = field(default=16, metadata={"help": "Pairs per optimisation step."})
-    rm_max_length: int = field(default=384, metadata={"help": "Pairs longer than this many tokens are dropped."})
-    center_rewards_coefficient: float | None = field(
-        default=None, metadata={"help": "Eisenstein et al.'s centering term weight (e.g. 0.01); None disables it."}
-    )
-    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
-    lora_layers: int = field(
-        default=0,
-        metadata={
-            "help": "LoRA on the top N transformer layers only (0 = all). With N > 0 the frozen layers below run "
-            "once per batch for all K members, so scoring costs about 1 + K * N / n_layers forward passes."
-        },
-    )
-    rm_seed: int = field(default=0, metadata={"help": "Base seed; member k uses rm_seed + k."})
-    report_to: str = field(default="none", metadata={"help": "Trainer logging backend (none, tensorboard, wandb)."})
-
-    def __post_init__(self):
-        check_choice("kind", self.kind, ENSEMBLE_KINDS)
-        check_positive("k", self.k, integer=True)
-        check_positive("rm_epochs", self.rm_epochs)
-        check_positive("rm_learning_rate", self.rm_learning_rate)
-        check_positive("rm_lora_learning_rate", self.rm_lora_learning_rate)
-        check_positive("rm_batch_size", self.rm_batch_size, integer=True)
-        check_positive("rm_max_length", self.rm_max_length, integer=True)
-        check_positive("lora_r", self.lora_r, integer=True)
-        check_positive("lora_alpha", self.lora_alpha, integer=True)
-        check_positive("lora_layers", self.lora_layers, integer=True, allow_zero=True)
-        if self.center_rewards_coefficient is not None:
-            check_positive("center_rewards_coefficient", self.center_rewards_coefficient, allow_zero=True)
 
 
 class RewardEnsemble:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 
-from rlnoise.core.config import check_positive
 from rlnoise.core.models import load_model, tokenized_batches
+from rlnoise.overoptimization.config import GoldConfig
 
 
 @runtime_checkable
@@ -25,39 +24,6 @@ class GoldReward(Protocol):
     """Anything with a batched, deterministic ``score(prompts, responses) -> Tensor[B]``."""
 
     def score(self, prompts: list[str], responses: list[str]) -> torch.Tensor: ...
-
-
-@dataclass
-class GoldConfig:
-    """Weights of the rubric gold reward. Total = sum of weight * signal."""
-
-    w_agreement: float = field(
-        default=4.0,
-        metadata={"help": "Agreement with the reference answer: cos(resp, reference) - max cos(resp, wrong options)."},
-    )
-    w_relevance: float = field(default=1.0, metadata={"help": "Relevance: cos(resp, prompt question), MiniLM."})
-    w_sentiment: float = field(default=0.5, metadata={"help": "Politeness: VADER compound sentiment in [-1, 1]."})
-    w_length: float = field(default=0.5, metadata={"help": "Length preference: -|log2(words / target_words)|."})
-    target_words: int = field(default=25, metadata={"help": "Preferred response length in words."})
-    w_repetition: float = field(
-        default=2.0, metadata={"help": "Repetition penalty: minus the fraction of repeated word trigrams."}
-    )
-    gold_model: str = field(
-        default="rubric",
-        metadata={
-            "help": "'rubric' (this rubric), or a reward-model id/path used as gold instead (HFRewardModelGold)."
-        },
-    )
-    gold_encoder: str = field(default="minilm-l6", metadata={"help": "Sentence encoder for the similarity signals."})
-    gold_batch_size: int = field(default=64, metadata={"help": "Encoder batch size of the gold reward."})
-
-    def __post_init__(self):
-        for name in ("w_agreement", "w_relevance", "w_sentiment", "w_length", "w_repetition"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        check_positive("target_words", self.target_words, integer=True)
-        check_positive("gold_batch_size", self.gold_batch_size, integer=True)
 
 
 _WORD = re.compile(r"[A-Za-z0-9']+")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from rlnoise.core.config import SamplingConfig
 from rlnoise.core.distributed import device
-from rlnoise.core.generation import SamplingConfig, sample_responses
+from rlnoise.core.generation import sample_responses
 from rlnoise.core.models import load_model
 from rlnoise.core.stages import Stage, cached_stage, stage_key
 from rlnoise.core.tasks import load_prompts

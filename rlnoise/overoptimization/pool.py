@@ -12,8 +12,9 @@ from dataclasses import asdict
 
 import numpy as np
 
+from rlnoise.core.config import SamplingConfig
 from rlnoise.core.distributed import device, sharded_map
-from rlnoise.core.generation import SamplingConfig, sample_responses
+from rlnoise.core.generation import sample_responses
 from rlnoise.core.models import load_model
 from rlnoise.core.stages import Stage, cached_stage
 

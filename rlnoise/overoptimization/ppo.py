@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from rlnoise.core.config import check_choice, check_positive, check_probability
 from rlnoise.core.generation import (
     SamplingConfig,
     decode_responses,
@@ -29,6 +28,7 @@ from rlnoise.core.generation import (
     response_logprobs,
     response_mask,
 )
+from rlnoise.overoptimization.config import PPOConfig
 from rlnoise.overoptimization.rl_math import (
     AdaptiveKLController,
     compute_gae,
@@ -41,59 +41,6 @@ from rlnoise.overoptimization.rl_math import (
 )
 
 __all__ = ["PPOConfig", "PPOTrainer", "compute_gae", "kl_k2"]
-
-
-@dataclass
-class PPOConfig:
-    """PPO hyperparameters (flat, so one YAML drives every dataclass of a recipe)."""
-
-    # rollouts
-    rollout_batch_size: int = field(default=8, metadata={"help": "Prompts per PPO step (per process)."})
-    # optimisation
-    ppo_epochs: int = field(default=4, metadata={"help": "Passes over each rollout batch."})
-    num_minibatches: int = field(default=2, metadata={"help": "Minibatches per epoch."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per minibatch."})
-    ppo_learning_rate: float = field(default=1e-4, metadata={"help": "Adam learning rate (LoRA; ~1e-5 full)."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
-    clip_range: float = field(default=0.2, metadata={"help": "Policy ratio clip epsilon."})
-    value_clip_range: float = field(default=0.2, metadata={"help": "Value clip around the rollout values."})
-    vf_coef: float = field(default=0.1, metadata={"help": "Weight of the value loss."})
-    gamma: float = field(default=1.0, metadata={"help": "Discount (1: the episode is one response)."})
-    gae_lambda: float = field(default=0.95, metadata={"help": "GAE lambda."})
-    # reward
-    kl_coef: float = field(default=0.01, metadata={"help": "beta of the per-token KL penalty (Coste: 0.01)."})
-    adaptive_kl: bool = field(default=False, metadata={"help": "Adapt beta toward kl_target (Ziegler et al.)."})
-    kl_target: float = field(default=6.0, metadata={"help": "Target KL of the adaptive controller."})
-    kl_horizon: int = field(default=10_000, metadata={"help": "Horizon of the adaptive controller."})
-    reward_clip: float = field(default=10.0, metadata={"help": "Scores are clipped to [-reward_clip, reward_clip]."})
-    truncation_penalty: float | None = field(
-        default=None, metadata={"help": "Score given to responses without EOS (None: no penalty)."}
-    )
-    # models
-    policy_lora_r: int = field(default=16, metadata={"help": "LoRA rank of the policy; 0 = full fine-tuning."})
-    policy_lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha of the policy."})
-    value_model: str = field(default="shared", metadata={"help": "'shared' trunk + value head, or 'separate'."})
-    ppo_seed: int = field(
-        default=0, metadata={"help": "Seed of rollout sampling and minibatch order (prompt order follows `seed`)."}
-    )
-
-    def __post_init__(self):
-        for name in ("rollout_batch_size", "ppo_epochs", "num_minibatches", "gradient_accumulation_steps"):
-            check_positive(name, getattr(self, name), integer=True)
-        for name in ("ppo_learning_rate", "max_grad_norm", "clip_range", "value_clip_range", "kl_target"):
-            check_positive(name, getattr(self, name))
-        for name in ("vf_coef", "kl_coef", "reward_clip"):
-            check_positive(name, getattr(self, name), allow_zero=True)
-        check_probability("gamma", self.gamma)
-        check_probability("gae_lambda", self.gae_lambda)
-        check_positive("kl_horizon", self.kl_horizon, integer=True)
-        check_positive("policy_lora_r", self.policy_lora_r, integer=True, allow_zero=True)
-        check_choice("value_model", self.value_model, ("shared", "separate"))
-        if self.rollout_batch_size % (self.num_minibatches * self.gradient_accumulation_steps):
-            raise ValueError(
-                f"rollout_batch_size ({self.rollout_batch_size}) must be divisible by num_minibatches x "
-                f"gradient_accumulation_steps ({self.num_minibatches} x {self.gradient_accumulation_steps})"
-            )
 
 
 class PolicyWithValue(nn.Module):

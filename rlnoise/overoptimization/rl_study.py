@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rlnoise.core.config import to_dict
+from rlnoise.core.config import SamplingConfig, to_dict
 from rlnoise.core.distributed import barrier, process_state
 from rlnoise.core.files import append_jsonl, read_jsonl
-from rlnoise.core.generation import SamplingConfig
 from rlnoise.core.models import load_model
 from rlnoise.core.runs import Run
 from rlnoise.overoptimization.config import RLStudyConfig

@@ -9,9 +9,8 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from rlnoise.core.config import to_dict
+from rlnoise.core.config import SamplingConfig, to_dict
 from rlnoise.core.distributed import process_state
-from rlnoise.core.generation import SamplingConfig
 from rlnoise.core.runs import Run
 from rlnoise.overoptimization.config import RMStudyConfig
 from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy

@@ -6,70 +6,17 @@ from __future__ import annotations
 import gc
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from rlnoise.core.config import check_choice, check_lists, check_positive, check_probability, to_dict
+from rlnoise.core.config import to_dict
 from rlnoise.core.models import load_model
-from rlnoise.core.runs import CellLog, Run, RunSettings
+from rlnoise.core.runs import CellLog, Run
+from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
 from rlnoise.tint.dataset import make_dataset
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
 from rlnoise.tint.noise import StaticNoise
 from rlnoise.tint.plots import plot_tint
-from rlnoise.tint.tasks import TASKS
-from rlnoise.tint.train import FinetuneConfig, finetune
-
-NOISE_TYPES = ("static", "dynamic")
-METHODS = ("finetune", "few_shot")
-
-
-@dataclass
-class TIntSweepConfig(RunSettings):
-    """The grid and the data of a TInt sweep."""
-
-    run_name: str = field(default="tint_quick", metadata={"help": "Run folder name under runs/tint/."})
-    tasks: list[str] = field(default_factory=lambda: ["add"], metadata={"help": f"Tasks, from {sorted(TASKS)}."})
-    noise_types: list[str] = field(default_factory=lambda: list(NOISE_TYPES), metadata={"help": "static, dynamic."})
-    contaminations: list[float] = field(
-        default_factory=lambda: [1.0], metadata={"help": "Shares of training samples that are noised."}
-    )
-    static_intensities: list[float] = field(
-        default_factory=lambda: [0.3, 0.6], metadata={"help": "Per-digit corruption probabilities (static)."}
-    )
-    static_line_p: float = field(default=0.0, metadata={"help": "Per-line deletion probability in static cells."})
-    dynamic_intensities: list[float] = field(
-        default_factory=lambda: [0.05, 0.2], metadata={"help": "Per-digit corruption probabilities (dynamic)."}
-    )
-    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "finetune, few_shot."})
-    n_train: int = field(default=256, metadata={"help": "Training samples per cell (same problems in every cell)."})
-    n_test: int = field(default=48, metadata={"help": "Clean test problems per task."})
-    min_digits: int = field(default=2, metadata={"help": "Fewest digits per number."})
-    max_digits: int = field(default=3, metadata={"help": "Most digits per number."})
-    few_shot_k: int = field(default=3, metadata={"help": "Exemplars per few-shot prompt (from the noisy train set)."})
-    few_shot_model: str = field(
-        default="", metadata={"help": "Model prompted few-shot; empty = the fine-tuned model's base (`model`)."}
-    )
-    max_new_tokens: int = field(default=0, metadata={"help": "Generation budget; 0 = 1.5x the longest clean trace."})
-    eval_batch_size: int = field(default=16, metadata={"help": "Prompts per generation batch."})
-    seed: int = field(default=0, metadata={"help": "Seed of problems, noise and exemplars."})
-
-    def __post_init__(self):
-        check_lists(self)
-        for task in self.tasks:
-            check_choice("tasks", task, TASKS)
-        for kind in self.noise_types:
-            check_choice("noise_types", kind, NOISE_TYPES)
-        for method in self.methods:
-            check_choice("methods", method, METHODS)
-        for name in ("contaminations", "static_intensities", "dynamic_intensities"):
-            for value in getattr(self, name):
-                check_probability(name, value)
-        check_probability("static_line_p", self.static_line_p)
-        for name in ("n_train", "n_test", "eval_batch_size"):
-            check_positive(name, getattr(self, name), integer=True)
-        check_positive("few_shot_k", self.few_shot_k, integer=True, allow_zero=True)
-        check_positive("max_new_tokens", self.max_new_tokens, integer=True, allow_zero=True)
-        if "few_shot" in self.methods and self.few_shot_k > self.n_train:
-            raise ValueError(f"few_shot_k ({self.few_shot_k}) must be <= n_train ({self.n_train})")
+from rlnoise.tint.train import finetune
 
 
 @dataclass(frozen=True)

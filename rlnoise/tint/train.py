@@ -3,35 +3,12 @@ LoRA or full fine-tuning."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from rlnoise.core.config import check_positive
 from rlnoise.core.distributed import process_state
 from rlnoise.core.models import load_model
+from rlnoise.tint.config import FinetuneConfig
 from rlnoise.tint.evaluate import format_prompt
-
-
-@dataclass
-class FinetuneConfig:
-    """SFT settings for TInt traces."""
-
-    model: str = field(default="smollm2-135m-instruct", metadata={"help": "Model registry name, hub id or path."})
-    lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 = full fine-tuning."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
-    sft_learning_rate: float = field(default=5e-4, metadata={"help": "Learning rate."})
-    sft_epochs: float = field(default=2.0, metadata={"help": "Epochs over the training set."})
-    sft_batch_size: int = field(default=16, metadata={"help": "Sequences per optimisation step."})
-    max_length: int = field(default=512, metadata={"help": "Longest prompt + trace in tokens (longer ones are cut)."})
-    sft_seed: int = field(default=0, metadata={"help": "Seed of model init (tiny models) and data order."})
-
-    def __post_init__(self):
-        check_positive("lora_r", self.lora_r, integer=True, allow_zero=True)
-        check_positive("lora_alpha", self.lora_alpha, integer=True)
-        check_positive("sft_learning_rate", self.sft_learning_rate)
-        check_positive("sft_epochs", self.sft_epochs)
-        check_positive("sft_batch_size", self.sft_batch_size, integer=True)
-        check_positive("max_length", self.max_length, integer=True)
 
 
 def finetune(train, config: FinetuneConfig, output_dir: str | Path):

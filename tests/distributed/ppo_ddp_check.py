@@ -6,8 +6,8 @@ import json
 import torch
 import torch.distributed as dist
 
+from rlnoise.core.config import SamplingConfig
 from rlnoise.core.distributed import process_state
-from rlnoise.core.generation import SamplingConfig
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 

@@ -1,0 +1,136 @@
+"""Configs of the NMTune study: the study grid and the adapter. No torch is imported here, so the recipe answers
+``--help`` and bad flags before any model library loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rlnoise.core.config import (
+    POOLINGS,
+    RunSettings,
+    check_choice,
+    check_lists,
+    check_positive,
+    check_probability,
+)
+from rlnoise.core.data import data_yaml
+from rlnoise.core.noise import parse_noise_spec
+
+PAIRS: dict[str, tuple[str, str]] = {k: tuple(v) for k, v in data_yaml("nmtune_pairs.yaml").items()}  # ID, OOD
+FEATURE_MODES = ("text", "pair")
+NORMALIZATIONS = ("none", "center", "l2", "standardize")
+# The names of rlnoise.adapters.heads.ADAPTERS (a test checks they agree), listed here without importing torch.
+ADAPTER_NAMES = ("linear", "mlp", "residual_mlp", "nmtune", "nmtune_fgs")
+
+
+@dataclass
+class NMTuneStudyConfig(RunSettings):
+    """Pairs, features, adapters, seeds, label noise and the simulation of an NMTune study."""
+
+    run_name: str = field(default="nmtune_quick", metadata={"help": "Run folder name under runs/nmtune/."})
+    pairs: list[str] = field(
+        default_factory=lambda: ["csqa->obqa"], metadata={"help": "ID->OOD task pairs.", "choices": sorted(PAIRS)}
+    )
+    feature_model: str = field(
+        default="minilm-l6",
+        metadata={"help": "Registry model, hub id, or file:PATH ({task} is replaced by the task name)."},
+    )
+    feature_pooling: str = field(
+        default="mean", metadata={"help": "Pooling of token states: mean or last token.", "choices": POOLINGS}
+    )
+    feature_l2: bool = field(default=True, metadata={"help": "L2-normalise embeddings before use."})
+    feature_mode: str = field(
+        default="pair",
+        metadata={"help": "text (one vector per example) or pair ([q, a, q*a, |q-a|]).", "choices": FEATURE_MODES},
+    )
+    adapters: list[str] = field(
+        default_factory=lambda: sorted(ADAPTER_NAMES),
+        metadata={"help": "Adapters to compare.", "choices": ADAPTER_NAMES},
+    )
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "Adapter seeds."})
+    label_noise: str = field(
+        default="none",
+        metadata={
+            "help": "Noise on the downstream training labels, e.g. symmetric:p=0.2 (rlnoise.core.noise models)."
+        },
+    )
+    test_share: float = field(default=0.3, metadata={"help": "Share of the ID task held out as the ID test set."})
+    spectrum_normalization: str = field(
+        default="center",
+        metadata={"help": "Feature normalisation applied before SVE / LSVR.", "choices": NORMALIZATIONS},
+    )
+    simulation: bool = field(default=True, metadata={"help": "Also run the noisy pre-training simulation."})
+    sim_noise_rates: list[float] = field(
+        default_factory=lambda: [0.0, 0.05, 0.1, 0.2, 0.3],
+        metadata={"help": "Pre-training label-noise rates of the simulation."},
+    )
+    sim_seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "Simulation seeds."})
+    sim_pretrain_examples: int = field(default=8000, metadata={"help": "Simulation: pre-training examples."})
+    sim_pretrain_epochs: int = field(default=20, metadata={"help": "Simulation: pre-training epochs."})
+    sim_downstream_examples: int = field(
+        default=1000, metadata={"help": "Simulation: downstream train / ID test / OOD test examples (each)."}
+    )
+
+    def __post_init__(self):
+        check_lists(self)
+        for p in self.pairs:
+            check_choice("pairs", p, PAIRS)
+        for a in self.adapters:
+            check_choice("adapters", a, ADAPTER_NAMES)
+        check_choice("spectrum_normalization", self.spectrum_normalization, NORMALIZATIONS)
+        check_choice("feature_pooling", self.feature_pooling, POOLINGS)
+        check_choice("feature_mode", self.feature_mode, FEATURE_MODES)
+        parse_noise_spec(self.label_noise, supplied=())  # class labels: no gold margins or response lengths
+        for r in self.sim_noise_rates:
+            check_probability("sim_noise_rates", r)
+        for name in ("sim_pretrain_examples", "sim_pretrain_epochs", "sim_downstream_examples"):
+            check_positive(name, getattr(self, name), integer=True)
+        if not 0.0 < self.test_share < 1.0:
+            raise ValueError(f"test_share must be in (0, 1), got {self.test_share!r}")
+
+
+@dataclass
+class AdapterConfig:
+    """Adapter architecture, loss weights and optimisation (defaults: the official NMTune code's weights)."""
+
+    adapter: str = field(
+        default="nmtune", metadata={"help": "Adapter architecture and loss.", "choices": ADAPTER_NAMES}
+    )
+    hidden: int = field(default=512, metadata={"help": "Hidden width of the MLP adapters."})
+    residual_scale: float = field(default=1.0, metadata={"help": "s in z = s * MLP(f) + f."})
+    consistency: float = field(default=1.0, metadata={"help": "Weight of MSE(normalize(z), normalize(f))."})
+    covariance: float = field(default=0.04, metadata={"help": "Weight of the covariance off-diagonal penalty."})
+    singular: float = field(default=0.001, metadata={"help": "Weight of the top-k singular value share (subtracted)."})
+    top_k: int = field(default=5, metadata={"help": "k of the singular value term."})
+    noise_std: float = field(
+        default=0.1,
+        metadata={"help": "nmtune_fgs: std of the Gaussian feature perturbation, relative to the features' RMS."},
+    )
+    variance: float = field(default=1.0, metadata={"help": "nmtune_fgs: weight of the variance term."})
+    distill: float = field(default=1.0, metadata={"help": "nmtune_fgs: weight of the KL distillation to f."})
+    temperature: float = field(default=0.1, metadata={"help": "nmtune_fgs: temperature of the similarity softmax."})
+    epochs: int = field(default=30, metadata={"help": "Passes over the training features."})
+    batch_size: int = field(default=256, metadata={"help": "Rows per step (the spectral terms are per batch)."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate."})
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay."})
+    seed: int = field(default=0, metadata={"help": "Initialisation and data order."})
+
+    def __post_init__(self):
+        check_choice("adapter", self.adapter, ADAPTER_NAMES)
+        for name in ("hidden", "top_k", "epochs", "batch_size"):
+            check_positive(name, getattr(self, name), integer=True)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("temperature", self.temperature)
+        for name in (
+            "residual_scale",
+            "consistency",
+            "covariance",
+            "singular",
+            "noise_std",
+            "variance",
+            "distill",
+            "weight_decay",
+        ):
+            check_positive(name, getattr(self, name), allow_zero=True)
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 (batch statistics), got {self.batch_size}")
