@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from rlnoise.adapters.config import NMTuneStudyConfig
 from rlnoise.adapters.data import FeatureSpec, pair_data
@@ -16,6 +15,7 @@ from rlnoise.adapters.simulation import SimulationConfig, simulate
 from rlnoise.adapters.spectrum import lsvr, normalize_features, sve
 from rlnoise.adapters.train import accuracy, apply_adapter, train_adapter
 from rlnoise.core.config import to_dict
+from rlnoise.core.console import progress
 from rlnoise.core.noise import apply_noise, parse_noise_spec
 from rlnoise.core.runs import Run
 
@@ -80,7 +80,7 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
                 done[key] = log.append(key, row)
     rows = log.rows(keys)
     if config.simulation:
-        for seed in tqdm(config.sim_seeds, desc="simulation"):
+        for seed in progress(config.sim_seeds, "simulation"):
             sim = SimulationConfig(
                 noise_rates=tuple(config.sim_noise_rates),
                 n_pretrain=config.sim_pretrain_examples,

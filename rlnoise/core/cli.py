@@ -32,7 +32,6 @@ def preset_summary(path: Path) -> str:
     return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", text)[0].rstrip(".")  # a sentence ends at '. X', not 'et al. ('
 
 
-
 def presets_epilog(presets: list[Path]) -> str:
     lines = ["presets (--config PATH; other flags override the preset's values):"]
     for path in presets:
@@ -58,7 +57,9 @@ def _check_config_path(argv: list[str]) -> None:
     except yaml.YAMLError as err:
         raise SystemExit(f"error: --config {path} is not valid YAML: {err}") from None
     if not isinstance(loaded, dict):
-        raise SystemExit(f"error: --config {path} must hold a YAML mapping of field: value, got {type(loaded).__name__}")
+        raise SystemExit(
+            f"error: --config {path} must hold a YAML mapping of field: value, got {type(loaded).__name__}"
+        )
 
 
 def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] | None = None, argv=None):
@@ -81,7 +82,9 @@ def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] |
     argv = list(sys.argv[1:] if argv is None else argv)
     for dtype in dataclass_types:  # HfArgumentParser's hook for one help section per dataclass
         if "_argument_group_name" not in vars(dtype):
-            dtype._argument_group_name = f"{dtype.__name__}: {(dtype.__doc__ or '').strip().splitlines()[0].rstrip('.')}"
+            dtype._argument_group_name = (
+                f"{dtype.__name__}: {(dtype.__doc__ or '').strip().splitlines()[0].rstrip('.')}"
+            )
     parser = TrlParser(
         dataclass_types,
         usage="%(prog)s [--config PRESET.yaml] [--FIELD VALUE ...] [--verbose]",

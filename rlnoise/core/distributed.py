@@ -14,7 +14,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from accelerate import PartialState
-from tqdm.auto import tqdm
+
+from rlnoise.core.console import progress
 
 
 def process_state() -> PartialState:
@@ -55,7 +56,7 @@ def sharded_map(fn: Callable[[Any], Any], items: Sequence, desc: str | None = No
     """
     rank, size = world()
     start, stop = shard_bounds(len(items), rank, size)
-    local = [fn(items[i]) for i in tqdm(range(start, stop), desc=desc, disable=desc is None or rank != 0)]
+    local = [fn(items[i]) for i in progress(range(start, stop), desc, disable=rank != 0)]
     if size == 1:
         return local
     gathered: list[list] = [None] * size  # type: ignore[list-item]

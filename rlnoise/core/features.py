@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from rlnoise.core.config import POOLINGS, check_choice, check_positive
+from rlnoise.core.console import progress
 from rlnoise.core.models import load_model
 from rlnoise.core.stages import cached_stage
 
@@ -44,7 +44,7 @@ def compute_features(
     tokenizer.padding_side = "right"
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=desc is None):
+    for start in progress(range(0, len(texts), batch_size), desc):
         idx = order[start : start + batch_size]
         batch = tokenizer(
             [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
 from rlnoise.core.config import SamplingConfig, check_positive
+from rlnoise.core.console import progress
 from rlnoise.core.distributed import sharded_map
 
 
@@ -62,12 +62,14 @@ def sample_responses(
     config: SamplingConfig | None = None,
     seed: int = 0,
     shard: bool = True,
+    desc: str = "sampling",
 ) -> list[list[str]]:
     """Sample ``n`` responses for every prompt, KV-cached, in batches of ``config.generation_batch_size``.
 
     Work is split into :func:`sampling_units`, each seeded on its own; under ``accelerate launch`` the units are
     spread over the processes and the responses gathered on all of them, identical to a one-process run. Pass
-    ``shard=False`` when each process samples its own prompts (e.g. its own RL rollouts).
+    ``shard=False`` when each process samples its own prompts (e.g. its own RL rollouts). ``desc`` labels the
+    progress.
 
     Returns:
         ``responses[i][j]``: the j-th response for prompt i, special tokens removed and stripped.
@@ -77,12 +79,8 @@ def sample_responses(
     texts = [chat_prompt(tokenizer, p) for p in prompts]
     units = sampling_units(len(texts), n, config.generation_batch_size, seed)
     generate = lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config)  # noqa: E731
-    desc = "sampling" if len(units) > 1 else None
-    outputs = (
-        sharded_map(generate, units, desc)
-        if shard
-        else [generate(u) for u in tqdm(units, desc=desc, disable=desc is None)]
-    )
+    desc = desc if len(units) > 1 else None
+    outputs = sharded_map(generate, units, desc) if shard else [generate(u) for u in progress(units, desc)]
     responses: list[list[str]] = [[] for _ in texts]
     for unit, per_prompt in zip(units, outputs):
         for offset, samples in enumerate(per_prompt):

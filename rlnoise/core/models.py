@@ -27,6 +27,7 @@ from transformers import (
 )
 
 from rlnoise.core.config import check_choice
+from rlnoise.core.console import say
 from rlnoise.core.files import atomic_path
 from rlnoise.core.stages import cache_root
 
@@ -133,7 +134,7 @@ def embedded_path(name: str) -> Path:
 
 def _convert_gguf(folder: Path, gguf_file: str, target: Path) -> None:
     """De-quantise a GGUF checkpoint once and save it as safetensors (later loads take about a second)."""
-    logger.info("converting %s to safetensors under %s (one-off, ~20 s)", gguf_file, target)
+    say(f"first use of {gguf_file}: de-quantising it to float32 safetensors in {target} (once, ~20 s, ~0.5 GB)")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
     quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
     # transformers flags a GGUF-loaded model as quantised and refuses save_pretrained: rebuild it from a clean config.

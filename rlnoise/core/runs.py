@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from rlnoise.core.console import say
 from rlnoise.core.distributed import barrier, world
 from rlnoise.core.files import (
     append_jsonl,
@@ -27,6 +28,7 @@ from rlnoise.core.files import (
     write_text,
     write_yaml,
 )
+from rlnoise.core.samples import samples_markdown
 from rlnoise.core.stages import fingerprint
 
 # Fields that name where a run goes or how it is split, not what it computes.
@@ -85,6 +87,13 @@ class Run:
             self.fixed.pop(k, None)
         self.key = fingerprint(self.fixed)
         self.metadata = run_metadata()  # stamped now, at the start of the run
+        tiny = sorted({v for v in config.values() if isinstance(v, str) and v.startswith("tiny-")})
+        if tiny:
+            self.metadata["plumbing_only"] = True
+            say(
+                f"note: this run uses tiny random test models ({', '.join(tiny)}); its numbers check that the "
+                "pipeline runs end to end and mean nothing about the science (use a quick preset for that)"
+            )
         overwrite = bool(config.get("overwrite"))
         if resumable and not overwrite:
             self._refuse_another_config(axes)  # every process checks, so all of them stop together
@@ -119,13 +128,17 @@ class Run:
         plot: Callable[[dict, Path], list[Path]] | None = None,
     ) -> None:
         """The end of every run (main process): ``results.json`` (with the config key and metadata), and when given
-        ``samples.jsonl``, ``results.md`` and the figures drawn by ``plot(results, folder)``."""
+        ``samples.jsonl`` (and its readable ``samples.md``), ``results.md`` and the figures drawn by
+        ``plot(results, folder)``."""
         if world()[0] != 0:
             return
         results = dict(results, config_key=self.key, metadata=self.metadata)
         write_json(self.folder / "results.json", results)
         if samples is not None:
             write_jsonl(self.folder / "samples.jsonl", samples)
+        if (self.folder / "samples.jsonl").exists():  # written above, or appended during the run (RL)
+            title = f"Samples of {self.folder.name}"
+            write_text(self.folder / "samples.md", samples_markdown(read_jsonl(self.folder / "samples.jsonl"), title))
         if table is not None:
             write_text(self.folder / "results.md", table + "\n")
             print(table)

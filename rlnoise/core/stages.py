@@ -16,11 +16,13 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlnoise.core.console import duration, say
 from rlnoise.core.distributed import barrier, world
 from rlnoise.core.files import canonical, clean_orphans, temp_dir, write_json
 
@@ -135,8 +137,11 @@ def cached_stage(
                 _discard(final)
     barrier()
     if (final / MANIFEST).exists():
+        say(f"      {name}: cached ({final.name})")
         return Stage(name, key, final)
     scratch = temp_dir(root, final.name)
+    start = time.perf_counter()
+    say(f"      {name}: computing")
     try:
         build(scratch)
         if rank == 0:
@@ -150,6 +155,7 @@ def cached_stage(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     barrier()
+    say(f"      {name}: done in {duration(time.perf_counter() - start)}, cached as {final.name}")
     return Stage(name, key, final)
 
 

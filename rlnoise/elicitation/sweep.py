@@ -13,9 +13,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from rlnoise.core.config import to_dict
+from rlnoise.core.console import progress
 from rlnoise.core.files import read_jsonl
 from rlnoise.core.runs import Run
 from rlnoise.core.tasks import binary_task
@@ -164,7 +163,7 @@ def run_sweep(
     keys = [log.key(vars(p)) for p in points]
     mine = [(p, k) for i, (p, k) in enumerate(zip(points, keys)) if i % config.shard_count == config.shard_index]
     tasks: dict[str, tuple] = {}
-    for point, key in tqdm(mine, desc=f"cells (shard {config.shard})"):
+    for point, key in progress(mine, f"cells (shard {config.shard})"):
         if key in done:
             continue
         parts, spend = cell_parts(config, point)

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from functools import partial
 
 from rlnoise.core.config import SamplingConfig, to_dict
+from rlnoise.core.console import step
 from rlnoise.core.distributed import process_state
 from rlnoise.core.runs import Run
 from rlnoise.overoptimization.bon import default_ns
@@ -36,9 +37,12 @@ def run_bon_study(
     bon_prompts = [r["prompt"] for r in bon_rows]
 
     # 1. pool and its gold scores (shared by every noise setting)
-    pool, pool_stage = cached_pool(study.policy, bon_prompts, study.pool_size, sampling, study.seed + 104_729)
-    gold = make_gold(gold_config, bon_rows)
-    gold_scores = cached_scores("pool_gold", asdict(gold_config), gold.score, bon_prompts, pool, [pool_stage])
+    total = 2 + len(study.noise)
+    with step(1, total, f"pool: {len(bon_prompts)} prompts x {study.pool_size} samples from {study.policy}"):
+        pool, pool_stage = cached_pool(study.policy, bon_prompts, study.pool_size, sampling, study.seed + 104_729)
+    with step(2, total, f"gold scores of the pool ({gold_config.gold_model})"):
+        gold = make_gold(gold_config, bon_rows)
+        gold_scores = cached_scores("pool_gold", asdict(gold_config), gold.score, bon_prompts, pool, [pool_stage])
     ns = default_ns(study.pool_size, study.n_grid_points)
     objectives = {name: partial(apply_objective, name, lam=study.uwo_lambda) for name in study.objectives}
     results = dict(
@@ -53,7 +57,7 @@ def run_bon_study(
     setting_start = time.time()
     # 2. proxies for each noise setting (every process takes part; caches are shared)
     for spec, pairs, ensemble, logs, ensemble_stage in proxy_ensembles(
-        study, splits, sampling, gold_config, ensemble_config, state.device
+        study, splits, sampling, gold_config, ensemble_config, state.device, steps=(3, total)
     ):
         accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
         member_scores = cached_scores(
@@ -71,7 +75,7 @@ def run_bon_study(
         )
         setting_start = time.time()
         summary = {name: round(c["gold_at_max_n"], 3) for name, c in curves["selectors"].items()}
-        state.print(f"[{spec}] gold at n={ns[-1]} (pool std units, shifted): {summary}")
+        state.print(f"      gold gain at n={ns[-1]} (pool std units): {summary}")
         shown = bon_prompts[: study.n_sample_prompts]
         samples += [
             dict(noise=spec, **r) for r in best_of_n_picks(shown, pool, gold_scores, selectors, study.sample_ns)

@@ -25,6 +25,7 @@ from datasets import Dataset
 from torch import nn
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from rlnoise.core.console import summarise_trainer
 from rlnoise.core.distributed import process_state, world
 from rlnoise.core.models import load_model, tokenized_batches
 from rlnoise.overoptimization.config import EnsembleConfig
@@ -230,6 +231,7 @@ def _run(trainer) -> list[float]:
     """Train, strip accelerate's mixed-precision forward wrapper from the model, and return the loss curve."""
     from accelerate.utils import extract_model_from_parallel
 
+    summarise_trainer(trainer, "proxy reward model trained")
     trainer.train()
     extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     return [h["loss"] for h in trainer.state.log_history if "loss" in h]

@@ -15,6 +15,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from rlnoise.core.config import SamplingConfig
+from rlnoise.core.console import say
 from rlnoise.core.distributed import device
 from rlnoise.core.generation import sample_responses
 from rlnoise.core.models import load_model
@@ -86,9 +87,11 @@ def scored_pair_datasets(
         prompts = [r["prompt"] for r in rows]
         split_seed = seed + 7919 * i  # each split samples with its own stream
 
-        def sample_pairs(ps, split_seed=split_seed):
+        def sample_pairs(ps, split_seed=split_seed, name=name):
             model, tokenizer = policy_model()
-            return sample_responses(model, tokenizer, ps, n=2, config=sampling, seed=split_seed)
+            return sample_responses(
+                model, tokenizer, ps, n=2, config=sampling, seed=split_seed, desc=f"sampling {name} pairs"
+            )
 
         settings = dict(policy=policy, sampling=asdict(sampling), gold=asdict(gold_config), seed=split_seed)
         stage = scored_pairs_stage(prompts, sample_pairs, _LazyGold(), settings)
@@ -128,13 +131,20 @@ def study_prompts(study, n_extra: int = 0) -> tuple[dict[str, list[dict]], list[
     ]
 
 
-def proxy_ensembles(study, splits, sampling: SamplingConfig, gold_config: GoldConfig, ensemble_config, device):
+def proxy_ensembles(
+    study, splits, sampling: SamplingConfig, gold_config: GoldConfig, ensemble_config, device, steps=(1, 0)
+):
     """For each noise spec of the study, its labelled pairs and trained proxies (every process takes part).
+
+    ``steps = (first, total)`` numbers the settings as steps of the run's console output (``total`` 0: no numbers).
 
     Yields:
         ``(spec, pairs, ensemble, logs, stage)`` with the ensemble on ``device``.
     """
-    for spec in study.noise:
+    first, total = steps
+    for i, spec in enumerate(study.noise):
+        number = f"[{first + i}/{total}] " if total else ""
+        say(f"{number}noise '{spec}': preference pairs, {ensemble_config.k} {ensemble_config.kind} proxies")
         pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
         ensemble, logs, stage = cached_ensemble(pairs, ensemble_config)
         yield spec, pairs, ensemble.to(device), logs, stage

@@ -31,7 +31,9 @@ def cached_pool(
 
     def build(folder):
         model, tokenizer = load_model(policy, "causal_lm")
-        pool = sample_responses(model.to(device()), tokenizer, prompts, n=pool_size, config=sampling, seed=seed)
+        pool = sample_responses(
+            model.to(device()), tokenizer, prompts, n=pool_size, config=sampling, seed=seed, desc="sampling pool"
+        )
         (folder / "pool.json").write_text(json.dumps(pool))
 
     stage = cached_stage("pool", settings, build)

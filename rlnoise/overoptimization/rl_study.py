@@ -126,7 +126,7 @@ def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, 
     ctx = RLContext(study, sampling, gold, rl_prompts, eval_prompts, out_run.folder, out_run.key, state)
     flip_rates, labels = {}, []
     for spec, pairs, ensemble, _, _ in proxy_ensembles(
-        study, rm_splits, sampling, gold_config, ensemble_config, state.device
+        study, rm_splits, sampling, gold_config, ensemble_config, state.device, steps=(1, len(study.noise))
     ):
         flip_rates[spec] = pairs.flip_rate
         held_out = pairs["eval"]  # the initial policy's held-out responses: members are standardised on them

@@ -33,7 +33,7 @@ def run_rm_study(
     start = time.time()
     # every process takes part: sampling is sharded, training is data-parallel, caches are shared
     for spec, pairs, ensemble, logs, _ in proxy_ensembles(
-        study, splits, sampling, gold_config, ensemble_config, state.device
+        study, splits, sampling, gold_config, ensemble_config, state.device, steps=(1, len(study.noise))
     ):
         accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
         setting = dict(
@@ -45,7 +45,7 @@ def run_rm_study(
         results["settings"][spec] = setting
         start = time.time()
         state.print(
-            f"[{spec}] flipped {setting['flip_rate']:.1%}, member true-label accuracy "
+            f"      flipped {setting['flip_rate']:.1%}, member true-label accuracy "
             f"{[round(a, 3) for a in accuracy['members']['true']]}, objectives "
             f"{ {k: round(v['true'], 3) for k, v in accuracy['objectives'].items()} }"
         )

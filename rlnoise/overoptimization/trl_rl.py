@@ -10,6 +10,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
+from rlnoise.core.console import summarise_trainer
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.config import TrlRLConfig
 from rlnoise.overoptimization.reward import trl_reward_function
@@ -73,6 +74,7 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
         callbacks=[EvaluateEvery(study.eval_every, evaluate)],
         peft_config=LoraConfig(r=rl.policy_lora_r, lora_alpha=rl.policy_lora_alpha, target_modules="all-linear"),
     )
+    summarise_trainer(trainer, f"[{label}] {rl.algorithm.upper()}")
     last = get_last_checkpoint(str(folder)) if folder.exists() else None
     if last is None:
         evaluate(trainer.model, 0)

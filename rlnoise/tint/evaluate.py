@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 
 import torch
-from tqdm.auto import tqdm
 
+from rlnoise.core.console import progress
 from rlnoise.tint.check import parse_answer, step_accuracy
 
 SEPARATOR = "\n\n"  # between few-shot exemplars; generation stops at it
@@ -46,7 +46,7 @@ def generate_greedy(
     model.eval()
     outputs: list[str] = []
     try:
-        for start in tqdm(range(0, len(texts), batch_size), desc=desc, leave=False):
+        for start in progress(range(0, len(texts), batch_size), desc):
             batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
             tokens = model.generate(
                 **batch,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rlnoise.core.console import summarise_trainer
 from rlnoise.core.distributed import process_state
 from rlnoise.core.models import load_model
 from rlnoise.tint.config import FinetuneConfig
@@ -49,6 +50,7 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path):
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=data, processing_class=tokenizer, peft_config=peft_config
     )
+    summarise_trainer(trainer, "fine-tuned")
     trainer.train()
     log = [row for row in trainer.state.log_history if "loss" in row]
     return trainer.model, tokenizer, log
