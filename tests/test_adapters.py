@@ -248,7 +248,7 @@ def test_nmtune_yaml_parses(config, monkeypatch):
     import sys
 
     from rlnoise.adapters.study import NMTuneStudyConfig
-    from rlnoise.core.config import parse_config
+    from rlnoise.core.cli import parse_config
 
     monkeypatch.setattr(sys, "argv", ["tune.py", "--config", str(config)])
     study, adapter_config = parse_config(NMTuneStudyConfig, AdapterConfig)

@@ -51,7 +51,9 @@ def test_recipe_help_works_without_loading_torch(script):
 
 
 def test_help_with_a_preset_shows_the_preset_values_as_defaults():
-    proc = _probe("recipes/overoptimization/bon.py", "--config", "recipes/overoptimization/configs/bon_tiny.yaml", "-h")
+    proc = _probe(
+        "recipes/overoptimization/bon.py", "--config", "recipes/overoptimization/configs/bon_tiny.yaml", "-h"
+    )
     text = " ".join(proc.stdout.split())
     assert "(default: bon_tiny)" in text and "(default: tiny- llama)" in text.replace("tiny-llama", "tiny- llama")
 

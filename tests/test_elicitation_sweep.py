@@ -18,7 +18,7 @@ TINY = ("recipes/elicitation/sweep.py", "recipes/elicitation/configs/tiny.yaml")
     "config", sorted((ROOT / "recipes" / "elicitation" / "configs").glob("*.yaml")), ids=lambda p: p.name
 )
 def test_elicitation_yaml_parses(config, monkeypatch):
-    from rlnoise.core.config import parse_config
+    from rlnoise.core.cli import parse_config
 
     monkeypatch.setattr(sys, "argv", ["sweep.py", "--config", str(config)])
     sweep, learner = parse_config(SweepConfig, LearnerConfig)

@@ -16,7 +16,8 @@ OVEROPT_CONFIGS = sorted((ROOT / "recipes" / "overoptimization" / "configs").glo
 
 @pytest.mark.parametrize("config", OVEROPT_CONFIGS, ids=lambda p: p.name)
 def test_overoptimization_yaml_parses(config, monkeypatch):
-    from rlnoise.core.config import SamplingConfig, parse_config
+    from rlnoise.core.cli import parse_config
+    from rlnoise.core.config import SamplingConfig
     from rlnoise.overoptimization.config import BonStudyConfig, RLStudyConfig, RMStudyConfig, TrlRLConfig
     from rlnoise.overoptimization.ensemble import EnsembleConfig
     from rlnoise.overoptimization.gold import GoldConfig

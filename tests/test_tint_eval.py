@@ -18,7 +18,7 @@ TINY = ("recipes/tint/sweep.py", "recipes/tint/configs/tiny.yaml")
     "config", sorted((ROOT / "recipes" / "tint" / "configs").glob("*.yaml")), ids=lambda p: p.name
 )
 def test_tint_yaml_parses(config, monkeypatch):
-    from rlnoise.core.config import parse_config
+    from rlnoise.core.cli import parse_config
 
     monkeypatch.setattr(sys, "argv", ["sweep.py", "--config", str(config)])
     sweep, finetune = parse_config(TIntSweepConfig, FinetuneConfig)
