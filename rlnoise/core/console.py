@@ -18,7 +18,7 @@ _verbose = False
 
 # Warnings that every run on this stack triggers and that say nothing about the run (shown with --verbose).
 KNOWN_HARMLESS = (
-    (FutureWarning, r".*`gradient_checkpointing` is deprecated"),
+    (FutureWarning, r".*`\w*gradient_checkpointing\w*` is deprecated"),  # transformers 5 renames, trl still calls
     (UserWarning, r".*'pin_memory' argument is set as true but no accelerator"),
     (UserWarning, r".*To copy construct from a tensor"),
     (UserWarning, r".*`use_cache=True` is incompatible with gradient checkpointing"),
