@@ -170,3 +170,24 @@ def test_samples_markdown_quotes_texts_and_tabulates_records():
         "",
         "## 2. step 3, response short, gold 1.000, proxy [0.500, 0.250]",
     ]
+
+
+def test_quiet_mode_hides_known_warnings_only_and_verbose_keeps_them(monkeypatch):
+    import os
+    import warnings
+
+    from rlnoise.core.console import set_verbose
+
+    for name in ("TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        monkeypatch.setenv(name, "unset")  # so that monkeypatch restores the variable after the test
+        monkeypatch.delenv(name)
+    known = "`gradient_checkpointing_enable` is deprecated and will be removed in v6."
+    for verbose, expected in ((False, ["something new"]), (True, [known, "something new"])):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            set_verbose(verbose)
+            warnings.warn(known, FutureWarning, stacklevel=1)
+            warnings.warn("something new", UserWarning, stacklevel=1)
+        assert [str(w.message) for w in seen] == expected
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1" and os.environ["TRANSFORMERS_VERBOSITY"] == "error"
+    set_verbose(False)

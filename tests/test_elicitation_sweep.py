@@ -9,7 +9,8 @@ from helpers import ROOT, run_recipe, run_script
 
 from rlnoise.elicitation import sweep as sweep_module
 from rlnoise.elicitation.learner import LearnerConfig, StrongLearner
-from rlnoise.elicitation.sweep import SweepConfig, grid, load_cells, run_sweep
+from rlnoise.elicitation.planner import load_cells
+from rlnoise.elicitation.sweep import SweepConfig, grid, run_sweep
 
 TINY = ("recipes/elicitation/sweep.py", "recipes/elicitation/configs/tiny.yaml")
 

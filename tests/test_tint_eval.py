@@ -112,7 +112,7 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     (out / "cells.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     again = run_recipe(*TINY, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("done, skipped") == 2 and again.stdout.count(": exact match") == 1
+    assert again.stdout.count("finished in an earlier run, skipped") == 2 and again.stdout.count(": exact match") == 1
     rerun = json.loads((out / "results.json").read_text())["cells"]
     assert_same(
         [{k: v for k, v in c.items() if k != "seconds"} for c in rerun],
@@ -122,7 +122,7 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     # a rerun with other training settings never reports the old cells: it stops, naming the fields
     other = run_recipe(*TINY, tmp_path, "--n_train", "8", "--seed", "5")
     assert other.returncode != 0 and "n_train" in other.stderr and "seed: 0 -> 5" in other.stderr
-    assert "done, skipped" not in other.stdout
+    assert "finished in an earlier run, skipped" not in other.stdout
 
 
 if __name__ == "__main__":

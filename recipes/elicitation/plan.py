@@ -23,8 +23,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not Path(args.run).is_dir():
         raise SystemExit(f"error: --run {args.run}: no such folder (a run of recipes/elicitation/sweep.py)")
-    from rlnoise.elicitation.planner import plan  # after parsing: --help never loads torch
-    from rlnoise.elicitation.sweep import load_cells
+    from rlnoise.elicitation.planner import load_cells, plan  # after parsing: --help stays instant
 
     rows = load_cells(args.run)
     if not rows:

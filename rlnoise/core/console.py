@@ -42,6 +42,8 @@ def set_verbose(on: bool) -> None:
         ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),  # datasets' map/filter bars inside trl's dataset preparation
     ):
         os.environ.setdefault(name, value)
+    if not is_terminal():  # other libraries' bars become \r-separated junk in a log file; ours print plain lines
+        os.environ.setdefault("TQDM_DISABLE", "1")
     for category, message in KNOWN_HARMLESS:
         warnings.filterwarnings("ignore", message=message, category=category)
 
@@ -91,7 +93,7 @@ def progress(items: Iterable, desc: str | None, total: int | None = None, disabl
     if is_terminal():
         from tqdm.auto import tqdm
 
-        return tqdm(items, desc=desc, total=total, leave=False)
+        return tqdm(items, desc=desc, total=total, leave=False, disable=False)
     return _plain_progress(items, desc, total)
 
 

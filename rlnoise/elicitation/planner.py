@@ -17,9 +17,12 @@ fraction at ``B``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
+from pathlib import Path
 
+from rlnoise.core.files import read_jsonl
 from rlnoise.elicitation.analysis import summarize
 from rlnoise.elicitation.cost import Spend, check_budget, check_weak_cost
 from rlnoise.elicitation.frontier import regime
@@ -109,3 +112,15 @@ def plan(rows: list[dict], budget: float, weak_marginal_cost: float, task: str) 
         interpolated_between=best.get("between_budgets"),
         notes=notes,
     )
+
+
+def load_cells(folder: str | Path, config_key: str | None = None) -> list[dict]:
+    """Every finished grid point of a sweep folder (all shards) made by ``config_key`` (default: the config of the
+    folder's results.json, so a planner never mixes rows of two configs)."""
+    folder = Path(folder)
+    if config_key is None and (folder / "results.json").exists():
+        config_key = json.loads((folder / "results.json").read_text()).get("config_key")
+    rows = []
+    for path in sorted(folder.glob("cells*.jsonl")):
+        rows += [r for r in read_jsonl(path) if config_key is None or r.get("config_key") == config_key]
+    return rows

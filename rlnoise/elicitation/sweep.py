@@ -8,14 +8,11 @@ re-scored under any weak marginal cost without retraining (``analysis.rescore``)
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from rlnoise.core.config import to_dict
 from rlnoise.core.console import progress
-from rlnoise.core.files import read_jsonl
 from rlnoise.core.runs import Run
 from rlnoise.core.tasks import binary_task
 from rlnoise.elicitation.analysis import frontier, regimes, summarize
@@ -78,18 +75,6 @@ def cell_parts(config: SweepConfig, point: GridPoint) -> tuple[dict, Spend]:
 
 
 ELICITATION_AXES = ("tasks", "budgets", "weak_fractions", "methods", "seeds")
-
-
-def load_cells(folder: str | Path, config_key: str | None = None) -> list[dict]:
-    """Every finished grid point of a sweep folder (all shards) made by ``config_key`` (default: the config of the
-    folder's results.json, so a planner never mixes rows of two configs)."""
-    folder = Path(folder)
-    if config_key is None and (folder / "results.json").exists():
-        config_key = json.loads((folder / "results.json").read_text()).get("config_key")
-    rows = []
-    for path in sorted(folder.glob("cells*.jsonl")):
-        rows += [r for r in read_jsonl(path) if config_key is None or r.get("config_key") == config_key]
-    return rows
 
 
 def task_splits(config: SweepConfig, task: str) -> Splits:

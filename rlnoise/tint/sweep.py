@@ -78,11 +78,13 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
     done = log.finished()
     keys = {(cell, m): log.key(cell.id, m) for cell in sweep_cells(config) for m in config.methods}
     base = {}  # the prompted model, loaded once
-    for cell in sweep_cells(config):
+    cells = sweep_cells(config)
+    for number, cell in enumerate(cells, 1):
         todo = [m for m in config.methods if keys[cell, m] not in done]
         if not todo:
-            echo(f"[{cell.id}] done, skipped")
+            echo(f"[{number}/{len(cells)}] {cell.id}: finished in an earlier run, skipped")
             continue
+        echo(f"[{number}/{len(cells)}] {cell.id}: {' and '.join(todo)}")
         train, test = cell_datasets(config, cell)
         for method in todo:
             started = time.time()
@@ -123,7 +125,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
             }
             log.append(keys[cell, method], row)
             echo(
-                f"[{cell.id}] {method}: exact match {metrics['exact_match']:.3f}, "
+                f"      {method}: exact match {metrics['exact_match']:.3f}, "
                 f"step accuracy {metrics['step_accuracy']:.3f}, parse failures {metrics['parse_failure']:.3f} "
                 f"({row['seconds']:.0f} s)"
             )
