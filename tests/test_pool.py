@@ -106,12 +106,14 @@ def test_bon_results_separate_proxy_and_gold():
 
 def test_picks_are_the_best_of_the_first_n():
     gold = np.array([[0.0, 1.0, 2.0, 3.0]])
-    select = {"mean": np.array([[0.5, 0.9, 0.1, 0.7]])}
+    select = {"mean": np.array([[0.5, 0.9, 0.1, 0.7]]), "wco": np.array([[0.5, 0.2, 0.1, 0.7]])}
     (row,) = best_of_n_picks(["p"], [["a", "b", "c", "d"]], gold, select, [1, 2, 4])
-    assert [(p["n"], p["response"], p["gold"]) for p in row["picks"]["mean"]] == [
-        (1, "a", 0.0),
-        (2, "b", 1.0),
-        (4, "b", 1.0),
+    assert [(p["n"], p["response"], p["gold"], p["picked_by"]) for p in row["picks"]] == [
+        (1, "a", 0.0, {"mean": 0.5, "wco": 0.5}),  # one row per distinct pick, naming every selector behind it
+        (2, "a", 0.0, {"wco": 0.5}),
+        (2, "b", 1.0, {"mean": 0.9}),
+        (4, "b", 1.0, {"mean": 0.9}),
+        (4, "d", 3.0, {"wco": 0.7}),
     ]
 
 

@@ -19,6 +19,8 @@ def _number(value: Any) -> str:
         return "nan" if math.isnan(value) else f"{value:.3f}"
     if isinstance(value, list) and value and all(isinstance(v, float) for v in value):
         return "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_number(v)}" for k, v in value.items())
     return str(value)
 
 

@@ -85,16 +85,18 @@ def best_of_n_picks(
     selectors: dict[str, np.ndarray],
     ns: list[int],
 ) -> list[dict]:
-    """Concrete picks for display: for each prompt, selector and n, the best of the first n samples."""
+    """Concrete picks for display. For each prompt and n, every distinct sample that some selector picks as the best
+    of the first n: its pool index, gold score, response and ``picked_by`` (selector -> its score of the sample)."""
     index = {(name, n): bon_pick(select[: len(prompts)], n) for name, select in selectors.items() for n in ns}
     rows = []
     for p, prompt in enumerate(prompts):
-        picks = {}
-        for name, select in selectors.items():
-            for n in ns:
+        picks = []
+        for n in ns:
+            picked_by: dict[int, dict[str, float]] = {}
+            for name, select in selectors.items():
                 j = int(index[name, n][p])
-                picks.setdefault(name, []).append(
-                    dict(n=n, index=j, response=pool[p][j], gold=float(gold[p, j]), proxy=float(select[p, j]))
-                )
+                picked_by.setdefault(j, {})[name] = float(select[p, j])
+            for j, by in sorted(picked_by.items()):
+                picks.append(dict(n=n, index=j, gold=float(gold[p, j]), picked_by=by, response=pool[p][j]))
         rows.append(dict(prompt=prompt, picks=picks))
     return rows
