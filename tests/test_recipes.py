@@ -76,7 +76,13 @@ def test_bon_recipe_end_to_end(tmp_path):
             assert curve["proxy"] == sorted(curve["proxy"])  # best-of-n never lowers the selecting score
             assert {"alpha", "beta", "d_peak", "kl_peak"} <= set(curve)
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 2 * 2 and [p["n"] for p in samples[0]["picks"]["mean"]] == [1, 4, 12]
+    assert len(samples) == 2 * 2
+    for sample in samples:  # every selector's pick is listed exactly once at each shown n
+        for n in (1, 4, 12):
+            chosen = [name for p in sample["picks"] if p["n"] == n for name in p["picked_by"]]
+            assert sorted(chosen) == sorted(setting["selectors"]), (n, chosen)
+    markdown = (out / "samples.md").read_text()
+    assert markdown.startswith("# Samples of bon_tiny") and markdown.count("| n | gold | index | picked_by |") == 4
     assert (out / "bon.png").stat().st_size > 20_000
     # an interrupted run resumes from its cached stages and gives the same results
     (out / "results.json").unlink()
