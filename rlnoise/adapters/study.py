@@ -3,6 +3,7 @@ noisy pre-training simulation. Rows are appended to ``cells.jsonl`` and skipped 
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -15,7 +16,7 @@ from rlnoise.adapters.simulation import SimulationConfig, simulate
 from rlnoise.adapters.spectrum import lsvr, normalize_features, sve
 from rlnoise.adapters.train import accuracy, apply_adapter, train_adapter
 from rlnoise.core.config import to_dict
-from rlnoise.core.console import progress
+from rlnoise.core.console import duration, say, step
 from rlnoise.core.noise import apply_noise, parse_noise_spec
 from rlnoise.core.runs import Run
 
@@ -46,14 +47,21 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
     keys: list[str] = []
     spec = FeatureSpec(config.feature_model, config.feature_pooling, config.feature_mode, config.feature_l2)
     noise_name, noise_params = parse_noise_spec(config.label_noise, supplied=())
+    total = len(config.pairs) * len(config.seeds) * len(config.adapters) + (
+        len(config.sim_seeds) if config.simulation else 0
+    )
+    number = 0
     for pair in config.pairs:
         data = None
         for seed in config.seeds:
             for name in config.adapters:
+                number += 1
                 key = log.key("pair", pair, seed, name)
                 keys.append(key)
                 if key in done:
+                    say(f"[{number}/{total}] {pair} seed {seed} {name}: finished in an earlier run, skipped")
                     continue
+                started = time.perf_counter()
                 cfg = replace(adapter_config, adapter=name, seed=seed)
                 if data is None:
                     data = pair_data(pair, spec, test_share=config.test_share)
@@ -78,9 +86,14 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
                     final_loss=history[-1],
                 )
                 done[key] = log.append(key, row)
+                say(
+                    f"[{number}/{total}] {pair} seed {seed} {name}: ID accuracy {row['id_accuracy']:.3f}, "
+                    f"OOD {row['ood_accuracy']:.3f} ({duration(time.perf_counter() - started)})"
+                )
     rows = log.rows(keys)
     if config.simulation:
-        for seed in progress(config.sim_seeds, "simulation"):
+        for seed in config.sim_seeds:
+            number += 1
             sim = SimulationConfig(
                 noise_rates=tuple(config.sim_noise_rates),
                 n_pretrain=config.sim_pretrain_examples,
@@ -91,7 +104,8 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
             )
             key = log.key("simulation", seed, sim.adapters)
             if key not in done:  # one simulation seed gives many rows: they are logged as one cell
-                done[key] = log.append(key, dict(kind="simulation", rows=simulate(sim, adapter_config)))
+                with step(number, total, f"simulation seed {seed}: noisy pre-training at {list(sim.noise_rates)}"):
+                    done[key] = log.append(key, dict(kind="simulation", rows=simulate(sim, adapter_config)))
             rows += [dict(r, kind="simulation") for r in done[key]["rows"]]
     return rows
 
