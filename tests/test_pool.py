@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from rlnoise.core.config import SamplingConfig
 from rlnoise.core.distributed import shard_bounds
-from rlnoise.core.generation import sample_responses, sampling_units
+from rlnoise.core.generation import positions_from_mask, sample_responses, sampling_units
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
 from rlnoise.overoptimization.objectives import Standardizer, apply_objective
@@ -50,6 +50,35 @@ def test_sample_responses_is_reproducible(policy, n):
     assert first == sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=3)
     assert first == sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=3, shard=False)
     assert first != sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=4)
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "smollm2-135m-instruct"])
+def test_shared_prompt_sampling_equals_the_unshared_path(name):
+    """Prefilling each prompt once and sharing its cache gives the same next-token distribution (to float rounding)
+    and, from one seed, the same samples as transformers' path that recomputes the prompt for every sample."""
+    from rlnoise.core.generation import chat_prompt, generate_tokens, shared_prompt_cache
+
+    model, tokenizer = load_model(name, "causal_lm", seed=0)
+    texts = [chat_prompt(tokenizer, p) for p in PROMPTS]  # different lengths: left padding is exercised
+    config = SamplingConfig(max_new_tokens=8)
+    shared = generate_tokens(model, tokenizer, texts, config, seed=5, num_return_sequences=4)
+    unshared = generate_tokens(model, tokenizer, texts, config, seed=5, num_return_sequences=4, share_prompt=False)
+    assert torch.equal(shared[1], unshared[1]) and torch.equal(shared[0]["input_ids"], unshared[0]["input_ids"])
+    enc = shared[0]
+    with torch.no_grad():
+        cache = shared_prompt_cache(model, enc, 2)
+        mask = enc["attention_mask"].repeat_interleave(2, 0)
+        last = model(
+            input_ids=enc["input_ids"][:, -1:].repeat_interleave(2, 0),
+            attention_mask=mask,
+            position_ids=positions_from_mask(mask)[:, -1:],
+            cache=cache,
+        ).logits[:, -1]
+        full = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                     position_ids=positions_from_mask(enc["attention_mask"])).logits[:, -1]  # fmt: skip
+    p, q = torch.log_softmax(full.repeat_interleave(2, 0), -1), torch.log_softmax(last, -1)
+    kl = (p.exp() * (p - q)).sum(-1)
+    assert kl.max() < 1e-6 and torch.equal(p.argmax(-1), q.argmax(-1))
 
 
 def test_pool_is_cached_and_scored_per_prompt(policy):

@@ -94,12 +94,28 @@ def _generate(model, tokenizer, texts: list[str], unit: SamplingUnit, config: Sa
     return [[d.strip() for d in decoded[i * unit.count : (i + 1) * unit.count]] for i in range(len(texts))]
 
 
+def shared_prompt_cache(lm, enc, count: int):
+    """The KV cache of every prompt but its last token, computed once per prompt and repeated for its ``count``
+    samples (what vLLM calls prefix caching; transformers' ``generate`` recomputes the prompt for every sample).
+
+    ``generate`` then runs only the last prompt token and the response for each sample. The random stream is the
+    one of the unshared path (the prefill draws nothing), so a seed gives the same samples up to float rounding.
+    """
+    ids, mask = enc["input_ids"][:, :-1], enc["attention_mask"][:, :-1]
+    cache = lm(input_ids=ids, attention_mask=mask, position_ids=positions_from_mask(mask), use_cache=True).cache
+    cache.batch_repeat_interleave(count)
+    return cache
+
+
 @torch.no_grad()
-def generate_tokens(lm, tokenizer, texts: list[str], sampling: SamplingConfig, seed: int, **generate_kwargs):
+def generate_tokens(
+    lm, tokenizer, texts: list[str], sampling: SamplingConfig, seed: int, share_prompt: bool = True, **generate_kwargs
+):
     """Tokenize already-formatted ``texts`` (left-padded, left-truncated), seed torch and sample.
 
     The one place that turns texts into sampled token ids; the tokenizer's padding and truncation sides and the
-    model's train/eval mode are restored afterwards.
+    model's train/eval mode are restored afterwards. With ``num_return_sequences=n > 1`` each prompt is prefilled
+    once and its cache shared by its n samples (``share_prompt=False``: transformers' own path, for comparison).
 
     Returns:
         ``(enc, responses)``: the prompt encoding and the ``[B * num_return_sequences, T]`` response token ids.
@@ -118,8 +134,15 @@ def generate_tokens(lm, tokenizer, texts: list[str], sampling: SamplingConfig, s
         ).to(next(lm.parameters()).device)
         torch.manual_seed(seed)
         lm.eval()
+        count = generate_kwargs.pop("num_return_sequences", 1)
+        inputs: dict = dict(enc)
+        if count > 1 and share_prompt and enc["input_ids"].shape[1] > 1:
+            inputs = {k: v.repeat_interleave(count, 0) for k, v in enc.items()}
+            inputs["cache"] = shared_prompt_cache(lm, enc, count)
+        elif count > 1:
+            inputs["num_return_sequences"] = count
         out = lm.generate(
-            **enc,
+            **inputs,
             do_sample=True,
             max_new_tokens=sampling.max_new_tokens,
             temperature=sampling.temperature,
