@@ -8,6 +8,7 @@ runs unchanged in one process, under ``accelerate launch`` and under ``torchrun`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,8 +20,37 @@ from rlnoise.core.console import progress
 
 
 def process_state() -> PartialState:
-    """accelerate's process state; joins the launched processes over gloo when there is no GPU."""
+    """accelerate's process state; joins the launched processes over gloo when there is no GPU, and on the CPU
+    gives each process its share of the cores (:func:`cpu_threads`)."""
+    if not torch.cuda.is_available():
+        threads = cpu_threads(dict(os.environ), _physical_cores())
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     return PartialState(cpu=not torch.cuda.is_available())
+
+
+def cpu_threads(env: dict[str, str], cores: int) -> int:
+    """Torch threads per process on the CPU.
+
+    ``RLNOISE_NUM_THREADS`` if set; else ``OMP_NUM_THREADS`` if set outside ``accelerate launch``; else the physical
+    cores divided by the processes on this machine (at least 1). ``accelerate launch`` sets ``OMP_NUM_THREADS=1``
+    for a one-process CPU run without ``--cpu``, which would leave all but one core idle, so under it rlnoise counts
+    cores itself: two processes on two cores get one thread each (more threads than cores slows both 2-5x).
+    """
+    for name in ("RLNOISE_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = env.get(name)
+        if value is None or (name == "OMP_NUM_THREADS" and "ACCELERATE_DYNAMO_BACKEND" in env):
+            continue
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{name} must be a positive integer (threads per process), got {value!r}")
+        return int(value)
+    return max(1, cores // max(1, int(env.get("LOCAL_WORLD_SIZE", "1"))))
+
+
+def _physical_cores() -> int:
+    import psutil  # accelerate's dependency
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
 def device() -> torch.device:

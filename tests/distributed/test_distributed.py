@@ -60,3 +60,38 @@ def test_ppo_data_parallel_keeps_processes_in_sync(tmp_path):
     first, second = out["results"]
     assert first["texts"] != second["texts"]  # each process made its own rollouts
     assert first["checksum"] == pytest.approx(second["checksum"], rel=1e-6)  # all-reduced gradients: same weights
+
+
+def test_cpu_threads_policy():
+    from rlnoise.core.distributed import cpu_threads
+
+    assert cpu_threads({}, cores=8) == 8
+    assert cpu_threads({"LOCAL_WORLD_SIZE": "2"}, cores=2) == 1  # two processes on two cores: one thread each
+    assert cpu_threads({"LOCAL_WORLD_SIZE": "3"}, cores=2) == 1
+    assert cpu_threads({"OMP_NUM_THREADS": "3"}, cores=8) == 3  # the user's setting, outside accelerate launch
+    launched = {"OMP_NUM_THREADS": "1", "ACCELERATE_DYNAMO_BACKEND": "NO", "LOCAL_WORLD_SIZE": "1"}
+    assert cpu_threads(launched, cores=4) == 4  # accelerate's default of 1 would leave 3 cores idle
+    assert cpu_threads(dict(launched, RLNOISE_NUM_THREADS="2"), cores=4) == 2
+    with pytest.raises(ValueError, match="RLNOISE_NUM_THREADS must be a positive integer"):
+        cpu_threads({"RLNOISE_NUM_THREADS": "0"}, cores=4)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_launched_processes_share_the_cores(tmp_path, processes):
+    """Under `accelerate launch` each process gets physical cores / local processes torch threads."""
+    import psutil
+
+    script = tmp_path / "threads.py"
+    script.write_text(  # one file per process: their stdout would interleave
+        "import sys, torch\nfrom pathlib import Path\nfrom rlnoise.core.distributed import process_state\n"
+        "state = process_state()\n"
+        "Path(sys.argv[1], f'threads-{state.process_index}').write_text(str(torch.get_num_threads()))\n"
+    )
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes)]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--multi_gpu"] if processes > 1 else []
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "RLNOISE_NUM_THREADS")}
+    proc = subprocess.run([*launch, str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    threads = [(tmp_path / f"threads-{rank}").read_text() for rank in range(processes)]
+    expected = max(1, psutil.cpu_count(logical=False) // processes)
+    assert threads == [str(expected)] * processes, proc.stderr[-2000:]
