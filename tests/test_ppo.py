@@ -50,6 +50,21 @@ def test_ppo_step_updates_policy_not_reference(lora_r, value_model):
 
 
 @pytest.mark.parametrize("lora_r", [8, 0])
+def test_importance_ratio_is_one_before_the_first_update(lora_r):
+    """The rollout's log-probs and the first minibatch's come from the same forward (dtype, train mode, positions,
+    temperature), so the PPO ratio starts at exactly 1: how the responses were sampled cannot bias it."""
+    trainer = make_trainer(policy_lora_r=lora_r)
+    batch = trainer.rollout(PROMPTS, seed=0)
+    trainer.model.train()  # as update() runs it
+    with torch.no_grad():
+        logprobs, _ = trainer.model(
+            batch["input_ids"], batch["attention_mask"], batch["mask"].shape[1], trainer.sampling.temperature
+        )
+    ratio = torch.exp(logprobs - batch["logprobs"])
+    assert torch.equal(ratio[batch["mask"].bool()], torch.ones_like(ratio[batch["mask"].bool()]))
+
+
+@pytest.mark.parametrize("lora_r", [8, 0])
 def test_update_improves_the_surrogate_and_fits_values(lora_r):
     """PPO's defining property on a fixed rollout: after the update, sum(A * log pi) is higher and the value
     predictions are closer to the returns."""
