@@ -108,6 +108,7 @@ def cached_stage(
     *,
     inputs: Sequence[Stage | str] = (),
     root: str | Path | None = None,
+    label: str | None = None,
 ) -> Stage:
     """Return a finished, verified stage, building it first when no intact copy exists.
 
@@ -121,6 +122,7 @@ def cached_stage(
             ``build`` (it may shard work across them) and the main process publishes its folder.
         inputs: the stages (or keys of keyed values) this stage reads; their keys enter this stage's key.
         root: cache root (default ``$RLNOISE_CACHE/stages``).
+        label: how the console names the stage (default ``name``), e.g. ``"scored_pairs (train split)"``.
     """
     root = Path(root) if root is not None else cache_root() / "stages"
     key = stage_key(name, settings, inputs)
@@ -137,11 +139,11 @@ def cached_stage(
                 _discard(final)
     barrier()
     if (final / MANIFEST).exists():
-        say(f"      {name}: cached ({final.name})")
+        say(f"      {label or name}: cached ({final.name})")
         return Stage(name, key, final)
     scratch = temp_dir(root, final.name)
     start = time.perf_counter()
-    say(f"      {name}: computing")
+    say(f"      {label or name}: computing")
     try:
         build(scratch)
         if rank == 0:
@@ -155,7 +157,7 @@ def cached_stage(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     barrier()
-    say(f"      {name}: done in {duration(time.perf_counter() - start)}, cached as {final.name}")
+    say(f"      {label or name}: done in {duration(time.perf_counter() - start)}, cached as {final.name}")
     return Stage(name, key, final)
 
 

@@ -94,7 +94,7 @@ def scored_pair_datasets(
             )
 
         settings = dict(policy=policy, sampling=asdict(sampling), gold=asdict(gold_config), seed=split_seed)
-        stage = scored_pairs_stage(prompts, sample_pairs, _LazyGold(), settings)
+        stage = scored_pairs_stage(prompts, sample_pairs, _LazyGold(), settings, label=f"scored_pairs ({name} split)")
         out[name] = labelled_pairs(stage, noise=noise, seed=split_seed)
         stages.append(stage)
     return PreferencePairs(out, stage_key("labelled_pairs", dict(noise=noise, splits=list(splits)), stages))

@@ -65,7 +65,7 @@ def label_pairs(
     )
 
 
-def scored_pairs_stage(prompts: list[str], sample_pairs, gold, settings: dict) -> Stage:
+def scored_pairs_stage(prompts: list[str], sample_pairs, gold, settings: dict, label: str | None = None) -> Stage:
     """Two sampled responses per prompt and their gold scores, cached (noise-free, shared by every noise setting).
 
     Args:
@@ -90,7 +90,7 @@ def scored_pairs_stage(prompts: list[str], sample_pairs, gold, settings: dict) -
             )
         ).save_to_disk(str(folder / "pairs"))
 
-    return cached_stage("scored_pairs", dict(settings, prompts=list(prompts)), build)
+    return cached_stage("scored_pairs", dict(settings, prompts=list(prompts)), build, label=label)
 
 
 def labelled_pairs(scored: Stage, noise: str = "none", seed: int = 0) -> Dataset:
