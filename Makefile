@@ -39,6 +39,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_bon.py
 	$(PY) bench/bench_sampling.py
+	$(PY) bench/bench_scoring.py
 	$(PY) bench/bench_rl.py
 	$(PY) bench/bench_tint.py
 	$(PY) bench/bench_adapters.py

@@ -132,3 +132,35 @@ def test_lora_top_layers_share_the_frozen_trunk(backbone, tmp_path):
     assert not any(type(layer).__name__ == "_Replay" for layer in layer_stack(model))  # real layers restored
     with pytest.raises(ValueError, match="lora_layers must be <="):
         train_ensemble(toy_pairs(8), EnsembleConfig(kind="lora", k=1, backbone=backbone, lora_layers=5), tmp_path)
+
+
+def test_forward_by_length_returns_outputs_in_text_order():
+    from rlnoise.core.models import forward_by_length, load_tokenizer
+
+    tokenizer = load_tokenizer("tiny-bert")
+    texts = ["a b c d e f g", "a", "a b c", "", "a b c d e f g h i j k", "a b"]
+    lengths = forward_by_length(lambda enc: enc["attention_mask"].sum(1), tokenizer, texts, batch_size=4)
+    assert lengths.tolist() == [len(tokenizer(t)["input_ids"]) for t in texts]
+    columns = forward_by_length(
+        lambda enc: enc["attention_mask"].sum(1)[None].repeat(2, 1), tokenizer, texts, 4, dim=1
+    )
+    assert torch.equal(columns, lengths[None].repeat(2, 1))
+    assert forward_by_length(lambda enc: enc, tokenizer, [], batch_size=4) is None
+
+
+@pytest.mark.parametrize("kind", ["multihead", "independent"])
+def test_length_sorted_scoring_equals_scoring_one_text_at_a_time(kind):
+    """Batches are formed by length; a text's score must not depend on which texts share its batch."""
+    from rlnoise.core.models import load_model
+    from rlnoise.overoptimization.gold import SentenceEncoder
+
+    k = 3 if kind == "multihead" else 1
+    models = [load_model("tiny-bert", "reward_model", num_labels=k, seed=s)[0] for s in range(4 - k)]
+    tokenizer = load_model("tiny-bert", "reward_model", num_labels=k, seed=0)[1]
+    ensemble = RewardEnsemble(kind, models, tokenizer, 3)
+    texts = [" ".join(["word"] * n) + f" {n}" for n in (40, 3, 17, 1, 60, 8, 25)]
+    batched = ensemble.score_texts(texts, batch_size=3)
+    alone = torch.cat([ensemble.score_texts([t], batch_size=1) for t in texts], dim=1)
+    assert batched.shape == (3, len(texts)) and torch.allclose(batched, alone, atol=1e-5)
+    encoder = SentenceEncoder("tiny-bert", batch_size=3)
+    assert torch.allclose(encoder.encode(texts), torch.cat([encoder.encode([t]) for t in texts]), atol=1e-5)

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from rlnoise.core.config import POOLINGS, check_choice, check_positive
-from rlnoise.core.console import progress
-from rlnoise.core.models import load_model
+from rlnoise.core.models import forward_by_length, load_model
 from rlnoise.core.stages import cached_stage
 
 
@@ -42,22 +41,17 @@ def compute_features(
     check_positive("batch_size", batch_size, integer=True)
     model.eval()
     tokenizer.padding_side = "right"
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    for start in progress(range(0, len(texts), batch_size), desc):
-        idx = order[start : start + batch_size]
-        batch = tokenizer(
-            [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-        )
+
+    def pool(batch):
         hidden = model(**batch).last_hidden_state.float()
         mask = batch["attention_mask"]
         if pooling == "mean":
             weights = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        else:
-            pooled = hidden[torch.arange(len(idx)), mask.sum(1) - 1]
-        out[idx] = pooled.numpy()
-    return out
+            return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        return hidden[torch.arange(len(mask)), mask.sum(1) - 1]
+
+    out = forward_by_length(pool, tokenizer, texts, batch_size, max_length, desc=desc)
+    return out.numpy() if out is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
 
 
 def extract_features(

@@ -27,7 +27,7 @@ from transformers import (
 )
 
 from rlnoise.core.config import check_choice
-from rlnoise.core.console import say
+from rlnoise.core.console import progress, say
 from rlnoise.core.files import atomic_path
 from rlnoise.core.stages import cache_root
 
@@ -233,13 +233,32 @@ def _from_pretrained(auto, source, name: str, **kwargs):
         hf_logging.set_verbosity(verbosity)
 
 
-def tokenized_batches(tokenizer, texts: list[str], batch_size: int, max_length: int = 512, device=None):
-    """Yield padded, truncated ``BatchEncoding``s of ``batch_size`` texts each (moved to ``device`` if given)."""
-    for i in range(0, len(texts), batch_size):
+def forward_by_length(
+    fn, tokenizer, texts: list[str], batch_size: int, max_length: int = 512, *, device=None, dim: int = 0, desc=None
+) -> torch.Tensor | None:
+    """``fn(encoding)`` over padded batches of ``texts`` taken in order of length, its outputs concatenated along
+    ``dim`` and put back in the order of ``texts`` (None when there are no texts).
+
+    Sorting keeps the padding in each batch, and the compute spent on it, small: texts of mixed lengths (pairs,
+    passages) otherwise pad every batch to its longest member. With attention masks the result for a text does not
+    depend on its batch, up to float rounding.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    outputs = []
+    for start in progress(range(0, len(texts), batch_size), desc):
         batch = tokenizer(
-            texts[i : i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            [texts[i] for i in order[start : start + batch_size]],
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
         )
-        yield batch.to(device) if device is not None else batch
+        outputs.append(fn(batch.to(device) if device is not None else batch))
+    if not outputs:
+        return None
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))
+    return torch.cat(outputs, dim).index_select(dim, inverse.to(outputs[0].device))
 
 
 def clear_converted(name: str) -> None:

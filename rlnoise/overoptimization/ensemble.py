@@ -27,7 +27,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from rlnoise.core.console import summarise_trainer
 from rlnoise.core.distributed import process_state, world
-from rlnoise.core.models import load_model, tokenized_batches
+from rlnoise.core.models import forward_by_length, load_model
 from rlnoise.overoptimization.config import EnsembleConfig
 from rlnoise.overoptimization.gold import rm_text
 
@@ -61,10 +61,9 @@ class RewardEnsemble:
     def score_texts(self, texts: list[str], batch_size: int = 32, max_length: int = 512) -> torch.Tensor:
         """Scores of already formatted reward-model texts, shape [K, B]."""
         device = next(self.models[0].parameters()).device
-        out = []
-        for enc in tokenized_batches(self.tokenizer, texts, batch_size, max_length, device):
-            out.append(self._score_batch(enc).float().cpu())
-        return torch.cat(out, dim=1) if out else torch.zeros(self.k, 0)
+        score = lambda enc: self._score_batch(enc).float().cpu()  # noqa: E731
+        out = forward_by_length(score, self.tokenizer, texts, batch_size, max_length, device=device, dim=1)
+        return out if out is not None else torch.zeros(self.k, 0)
 
     def _score_batch(self, enc) -> torch.Tensor:
         if self.kind == "independent":

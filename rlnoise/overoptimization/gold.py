@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
-from rlnoise.core.models import load_model, tokenized_batches
+from rlnoise.core.models import forward_by_length, load_model
 from rlnoise.overoptimization.config import GoldConfig
 
 
@@ -52,13 +52,13 @@ class SentenceEncoder:
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> torch.Tensor:
-        out = []
-        for batch in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length):
+        def embed(batch):
             hidden = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
-            out.append(F.normalize(pooled, dim=-1))
-        return torch.cat(out) if out else torch.zeros(0, self.model.config.hidden_size)
+            return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0), dim=-1)
+
+        out = forward_by_length(embed, self.tokenizer, texts, self.batch_size, self.max_length)
+        return out if out is not None else torch.zeros(0, self.model.config.hidden_size)
 
 
 class RubricGold:
@@ -132,10 +132,15 @@ class HFRewardModelGold:
     @torch.no_grad()
     def score(self, prompts: list[str], responses: list[str]) -> torch.Tensor:
         texts = [rm_text(p, r, self.tokenizer) for p, r in zip(prompts, responses)]
-        out = []
-        for batch in tokenized_batches(self.tokenizer, texts, self.batch_size, self.max_length, self.device):
-            out.append(self.model(**batch).logits[:, 0].float().cpu())
-        return torch.cat(out) if out else torch.zeros(0)
+        out = forward_by_length(
+            lambda batch: self.model(**batch).logits[:, 0].float().cpu(),
+            self.tokenizer,
+            texts,
+            self.batch_size,
+            self.max_length,
+            device=self.device,
+        )
+        return out if out is not None else torch.zeros(0)
 
 
 def rm_text(prompt: str, response: str, tokenizer) -> str:
