@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,6 @@ from rlnoise.core.config import check_choice
 from rlnoise.core.console import progress, say
 from rlnoise.core.files import atomic_path
 from rlnoise.core.stages import cache_root
-
-logger = logging.getLogger(__name__)
 
 KINDS = ("causal_lm", "reward_model", "encoder")
 _AUTO = {"causal_lm": AutoModelForCausalLM, "reward_model": AutoModelForSequenceClassification, "encoder": AutoModel}
