@@ -61,3 +61,12 @@ def test_concurrent_builders_keep_the_first_finished_copy(tmp_path):
 
     result = cached_stage("s", {"x": 2}, build_while_another_process_finishes, root=tmp_path)
     assert result == winner["path"] and (result / "out.txt").read_text() == "theirs"
+
+
+def test_runs_on_tiny_test_models_are_marked_plumbing_only(tmp_path, capsys):
+    from rlnoise.core.runs import Run
+
+    real = Run("study", {"run_name": "tiny-named", "output_root": str(tmp_path), "policy": "smollm2-135m-instruct"})
+    assert "plumbing_only" not in real.metadata and "tiny random test models" not in capsys.readouterr().out
+    tiny = Run("study", {"run_name": "r", "output_root": str(tmp_path), "policy": "tiny-llama", "k": 3})
+    assert tiny.metadata["plumbing_only"] is True and "(tiny-llama)" in capsys.readouterr().out

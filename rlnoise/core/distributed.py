@@ -8,6 +8,7 @@ runs unchanged in one process, under ``accelerate launch`` and under ``torchrun`
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,10 +24,14 @@ def process_state() -> PartialState:
     """accelerate's process state; joins the launched processes over gloo when there is no GPU, and on the CPU
     gives each process its share of the cores (:func:`cpu_threads`)."""
     if not torch.cuda.is_available():
-        threads = cpu_threads(dict(os.environ), _physical_cores())
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        _take_cpu_share()
     return PartialState(cpu=not torch.cuda.is_available())
+
+
+@functools.cache
+def _take_cpu_share() -> None:
+    """Set this process's torch threads once (later calls of process_state leave them alone)."""
+    torch.set_num_threads(cpu_threads(dict(os.environ), _physical_cores()))
 
 
 def cpu_threads(env: dict[str, str], cores: int) -> int:

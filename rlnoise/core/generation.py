@@ -63,13 +63,14 @@ def sample_responses(
     seed: int = 0,
     shard: bool = True,
     desc: str = "sampling",
+    share_prompt: bool = True,
 ) -> list[list[str]]:
     """Sample ``n`` responses for every prompt, KV-cached, in batches of ``config.generation_batch_size``.
 
     Work is split into :func:`sampling_units`, each seeded on its own; under ``accelerate launch`` the units are
     spread over the processes and the responses gathered on all of them, identical to a one-process run. Pass
     ``shard=False`` when each process samples its own prompts (e.g. its own RL rollouts). ``desc`` labels the
-    progress.
+    progress; ``share_prompt=False`` recomputes the prompt for every sample (transformers' path, the baseline).
 
     Returns:
         ``responses[i][j]``: the j-th response for prompt i, special tokens removed and stripped.
@@ -78,7 +79,7 @@ def sample_responses(
     check_positive("n", n, integer=True)
     texts = [chat_prompt(tokenizer, p) for p in prompts]
     units = sampling_units(len(texts), n, config.generation_batch_size, seed)
-    generate = lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config)  # noqa: E731
+    generate = lambda unit: _generate(model, tokenizer, texts[unit.first : unit.last], unit, config, share_prompt)  # noqa: E731
     desc = desc if len(units) > 1 else None
     outputs = sharded_map(generate, units, desc) if shard else [generate(u) for u in progress(units, desc)]
     responses: list[list[str]] = [[] for _ in texts]
@@ -88,8 +89,10 @@ def sample_responses(
     return responses
 
 
-def _generate(model, tokenizer, texts: list[str], unit: SamplingUnit, config: SamplingConfig) -> list[list[str]]:
-    _, generated = generate_tokens(model, tokenizer, texts, config, unit.seed, num_return_sequences=unit.count)
+def _generate(model, tokenizer, texts: list[str], unit: SamplingUnit, config: SamplingConfig, share_prompt: bool):
+    _, generated = generate_tokens(
+        model, tokenizer, texts, config, unit.seed, share_prompt=share_prompt, num_return_sequences=unit.count
+    )
     decoded = tokenizer.batch_decode(generated, skip_special_tokens=True)
     return [[d.strip() for d in decoded[i * unit.count : (i + 1) * unit.count]] for i in range(len(texts))]
 

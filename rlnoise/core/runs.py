@@ -87,7 +87,8 @@ class Run:
             self.fixed.pop(k, None)
         self.key = fingerprint(self.fixed)
         self.metadata = run_metadata()  # stamped now, at the start of the run
-        tiny = sorted({v for v in config.values() if isinstance(v, str) and v.startswith("tiny-")})
+        models = {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS and isinstance(v, str)}
+        tiny = sorted({v for v in models.values() if v.startswith("tiny-")})  # the tiny test models' names
         if tiny:
             self.metadata["plumbing_only"] = True
             say(
