@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_bon.py
 	$(PY) bench/bench_sampling.py
 	$(PY) bench/bench_scoring.py
+	$(PY) bench/bench_rm_precision.py
 	$(PY) bench/bench_rl.py
 	$(PY) bench/bench_tint.py
 	$(PY) bench/bench_adapters.py

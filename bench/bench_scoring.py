@@ -1,7 +1,9 @@
 """Scoring and embedding passes: batches formed by text length (`rlnoise.core.models.forward_by_length`, used by the
 gold encoder, the reward ensembles and feature extraction) vs batches in the texts' own order, side by side in one
-process, on MiniLM over prompts of mixed lengths. Prints the speed-up, the padding each way and the largest
-difference between the two embeddings (the check that sorting changes nothing but the rounding).
+process, on MiniLM over prompts of mixed lengths; then the sorted path at `dtype: bfloat16`, for MiniLM embeddings
+and for SmolLM2 last-token features (`rlnoise.core.features.compute_features`). Prints the speed-ups, the padding
+each way and the largest difference from the float32 result (the distribution check of a scoring path: for
+embeddings, the largest change of a cosine similarity, which is what the gold's relevance and agreement terms use).
 
     python bench/bench_scoring.py [--texts 1000] [--batch 64] [--repeats 3]
 """
@@ -11,11 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from bench_ensemble import timed_round_robin
 
 from rlnoise.core.data import data_yaml
+from rlnoise.core.features import compute_features
+from rlnoise.core.models import load_model
 from rlnoise.core.tasks import load_prompts
 from rlnoise.overoptimization.gold import SentenceEncoder
 
@@ -65,6 +70,28 @@ def main():
     print(f"  given order {times['given']:.2f} s   by length {times['sorted']:.2f} s   ", end="")
     difference = float((sorted_out - given_out).abs().max())
     print(f"speed-up {times['given'] / times['sorted']:.2f}x   max |difference| {difference:.1e}")
+    bf16 = SentenceEncoder("minilm-l6", batch_size=args.batch, dtype="bfloat16")
+    times = timed_round_robin(dict(f32=lambda: encoder.encode(texts), bf16=lambda: bf16.encode(texts)), args.repeats)
+    low = bf16.encode(texts)
+    cosine_change = float((low @ low.T - sorted_out @ sorted_out.T).abs().max())
+    print(f"  by length, bfloat16 {times['bf16']:.2f} s: {times['f32'] / times['bf16']:.2f}x float32; ", end="")
+    print(f"largest change of a cosine similarity {cosine_change:.1e}")
+    features(texts[:256], args.repeats)
+
+
+def features(texts: list[str], repeats: int) -> None:
+    """SmolLM2 last-token features, float32 vs bfloat16, with each text's relative change |b - f| / |f|."""
+    model, tokenizer = load_model("smollm2-135m-instruct", "encoder")
+    run = {
+        dtype: lambda dtype=dtype: compute_features(model, tokenizer, texts, pooling="last", desc=None, dtype=dtype)
+        for dtype in ("float32", "bfloat16")
+    }
+    f32, b16 = run["float32"](), run["bfloat16"]()
+    times = timed_round_robin(run, repeats)
+    change = np.linalg.norm(b16 - f32, axis=1) / np.linalg.norm(f32, axis=1)
+    print(f"SmolLM2 last-token features of {len(texts)} prompts: float32 {times['float32']:.2f} s, bfloat16 ", end="")
+    print(f"{times['bfloat16']:.2f} s ({times['float32'] / times['bfloat16']:.2f}x);")
+    print(f"  relative change per text: median {np.median(change):.1e}, max {change.max():.1e}")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ def letter_reward(prompts, responses):
     return torch.tensor([r.count("e") / 3.0 for r in responses])
 
 
-def make_trainer(**overrides):
+def make_trainer(sampling=SAMPLING, **overrides):
     model, tokenizer = load_model("tiny-llama", "causal_lm", seed=0)
     settings = dict(rollout_batch_size=4, num_minibatches=2, ppo_epochs=2, ppo_learning_rate=3e-3) | overrides
     config = PPOConfig(**settings)
-    return PPOTrainer(model, tokenizer, letter_reward, config, SAMPLING)
+    return PPOTrainer(model, tokenizer, letter_reward, config, sampling)
 
 
 def test_response_mask_keeps_tokens_through_first_eos():
@@ -49,11 +49,12 @@ def test_ppo_step_updates_policy_not_reference(lora_r, value_model):
     assert trainer.rollout(PROMPTS, seed=0)["stats"]["kl"] > 0  # the policy did
 
 
-@pytest.mark.parametrize("lora_r", [8, 0])
-def test_importance_ratio_is_one_before_the_first_update(lora_r):
+@pytest.mark.parametrize("lora_r, dtype", [(8, "float32"), (0, "float32"), (8, "bfloat16")])
+def test_importance_ratio_is_one_before_the_first_update(lora_r, dtype):
     """The rollout's log-probs and the first minibatch's come from the same forward (dtype, train mode, positions,
-    temperature), so the PPO ratio starts at exactly 1: how the responses were sampled cannot bias it."""
-    trainer = make_trainer(policy_lora_r=lora_r)
+    temperature), so the PPO ratio starts at exactly 1: how the responses were sampled (bfloat16 included) cannot
+    bias it."""
+    trainer = make_trainer(SamplingConfig(max_new_tokens=6, dtype=dtype), policy_lora_r=lora_r)
     batch = trainer.rollout(PROMPTS, seed=0)
     trainer.model.train()  # as update() runs it
     with torch.no_grad():

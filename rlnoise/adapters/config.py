@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rlnoise.core.config import (
+    DTYPES,
     POOLINGS,
     RunSettings,
     check_choice,
@@ -39,6 +40,14 @@ class NMTuneStudyConfig(RunSettings):
         default="mean", metadata={"help": "Pooling of token states: mean or last token.", "choices": POOLINGS}
     )
     feature_l2: bool = field(default=True, metadata={"help": "L2-normalise embeddings before use."})
+    feature_dtype: str = field(
+        default="float32",
+        metadata={
+            "help": "Precision of the feature pass: bfloat16 is ~2.3x faster and moves each text's features by "
+            "~1% (SmolLM2) or cosines by <5e-3 (MiniLM); float32 is the reference.",
+            "choices": DTYPES,
+        },
+    )
     feature_mode: str = field(
         default="pair",
         metadata={"help": "text (one vector per example) or pair ([q, a, q*a, |q-a|]).", "choices": FEATURE_MODES},
@@ -79,6 +88,7 @@ class NMTuneStudyConfig(RunSettings):
             check_choice("adapters", a, ADAPTER_NAMES)
         check_choice("spectrum_normalization", self.spectrum_normalization, NORMALIZATIONS)
         check_choice("feature_pooling", self.feature_pooling, POOLINGS)
+        check_choice("feature_dtype", self.feature_dtype, DTYPES)
         check_choice("feature_mode", self.feature_mode, FEATURE_MODES)
         parse_noise_spec(self.label_noise, supplied=())  # class labels: no gold margins or response lengths
         for r in self.sim_noise_rates:

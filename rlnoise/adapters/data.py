@@ -39,10 +39,15 @@ class FeatureSpec:
     pooling: str = "mean"
     mode: str = "pair"
     l2: bool = True  # unit-length embeddings (as sentence-transformers serves them); q * a then sums to the cosine
+    dtype: str = "float32"  # precision of the feature pass (rlnoise.core.precision)
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"feature mode must be one of {list(MODES)}, got {self.mode!r}")
+
+
+def _embed(spec: FeatureSpec, texts) -> np.ndarray:
+    return _unit(extract_features(spec.model, list(texts), pooling=spec.pooling, dtype=spec.dtype), spec.l2)
 
 
 def task_features(task: str, spec: FeatureSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -52,10 +57,9 @@ def task_features(task: str, spec: FeatureSpec, seed: int = 0) -> tuple[np.ndarr
     if spec.model.startswith("file:"):
         features = load_features(spec.model.removeprefix("file:").format(task=task))
     elif spec.mode == "text":
-        features = _unit(extract_features(spec.model, list(data["text"]), pooling=spec.pooling), spec.l2)
+        features = _embed(spec, data["text"])
     else:
-        q = _unit(extract_features(spec.model, list(data["query"]), pooling=spec.pooling), spec.l2)
-        a = _unit(extract_features(spec.model, list(data["candidate"]), pooling=spec.pooling), spec.l2)
+        q, a = _embed(spec, data["query"]), _embed(spec, data["candidate"])
         features = np.concatenate([q, a, q * a, np.abs(q - a)], axis=1)
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature rows for {len(labels)} examples of {task!r}")

@@ -45,7 +45,9 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
     log = (run or open_run(config, adapter_config)).cells()
     done = log.finished()
     keys: list[str] = []
-    spec = FeatureSpec(config.feature_model, config.feature_pooling, config.feature_mode, config.feature_l2)
+    spec = FeatureSpec(
+        config.feature_model, config.feature_pooling, config.feature_mode, config.feature_l2, config.feature_dtype
+    )
     noise_name, noise_params = parse_noise_spec(config.label_noise, supplied=())
     total = len(config.pairs) * len(config.seeds) * len(config.adapters) + (
         len(config.sim_seeds) if config.simulation else 0

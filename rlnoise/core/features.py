@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlnoise.core.config import POOLINGS, check_choice, check_positive
+from rlnoise.core.config import DTYPES, POOLINGS, check_choice, check_positive
 from rlnoise.core.models import forward_by_length, load_model
 from rlnoise.core.stages import cached_stage
 
@@ -31,11 +31,13 @@ def compute_features(
     batch_size: int = 32,
     max_length: int = 256,
     desc: str | None = "features",
+    dtype: str = "float32",
 ) -> np.ndarray:
     """``[len(texts), hidden]`` float32 features from the last hidden layer of ``model`` (a base model).
 
     ``mean`` averages the non-padding positions; ``last`` takes the last non-padding token (the natural summary
-    of a causal LM). Texts are batched in order of length, which cuts padding work by several times.
+    of a causal LM). Texts are batched in order of length, which cuts padding work by several times. The model
+    runs at ``dtype`` (bfloat16: autocast; the features are returned in float32 either way).
     """
     check_choice("pooling", pooling, POOLINGS)
     check_positive("batch_size", batch_size, integer=True)
@@ -50,19 +52,28 @@ def compute_features(
             return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
         return hidden[torch.arange(len(mask)), mask.sum(1) - 1]
 
-    out = forward_by_length(pool, tokenizer, texts, batch_size, max_length, desc=desc)
+    out = forward_by_length(pool, tokenizer, texts, batch_size, max_length, desc=desc, dtype=dtype)
     return out.numpy() if out is not None else np.zeros((0, model.config.hidden_size), dtype=np.float32)
 
 
 def extract_features(
-    model_name: str, texts: list[str], *, pooling: str = "mean", batch_size: int = 32, max_length: int = 256
+    model_name: str,
+    texts: list[str],
+    *,
+    pooling: str = "mean",
+    batch_size: int = 32,
+    max_length: int = 256,
+    dtype: str = "float32",
 ) -> np.ndarray:
-    """Features of ``texts`` from the registry model ``model_name``, cached by (model, pooling, length, texts).
+    """Features of ``texts`` from the registry model ``model_name``, cached by (model, pooling, length, dtype, texts).
 
     A rerun with the same inputs loads them from ``$RLNOISE_CACHE/stages/features-*`` instead of running the model.
     """
     check_choice("pooling", pooling, POOLINGS)
+    check_choice("dtype", dtype, DTYPES)
     key = dict(model=model_name, pooling=pooling, max_length=max_length, texts=texts_fingerprint(texts), n=len(texts))
+    if dtype != "float32":
+        key["dtype"] = dtype  # float32 features keep the keys they had before dtype existed
 
     def build(folder):
         model, tokenizer = load_model(model_name, "encoder")
@@ -73,7 +84,8 @@ def extract_features(
             pooling=pooling,
             batch_size=batch_size,
             max_length=max_length,
-            desc=f"features ({model_name}, {pooling})",
+            desc=f"features ({model_name}, {pooling}, {dtype})",
+            dtype=dtype,
         )
         np.save(folder / "features.npy", features)
 

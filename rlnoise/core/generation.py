@@ -9,6 +9,7 @@ import torch
 from rlnoise.core.config import SamplingConfig, check_positive
 from rlnoise.core.console import progress
 from rlnoise.core.distributed import sharded_map
+from rlnoise.core.precision import precision
 
 
 def chat_prompt(tokenizer, prompt: str) -> str:
@@ -119,6 +120,7 @@ def generate_tokens(
     The one place that turns texts into sampled token ids; the tokenizer's padding and truncation sides and the
     model's train/eval mode are restored afterwards. With ``num_return_sequences=n > 1`` each prompt is prefilled
     once and its cache shared by its n samples (``share_prompt=False``: transformers' own path, for comparison).
+    Forward passes run at ``sampling.dtype`` (:func:`rlnoise.core.precision.precision`).
 
     Returns:
         ``(enc, responses)``: the prompt encoding and the ``[B * num_return_sequences, T]`` response token ids.
@@ -139,22 +141,23 @@ def generate_tokens(
         lm.eval()
         count = generate_kwargs.pop("num_return_sequences", 1)
         inputs: dict = dict(enc)
-        if count > 1 and share_prompt and enc["input_ids"].shape[1] > 1:
-            inputs = {k: v.repeat_interleave(count, 0) for k, v in enc.items()}
-            inputs["cache"] = shared_prompt_cache(lm, enc, count)
-        elif count > 1:
-            inputs["num_return_sequences"] = count
-        out = lm.generate(
-            **inputs,
-            do_sample=True,
-            max_new_tokens=sampling.max_new_tokens,
-            temperature=sampling.temperature,
-            top_k=sampling.top_k,
-            top_p=sampling.top_p,
-            pad_token_id=tokenizer.pad_token_id,
-            use_cache=True,
-            **generate_kwargs,
-        )
+        with precision(sampling.dtype, enc["input_ids"].device):
+            if count > 1 and share_prompt and enc["input_ids"].shape[1] > 1:
+                inputs = {k: v.repeat_interleave(count, 0) for k, v in enc.items()}
+                inputs["cache"] = shared_prompt_cache(lm, enc, count)
+            elif count > 1:
+                inputs["num_return_sequences"] = count
+            out = lm.generate(
+                **inputs,
+                do_sample=True,
+                max_new_tokens=sampling.max_new_tokens,
+                temperature=sampling.temperature,
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                pad_token_id=tokenizer.pad_token_id,
+                use_cache=True,
+                **generate_kwargs,
+            )
     finally:
         tokenizer.padding_side, tokenizer.truncation_side = sides
         lm.train(was_training)

@@ -28,6 +28,7 @@ from transformers import (
 from rlnoise.core.config import check_choice
 from rlnoise.core.console import progress, say
 from rlnoise.core.files import atomic_path
+from rlnoise.core.precision import precision
 from rlnoise.core.stages import cache_root
 
 KINDS = ("causal_lm", "reward_model", "encoder")
@@ -231,14 +232,23 @@ def _from_pretrained(auto, source, name: str, **kwargs):
 
 
 def forward_by_length(
-    fn, tokenizer, texts: list[str], batch_size: int, max_length: int = 512, *, device=None, dim: int = 0, desc=None
+    fn,
+    tokenizer,
+    texts: list[str],
+    batch_size: int,
+    max_length: int = 512,
+    *,
+    device=None,
+    dim: int = 0,
+    desc=None,
+    dtype: str = "float32",
 ) -> torch.Tensor | None:
     """``fn(encoding)`` over padded batches of ``texts`` taken in order of length, its outputs concatenated along
     ``dim`` and put back in the order of ``texts`` (None when there are no texts).
 
     Sorting keeps the padding in each batch, and the compute spent on it, small: texts of mixed lengths (pairs,
     passages) otherwise pad every batch to its longest member. With attention masks the result for a text does not
-    depend on its batch, up to float rounding.
+    depend on its batch, up to float rounding. ``fn`` runs at ``dtype`` (:func:`rlnoise.core.precision.precision`).
     """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     outputs = []
@@ -250,7 +260,8 @@ def forward_by_length(
             max_length=max_length,
             return_tensors="pt",
         )
-        outputs.append(fn(batch.to(device) if device is not None else batch))
+        with precision(dtype, device):
+            outputs.append(fn(batch.to(device) if device is not None else batch))
     if not outputs:
         return None
     inverse = torch.empty(len(order), dtype=torch.long)

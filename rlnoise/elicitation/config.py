@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rlnoise.core.config import POOLINGS, RunSettings, check_choice, check_lists, check_positive, check_probability
+from rlnoise.core.config import (
+    DTYPES,
+    POOLINGS,
+    RunSettings,
+    check_choice,
+    check_lists,
+    check_positive,
+    check_probability,
+)
 from rlnoise.core.data import BINARY_TASKS
 from rlnoise.elicitation.cost import check_budget, check_weak_cost, check_weak_fraction
 from rlnoise.elicitation.methods import METHODS, method
@@ -118,6 +126,14 @@ class LearnerConfig:
     pooling: str = field(
         default="last", metadata={"help": "Feature pooling in head mode (mean or last token).", "choices": POOLINGS}
     )
+    feature_dtype: str = field(
+        default="float32",
+        metadata={
+            "help": "Precision of the feature pass in head mode: bfloat16 is ~2.4x faster on SmolLM2 and moves "
+            "each text's features by ~1%; float32 is the reference.",
+            "choices": DTYPES,
+        },
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank (lora mode)."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (lora mode)."})
     learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate (linear decay)."})
@@ -137,6 +153,7 @@ class LearnerConfig:
     def __post_init__(self):
         check_choice("mode", self.mode, MODES)
         check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("feature_dtype", self.feature_dtype, DTYPES)
         for name in ("lora_r", "lora_alpha", "batch_size", "max_length", "patience"):
             check_positive(name, getattr(self, name), integer=True)
         check_positive("learning_rate", self.learning_rate)

@@ -90,7 +90,11 @@ class StrongLearner:
         self.texts = texts
         if config.mode == "head":
             self.features = extract_features(
-                config.strong_model, texts, pooling=config.pooling, max_length=config.max_length
+                config.strong_model,
+                texts,
+                pooling=config.pooling,
+                max_length=config.max_length,
+                dtype=config.feature_dtype,
             )
             rows = self.features[fit_rows]
             self.mean, self.std = rows.mean(0), rows.std(0) + 1e-6

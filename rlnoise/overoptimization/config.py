@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from rlnoise.core.config import RunSettings, check_choice, check_lists, check_positive, check_probability
+from rlnoise.core.config import DTYPES, RunSettings, check_choice, check_lists, check_positive, check_probability
 from rlnoise.core.data import data_yaml
 from rlnoise.core.noise import parse_noise_spec
 
@@ -161,6 +161,14 @@ class EnsembleConfig:
         },
     )
     rm_seed: int = field(default=0, metadata={"help": "Base seed; member k uses rm_seed + k."})
+    rm_dtype: str = field(
+        default="float32",
+        metadata={
+            "help": "Precision of reward-model training: bfloat16 is mixed precision (autocast, float32 weights), "
+            "the usual choice on GPUs; see the README's bench table for what it changes on a CPU.",
+            "choices": DTYPES,
+        },
+    )
     report_to: str = field(default="none", metadata={"help": "Trainer logging backend (none, tensorboard, wandb)."})
 
     def __post_init__(self):
@@ -172,6 +180,7 @@ class EnsembleConfig:
         check_positive("rm_batch_size", self.rm_batch_size, integer=True)
         check_positive("rm_max_length", self.rm_max_length, integer=True)
         check_positive("lora_r", self.lora_r, integer=True)
+        check_choice("rm_dtype", self.rm_dtype, DTYPES)
         check_positive("lora_alpha", self.lora_alpha, integer=True)
         check_positive("lora_layers", self.lora_layers, integer=True, allow_zero=True)
         if self.center_rewards_coefficient is not None:

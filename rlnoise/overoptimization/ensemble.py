@@ -28,6 +28,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from rlnoise.core.console import summarise_trainer
 from rlnoise.core.distributed import process_state, world
 from rlnoise.core.models import forward_by_length, load_model
+from rlnoise.core.precision import precision
 from rlnoise.overoptimization.config import EnsembleConfig
 from rlnoise.overoptimization.gold import rm_text
 
@@ -210,8 +211,9 @@ def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning
         lr_scheduler_type="linear",
         warmup_steps=0,
         disable_tqdm=False,
-        # trl defaults to bf16 autocast; on CPUs without bf16 units that is slower and changes the scores.
-        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        # trl defaults to bf16; rlnoise applies rm_dtype itself around train() (_run): accelerate's own flag cannot
+        # change the mixed precision of the process state configured once per process (process_state).
+        bf16=False,
         dataloader_num_workers=0,
         # Under accelerate launch each process takes a slice of the same batch, so training matches one process;
         # the configured state keeps CPU processes in their gloo group (TrainingArguments would reset it).
@@ -219,19 +221,21 @@ def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning
     )
 
 
-def _fit(model, tokenizer, dataset: Dataset, args) -> list[float]:
+def _fit(model, tokenizer, dataset: Dataset, args, dtype: str) -> list[float]:
     from trl import RewardTrainer
 
     trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    return _run(trainer)
+    return _run(trainer, dtype)
 
 
-def _run(trainer) -> list[float]:
-    """Train, strip accelerate's mixed-precision forward wrapper from the model, and return the loss curve."""
+def _run(trainer, dtype: str) -> list[float]:
+    """Train at ``dtype`` (bfloat16: autocast over float32 weights, i.e. mixed precision), strip accelerate's
+    mixed-precision forward wrapper from the model, and return the loss curve."""
     from accelerate.utils import extract_model_from_parallel
 
     summarise_trainer(trainer, "proxy reward model trained")
-    trainer.train()
+    with precision(dtype, trainer.args.device):
+        trainer.train()
     extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     return [h["loss"] for h in trainer.state.log_history if "loss" in h]
 
@@ -274,7 +278,7 @@ def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | P
         for i in range(config.k):
             model, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed + i)
             args = _reward_config(config, output_dir / f"member{i}", config.rm_seed + i, config.rm_learning_rate)
-            losses.append(_fit(model, tokenizer, train, args))
+            losses.append(_fit(model, tokenizer, train, args, config.rm_dtype))
             models.append(model)
     elif config.kind == "multihead":
         model, tokenizer = load_model(config.backbone, "reward_model", num_labels=config.k, seed=config.rm_seed)
@@ -283,7 +287,7 @@ def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | P
 
             args = _reward_config(config, output_dir / "multihead", config.rm_seed, config.rm_learning_rate)
             trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
-        losses.append(_run(trainer))
+        losses.append(_run(trainer, config.rm_dtype))
         models = [model]
     else:
         model, tokenizer, losses = _train_lora(train, config, output_dir)
@@ -351,7 +355,7 @@ def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
         for param_name, param in model.named_parameters():
             param.requires_grad = f".{name}." in param_name or param_name.endswith(f".{name}")
         args = _reward_config(config, output_dir / name, config.rm_seed + i, config.rm_lora_learning_rate)
-        losses.append(_fit(model, tokenizer, train, args))
+        losses.append(_fit(model, tokenizer, train, args, config.rm_dtype))
     model.set_adapter(names[0])
     return model, tokenizer, losses
 

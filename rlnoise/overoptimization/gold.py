@@ -45,10 +45,10 @@ def length_score(text: str, target_words: int) -> float:
 class SentenceEncoder:
     """Mean-pooled, L2-normalised sentence embeddings from an encoder in the model registry."""
 
-    def __init__(self, name: str = "minilm-l6", batch_size: int = 64, max_length: int = 256):
+    def __init__(self, name: str = "minilm-l6", batch_size: int = 64, max_length: int = 256, dtype: str = "float32"):
         self.model, self.tokenizer = load_model(name, "encoder")
         self.model.eval()
-        self.batch_size, self.max_length = batch_size, max_length
+        self.batch_size, self.max_length, self.dtype = batch_size, max_length, dtype
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> torch.Tensor:
@@ -57,8 +57,8 @@ class SentenceEncoder:
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0), dim=-1)
 
-        out = forward_by_length(embed, self.tokenizer, texts, self.batch_size, self.max_length)
-        return out if out is not None else torch.zeros(0, self.model.config.hidden_size)
+        out = forward_by_length(embed, self.tokenizer, texts, self.batch_size, self.max_length, dtype=self.dtype)
+        return out.float() if out is not None else torch.zeros(0, self.model.config.hidden_size)
 
 
 class RubricGold:

@@ -51,7 +51,8 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
         logging_steps=1,
         report_to="none",
         seed=study.seed,
-        bf16=False,
+        # trl samples and computes both log-probs under one autocast, so the importance ratio stays consistent
+        bf16=sampling.dtype == "bfloat16",
         accelerator_config={"use_configured_state": True},
     )
     if rl.algorithm == "grpo":
