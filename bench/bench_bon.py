@@ -1,5 +1,7 @@
 """Best-of-n estimator speed: the vectorised log-space estimator vs a straightforward per-n loop with exact
-integer binomial coefficients, on the same inputs, in one process.
+integer binomial coefficients, on the same inputs, in one process; then one selector's full result with 95%
+intervals (`bon_results`: gold and proxy curves, bands, fit and peak interval, drop) from 1,000 bootstrap
+resamples of the prompts, against the point-estimate curve alone. Target: <= 20 s for the intervals.
 
     .venv/bin/python bench/bench_bon.py                 # P = 1,000 prompts x N = 12,600 samples, 20-point grid
     .venv/bin/python bench/bench_bon.py --prompts 100   # smaller
@@ -14,6 +16,7 @@ import time
 import numpy as np
 
 from rlnoise.overoptimization.bon import bon_curve, default_ns
+from rlnoise.overoptimization.bon_curves import bon_results
 
 
 def per_n_loop(select: np.ndarray, gold: np.ndarray, ns: list[int]) -> np.ndarray:
@@ -53,6 +56,13 @@ def main():
     print(f"bon_curve (log-space, vectorised): {fast_time:.3f} s (best of 3)")
     print(f"per-n loop, exact binomials:       {slow_time:.2f} s")
     print(f"speed-up: {slow_time / fast_time:.0f}x   max |difference|: {np.max(np.abs(fast - slow)):.2e}")
+    start = time.perf_counter()
+    result = bon_results(gold, {"member0": select}, ns, resamples=1000)["selectors"]["member0"]
+    interval_time = time.perf_counter() - start
+    print(f"bon_results with 95% intervals (1,000 resamples of prompts): {interval_time:.2f} s, ", end="")
+    print(f"{interval_time / fast_time:.1f}x the point-estimate curve; gold at n={ns[-1]}: ", end="")
+    band = result["gold_at_max_n_interval"]
+    print(f"{result['gold_at_max_n']:.3f} [{band['low']:.3f}, {band['high']:.3f}]")
 
 
 if __name__ == "__main__":

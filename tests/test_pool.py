@@ -11,6 +11,7 @@ from rlnoise.core.distributed import shard_bounds
 from rlnoise.core.generation import positions_from_mask, sample_responses, sampling_units
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
+from rlnoise.overoptimization.bon_report import bon_claims
 from rlnoise.overoptimization.objectives import Standardizer, apply_objective
 from rlnoise.overoptimization.pool import cached_pool, cached_scores, score_pool
 
@@ -131,6 +132,55 @@ def test_bon_results_separate_proxy_and_gold():
     assert member["proxy_at_max_n"] > 2 * member["gold_at_max_n"] > 0  # the proxy rises faster than gold
     assert oracle["gold_at_max_n"] == pytest.approx(oracle["proxy_at_max_n"])  # gold is its own proxy here
     assert oracle["r2"] > 0.9
+
+
+def overoptimizing_pools(seed=0, prompts=200, n=64):
+    """Members that reward a spurious feature which costs gold at its extremes: best-of-n gold rises, then falls."""
+    rng = np.random.default_rng(seed)
+    quality, spurious = rng.normal(size=(prompts, n)), rng.normal(size=(prompts, n))
+    gold = quality - 0.6 * np.maximum(spurious, 0) ** 2
+    members = np.stack([quality + 2.0 * spurious + rng.normal(size=(prompts, n)) for _ in range(3)])
+    return gold, selector_scores(members, ["mean", "wco"], lam=0.5)
+
+
+def test_bon_intervals_bracket_the_curves_and_the_fit():
+    gold, selectors = overoptimizing_pools()
+    ns = [1, 2, 4, 8, 16, 32, 64]
+    out = bon_results(gold, selectors, ns, resamples=300, seed=1)
+    for entry in [*out["selectors"].values(), out["single"]]:
+        for key in ("gold", "proxy"):
+            low, high = np.array(entry[f"{key}_band"])
+            curve = np.array(entry[key])
+            assert low[0] == high[0] == 0.0  # every resample is shifted to 0 at n = 1 too
+            assert np.all(low <= curve + 1e-12) and np.all(curve <= high + 1e-12) and np.all(high[1:] > low[1:])
+        peak = entry["d_peak_interval"]
+        assert peak["low"] <= entry["d_peak"] <= peak["high"]
+    # the average single RM is the mean of the members' curves
+    members = [out["selectors"][f"member{i}"]["gold"] for i in range(3)]
+    assert np.allclose(out["single"]["gold"], np.mean(members, axis=0))
+    # paired: the objective's advantage over the average single RM is the difference of their gains
+    mean = out["selectors"]["mean"]
+    assert mean["vs_single"]["estimate"] == pytest.approx(mean["gold_at_max_n"] - out["single"]["gold_at_max_n"])
+    width = mean["vs_single"]["high"] - mean["vs_single"]["low"]
+    unpaired = mean["gold_at_max_n_interval"]["high"] - mean["gold_at_max_n_interval"]["low"]
+    assert width < unpaired  # pairing removes the prompts' shared difficulty
+    assert out["single"]["drop"]["estimate"] > 0 and out["single"]["drop"]["low"] > 0  # it overoptimizes
+
+
+def test_bon_claims_follow_the_intervals():
+    from rlnoise.core.stats import FAILS, HOLDS, UNRESOLVED
+
+    gold, selectors = overoptimizing_pools()
+    setting = dict(flip_rate=0.25, **bon_results(gold, selectors, [1, 2, 4, 8, 16, 32, 64], resamples=300))
+    claims = bon_claims(dict(noise=["coste"], objectives=["mean", "wco"], settings={"coste": setting}))
+    assert [c.verdict for c in claims][0] == HOLDS and "single RMs overoptimize" in claims[0].statement
+    assert len(claims) == 3 and all(c.verdict in (HOLDS, FAILS, UNRESOLVED) for c in claims)
+    hand_built = dict(estimate=0.05, low=-0.02, high=0.12, level=0.95)
+    setting["selectors"]["wco"]["vs_single"] = hand_built
+    setting["selectors"]["mean"]["vs_single"] = dict(hand_built, estimate=-0.2, low=-0.3, high=-0.1)
+    claims = bon_claims(dict(noise=["coste"], objectives=["mean", "wco"], settings={"coste": setting}))
+    assert [c.verdict for c in claims[1:]] == [FAILS, UNRESOLVED]
+    assert "wco keeps more gold than a single RM at n=64" in claims[2].statement
 
 
 def test_picks_are_the_best_of_the_first_n():

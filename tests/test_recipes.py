@@ -75,6 +75,15 @@ def test_bon_recipe_end_to_end(tmp_path):
             assert curve["gold"][0] == 0.0 and curve["proxy"][0] == 0.0 and len(curve["gold"]) == len(results["ns"])
             assert curve["proxy"] == sorted(curve["proxy"])  # best-of-n never lowers the selecting score
             assert {"alpha", "beta", "d_peak", "kl_peak"} <= set(curve)
+            low, high = curve["gold_band"]
+            assert all(lo <= g <= hi for lo, g, hi in zip(low, curve["gold"], high))  # intervals travel with results
+            assert {"d_peak_interval", "gold_at_max_n_interval", "drop"} <= set(curve)
+        assert "single" in setting and "vs_single" in setting["selectors"]["wco"]
+    assert len(results["claims"]) == 2 * (1 + 4)  # per noise: single RMs overoptimize, each objective vs single
+    assert {c["verdict"] for c in results["claims"]} <= {"holds", "does not hold", "unresolved"}
+    report = (out / "results.md").read_text()
+    assert "## Claims (95% intervals" in report and report.count("-> **") == len(results["claims"])
+    assert "| single (average) |" in report
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 2 * 2
     for sample in samples:  # every selector's pick is listed exactly once at each shown n

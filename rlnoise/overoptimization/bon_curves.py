@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from rlnoise.core.stats import RESAMPLES, percentile_interval, resample_weights
 from rlnoise.overoptimization.bon import bon_curve, bon_kl, bon_pick
 from rlnoise.overoptimization.ensemble import member_names
 from rlnoise.overoptimization.objectives import OBJECTIVES, Standardizer, apply_objective
-from rlnoise.overoptimization.scaling import bon_form, bon_peak, fit_bon, shift_to_start
+from rlnoise.overoptimization.scaling import bon_form, bon_peak, bon_peak_draws, fit_bon, shift_to_start
 
 
 def selector_scores(member_scores: np.ndarray, objectives: list[str], lam: float) -> dict[str, np.ndarray]:
@@ -43,39 +44,84 @@ def selector_scores(member_scores: np.ndarray, objectives: list[str], lam: float
     return out
 
 
-def bon_results(gold: np.ndarray, selectors: dict[str, np.ndarray], ns: list[int]) -> dict:
-    """Best-of-n gold and proxy curves of every selector, shifted to 0 at n = 1, with Gao fits.
+def bon_results(
+    gold: np.ndarray, selectors: dict[str, np.ndarray], ns: list[int], resamples: int = RESAMPLES, seed: int = 0
+) -> dict:
+    """Best-of-n gold and proxy curves of every selector, shifted to 0 at n = 1, with Gao fits and 95% intervals.
 
     Gold is divided by its standard deviation over the pool, so gold and proxy curves are both in pool standard
     deviations. The proxy curve of a selector is its own score (a member's, or the objective's value).
 
+    Intervals come from one bootstrap over prompts (each resample redraws prompts with their whole pools), shared by
+    every selector, so differences between selectors are paired. ``single`` is the average single reward model
+    (the mean of the members' per-prompt curves): what one RM picked at random achieves.
+
     Returns:
-        ``{"ns", "kl", "gold_std", "selectors": {name: {"gold", "proxy", "alpha", "beta", "d_peak", "kl_peak",
-        "r2", "gold_at_max_n", "proxy_at_max_n"}}}``.
+        ``{"ns", "kl", "gold_std", "resamples", "selectors": {name: entry}, "single": entry}``; an entry holds
+        ``gold``, ``proxy``, their ``gold_band`` / ``proxy_band`` (``[low, high]`` per n), Gao fit (``alpha``,
+        ``beta``, ``d_peak``, ``kl_peak``, ``r2``) with ``d_peak_interval``, ``gold_at_max_n`` and
+        ``proxy_at_max_n`` with intervals, ``drop`` (best gold minus gold at the largest n); objectives also get
+        ``vs_single`` (their gold at the largest n minus the average single RM's).
     """
     gold = np.asarray(gold, dtype=np.float64)
     gold_std = float(gold.std()) or 1.0
     kl = bon_kl(np.asarray(ns))
-    out = dict(ns=list(map(int, ns)), kl=kl.tolist(), gold_std=gold_std, selectors={})
-    for name, select in selectors.items():
-        gold_curve = shift_to_start(bon_curve(select, gold / gold_std, ns))
-        proxy_curve = shift_to_start(bon_curve(select, select, ns))
-        entry = dict(gold=gold_curve.tolist(), proxy=proxy_curve.tolist())
-        if len(ns) >= 3:
-            alpha, beta = fit_bon(kl, gold_curve)
-            fitted = bon_form(np.sqrt(kl), alpha, beta)
-            spread = np.sum((gold_curve - gold_curve.mean()) ** 2)
-            d_peak = bon_peak(alpha, beta)
-            entry.update(
-                alpha=alpha,
-                beta=beta,
-                d_peak=d_peak,
-                kl_peak=d_peak**2,
-                r2=float(1 - np.sum((gold_curve - fitted) ** 2) / spread) if spread > 0 else float("nan"),
-            )
-        entry.update(gold_at_max_n=float(gold_curve[-1]), proxy_at_max_n=float(proxy_curve[-1]))
-        out["selectors"][name] = entry
+    weights = resample_weights(gold.shape[0], resamples, seed)  # [B, P], one set of resamples for every selector
+    rows = {
+        name: (bon_curve(select, gold / gold_std, ns, per_prompt=True), bon_curve(select, select, ns, per_prompt=True))
+        for name, select in selectors.items()
+    }
+    members = [r for name, r in rows.items() if name.startswith("member")]
+    out = dict(ns=list(map(int, ns)), kl=kl.tolist(), gold_std=gold_std, resamples=resamples, selectors={})
+    for name, (gold_rows, proxy_rows) in rows.items():
+        out["selectors"][name] = _curve_entry(gold_rows, proxy_rows, kl, weights)
+    if members:
+        single_gold = np.mean([g for g, _ in members], axis=0)
+        out["single"] = _curve_entry(single_gold, np.mean([p for _, p in members], axis=0), kl, weights)
+        for name, (gold_rows, _) in rows.items():
+            if not name.startswith("member"):
+                difference = _gain(gold_rows) - _gain(single_gold)  # per prompt, paired
+                vs_single = percentile_interval(difference.mean(), weights @ difference)
+                out["selectors"][name]["vs_single"] = vs_single.as_dict()
     return out
+
+
+def _gain(per_prompt: np.ndarray) -> np.ndarray:
+    """Each prompt's gain from n = 1 to the largest n."""
+    return per_prompt[:, -1] - per_prompt[:, 0]
+
+
+def _curve_entry(gold_rows: np.ndarray, proxy_rows: np.ndarray, kl: np.ndarray, weights: np.ndarray) -> dict:
+    """Curves, bands, fit and intervals of one selector from its per-prompt curves ``[P, G]``."""
+    entry: dict = {}
+    for key, per_prompt in (("gold", gold_rows), ("proxy", proxy_rows)):
+        curve = shift_to_start(per_prompt.mean(axis=0))
+        draws = shift_to_start(weights @ per_prompt)  # [B, G]
+        band = [percentile_interval(c, d) for c, d in zip(curve, draws.T)]
+        entry[key] = curve.tolist()
+        entry[f"{key}_band"] = [[b.low for b in band], [b.high for b in band]]
+        entry[f"{key}_at_max_n"] = float(curve[-1])
+        entry[f"{key}_at_max_n_interval"] = band[-1].as_dict()
+        if key == "gold":
+            gold_curve, gold_draws = curve, draws
+    if len(kl) >= 3:
+        alpha, beta = fit_bon(kl, gold_curve)
+        fitted = bon_form(np.sqrt(kl), alpha, beta)
+        spread = np.sum((gold_curve - gold_curve.mean()) ** 2)
+        d_peak = bon_peak(alpha, beta)
+        entry.update(
+            alpha=alpha,
+            beta=beta,
+            d_peak=d_peak,
+            kl_peak=d_peak**2,
+            r2=float(1 - np.sum((gold_curve - fitted) ** 2) / spread) if spread > 0 else float("nan"),
+            d_peak_interval=percentile_interval(d_peak, bon_peak_draws(kl, gold_draws)).as_dict(),
+        )
+    # the overoptimization drop: gold at the best n (chosen on the full data) minus gold at the largest n, paired
+    best = int(np.argmax(gold_curve))
+    drop = percentile_interval(gold_curve[best] - gold_curve[-1], gold_draws[:, best] - gold_draws[:, -1])
+    entry["drop"] = dict(drop.as_dict(), n_index=best)
+    return entry
 
 
 def best_of_n_picks(

@@ -17,6 +17,7 @@ from rlnoise.core.distributed import process_state
 from rlnoise.core.runs import Run
 from rlnoise.overoptimization.bon import default_ns
 from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
+from rlnoise.overoptimization.bon_report import bon_claims, bon_markdown
 from rlnoise.overoptimization.config import BonStudyConfig
 from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
 from rlnoise.overoptimization.gold import GoldConfig
@@ -65,7 +66,7 @@ def run_bon_study(
         )
         # 3. curves and fits
         selectors = selector_scores(member_scores, study.objectives, study.uwo_lambda)
-        curves = bon_results(gold_scores, selectors, ns)
+        curves = bon_results(gold_scores, selectors, ns, seed=study.seed)
         results["settings"][spec] = dict(
             flip_rate=pairs.flip_rate,
             accuracy=accuracy,
@@ -81,5 +82,6 @@ def run_bon_study(
             dict(noise=spec, **r) for r in best_of_n_picks(shown, pool, gold_scores, selectors, study.sample_ns)
         ]
     results["seconds"] = time.time() - started
-    run.write_outputs(results, samples=samples, plot=plot_bon)
+    results["claims"] = [c.as_dict() for c in bon_claims(results)]
+    run.write_outputs(results, samples=samples, table=bon_markdown(results), plot=plot_bon)
     return results

@@ -67,8 +67,8 @@ def plot_rm_accuracy(results: dict, out_dir: str | Path) -> list[Path]:
 def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
     """Best-of-n gold (top row) and proxy (bottom row) vs sqrt(KL), one column per noise setting.
 
-    Single reward models are drawn as their mean with a min-max band over members; each ensemble objective is a
-    line; dashed lines are the Gao fits d (alpha - beta d) of the gold curves.
+    Single reward models are drawn as their average with its 95% band (bootstrap over prompts); each ensemble
+    objective is a line with a light 95% band; dashed lines are the Gao fits d (alpha - beta d) of the gold curves.
 
     Args:
         results: the ``results.json`` written by ``recipes/overoptimization/bon.py``.
@@ -92,13 +92,21 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
         for row, key in enumerate(("gold", "proxy")):
             ax = axes[row, col]
             curves = np.array([m[key] for m in members.values()])
-            ax.fill_between(d, curves.min(0), curves.max(0), color="gray", alpha=0.25, lw=0)
-            ax.plot(d, curves.mean(0), color="k", lw=1.8, label=f"single RMs (mean of {len(curves)}, band min-max)")
+            single = setting.get("single")  # with intervals: the average single RM and its 95% band
+            if single is not None:
+                ax.fill_between(d, *single[f"{key}_band"], color="gray", alpha=0.25, lw=0)
+                label = f"single RMs (average of {len(curves)}, 95% band)"
+            else:  # results written before intervals existed
+                ax.fill_between(d, curves.min(0), curves.max(0), color="gray", alpha=0.25, lw=0)
+                label = f"single RMs (mean of {len(curves)}, band min-max)"
+            ax.plot(d, curves.mean(0), color="k", lw=1.8, label=label)
             if key == "gold" and all("alpha" in m for m in members.values()):
                 fit = np.mean([bon_form(dense, m["alpha"], m["beta"]) for m in members.values()], axis=0)
                 ax.plot(dense, fit, color="k", lw=1, ls="--")
             for j, (name, curve) in enumerate(objectives.items()):
                 ax.plot(d, curve[key], color=f"C{j}", lw=1.5, label=f"ensemble {name}")
+                if f"{key}_band" in curve:
+                    ax.fill_between(d, *curve[f"{key}_band"], color=f"C{j}", alpha=0.08, lw=0)
                 if key == "gold" and "alpha" in curve:
                     ax.plot(dense, bon_form(dense, curve["alpha"], curve["beta"]), color=f"C{j}", lw=0.9, ls="--")
             ax.axhline(0, color="gray", lw=0.6, ls=":")

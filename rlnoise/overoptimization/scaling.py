@@ -41,6 +41,17 @@ def fit_bon(kl, gold) -> tuple[float, float]:
     return _least_squares(np.stack([d, -d * d], axis=1), gold)
 
 
+def bon_peak_draws(kl, curves) -> np.ndarray:
+    """d* of the best-of-n form fitted to each row of ``curves`` (``[B, len(kl)]``, e.g. bootstrap resamples of
+    one curve), in one least-squares solve; inf where the fitted beta <= 0."""
+    curves = np.asarray(curves, dtype=np.float64)
+    kl, _ = _check_curve(kl, curves[0])
+    d = np.sqrt(kl)
+    (alpha, beta), *_ = np.linalg.lstsq(np.stack([d, -d * d], axis=1), curves.T, rcond=None)
+    rising = beta > 0
+    return np.where(rising, alpha / (2 * np.where(rising, beta, 1.0)), np.inf)
+
+
 def fit_rl(kl, gold) -> tuple[float, float]:
     """Fit R(d) = d (alpha - beta log d), d = sqrt(kl), by least squares (points with kl = 0 contribute 0 = 0).
 
