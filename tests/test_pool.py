@@ -174,13 +174,14 @@ def test_bon_claims_follow_the_intervals():
     setting = dict(flip_rate=0.25, **bon_results(gold, selectors, [1, 2, 4, 8, 16, 32, 64], resamples=300))
     claims = bon_claims(dict(noise=["coste"], objectives=["mean", "wco"], settings={"coste": setting}))
     assert [c.verdict for c in claims][0] == HOLDS and "single RMs overoptimize" in claims[0].statement
-    assert len(claims) == 3 and all(c.verdict in (HOLDS, FAILS, UNRESOLVED) for c in claims)
+    assert len(claims) == 4 and all(c.verdict in (HOLDS, FAILS, UNRESOLVED) for c in claims)
+    assert "proxy gain exceeds their gold gain" in claims[1].statement and claims[1].verdict == HOLDS
     hand_built = dict(estimate=0.05, low=-0.02, high=0.12, level=0.95)
     setting["selectors"]["wco"]["vs_single"] = hand_built
     setting["selectors"]["mean"]["vs_single"] = dict(hand_built, estimate=-0.2, low=-0.3, high=-0.1)
     claims = bon_claims(dict(noise=["coste"], objectives=["mean", "wco"], settings={"coste": setting}))
-    assert [c.verdict for c in claims[1:]] == [FAILS, UNRESOLVED]
-    assert "wco keeps more gold than a single RM at n=64" in claims[2].statement
+    assert [c.verdict for c in claims[2:]] == [FAILS, UNRESOLVED]
+    assert "wco keeps more gold than a single RM at n=64" in claims[3].statement
 
 
 def test_picks_are_the_best_of_the_first_n():
@@ -220,3 +221,23 @@ def test_ensemble_reward_and_trl_wrapper():
         EnsembleReward(ensemble, "median")
     with pytest.raises(ValueError, match="lam must be"):
         EnsembleReward(ensemble, "uwo", lam=-1.0)
+
+
+def test_noise_cost_claim_pairs_the_settings_over_the_shared_prompts():
+    from rlnoise.core.stats import HOLDS, paired_difference
+
+    rng = np.random.default_rng(0)
+    gold = rng.normal(size=(100, 64))
+    clean_members = np.stack([gold + rng.normal(size=gold.shape) for _ in range(3)])  # informative proxies
+    noisy_members = np.stack([rng.normal(size=gold.shape) for _ in range(3)])  # pure noise
+    ns = [1, 2, 4, 8, 16, 32, 64]
+    settings = {
+        "none": dict(flip_rate=0.0, **bon_results(gold, selector_scores(clean_members, [], 0.5), ns, resamples=200)),
+        "coste": dict(flip_rate=0.5, **bon_results(gold, selector_scores(noisy_members, [], 0.5), ns, resamples=200)),
+    }
+    claims = bon_claims(dict(noise=["none", "coste"], objectives=[], settings=settings))
+    (cost,) = [c for c in claims if "the noise costs single RMs gold" in c.statement]
+    expected = paired_difference(
+        settings["none"]["single"]["gold_gain_by_prompt"], settings["coste"]["single"]["gold_gain_by_prompt"]
+    )
+    assert cost.interval == expected and cost.verdict == HOLDS  # random proxies gain nothing; clean ones do

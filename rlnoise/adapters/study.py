@@ -19,6 +19,7 @@ from rlnoise.core.config import to_dict
 from rlnoise.core.console import duration, say, step
 from rlnoise.core.noise import apply_noise, parse_noise_spec
 from rlnoise.core.runs import Run
+from rlnoise.core.stats import Claim, Interval, across_seeds, claims_markdown, wilson
 
 
 def _spectrum(x: np.ndarray, how: str) -> dict:
@@ -125,26 +126,34 @@ def run_nmtune_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig) -
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Means over seeds: per (pair, adapter) accuracies and spectra; per (noise rate, adapter) for the simulation."""
+    """Means over seeds with 95% intervals: per (pair, adapter) accuracies (Wilson on the test set, and between
+    seeds) and spectra, each adapter's paired difference from the linear probe (same seed, same split; a t interval
+    over seeds); per (noise rate, adapter) for the simulation."""
     out: dict = {"pairs": [], "simulation": []}
-    pairs = sorted({(r["pair"], r["adapter"]) for r in rows if r["kind"] == "pair"})
-    for pair, name in pairs:
-        rs = [r for r in rows if r["kind"] == "pair" and r["pair"] == pair and r["adapter"] == name]
-        out["pairs"].append(
-            dict(
-                pair=pair,
-                adapter=name,
-                seeds=len(rs),
-                id_accuracy=float(np.mean([r["id_accuracy"] for r in rs])),
-                id_accuracy_sd=float(np.std([r["id_accuracy"] for r in rs])),
-                ood_accuracy=float(np.mean([r["ood_accuracy"] for r in rs])),
-                ood_accuracy_sd=float(np.std([r["ood_accuracy"] for r in rs])),
-                sve_before=rs[0]["before"]["sve"],
-                lsvr_before=rs[0]["before"]["lsvr"],
-                sve_after=float(np.mean([r["after"]["sve"] for r in rs])),
-                lsvr_after=float(np.mean([r["after"]["lsvr"] for r in rs])),
-            )
+    pair_rows = [r for r in rows if r["kind"] == "pair"]
+    for pair, name in sorted({(r["pair"], r["adapter"]) for r in pair_rows}):
+        rs = sorted((r for r in pair_rows if r["pair"] == pair and r["adapter"] == name), key=lambda r: r["seed"])
+        probe = {r["seed"]: r for r in pair_rows if r["pair"] == pair and r["adapter"] == "linear"}
+        entry = dict(
+            pair=pair,
+            adapter=name,
+            seeds=len(rs),
+            sve_before=rs[0]["before"]["sve"],
+            lsvr_before=rs[0]["before"]["lsvr"],
+            sve_after=float(np.mean([r["after"]["sve"] for r in rs])),
+            lsvr_after=float(np.mean([r["after"]["lsvr"] for r in rs])),
         )
+        for split in ("id", "ood"):
+            values = [r[f"{split}_accuracy"] for r in rs]
+            n_test = rs[0][f"n_{split}_test"]
+            entry[f"{split}_accuracy"] = float(np.mean(values))
+            entry[f"{split}_accuracy_sd"] = float(np.std(values))
+            entry[f"{split}_accuracy_test_interval"] = wilson(round(np.mean(values) * n_test), n_test).as_dict()
+            entry[f"{split}_accuracy_seed_interval"] = across_seeds(values).as_dict()
+            paired = [r[f"{split}_accuracy"] - probe[r["seed"]][f"{split}_accuracy"] for r in rs if r["seed"] in probe]
+            if name != "linear" and paired:
+                entry[f"{split}_vs_linear"] = across_seeds(paired).as_dict()
+        out["pairs"].append(entry)
     sims = sorted({(r["noise_rate"], r["adapter"]) for r in rows if r["kind"] == "simulation"})
     for rate, name in sims:
         rs = [r for r in rows if r["kind"] == "simulation" and r["noise_rate"] == rate and r["adapter"] == name]
@@ -156,20 +165,36 @@ def summarize(rows: list[dict]) -> dict:
                 **{k: float(np.mean([r[k] for r in rs])) for k in ("sve", "lsvr", "id_accuracy", "ood_accuracy")},
             )
         )
+    out["claims"] = [c.as_dict() for c in nmtune_claims(out)]
     return out
 
 
+def nmtune_claims(summary: dict) -> list[Claim]:
+    """For each pair and adapter: does it beat the linear probe in distribution and out of distribution?"""
+    claims = []
+    for s in summary["pairs"]:
+        for split, label in (("id", "in distribution"), ("ood", "out of distribution")):
+            if f"{split}_vs_linear" in s:
+                statement = f"{s['pair']}: {s['adapter']} beats the linear probe {label} (accuracy difference)"
+                claims.append(Claim(statement, Interval.from_dict(s[f"{split}_vs_linear"])))
+    return claims
+
+
 def results_table(summary: dict) -> str:
+    """``results.md``: claims, then accuracies with 95% intervals (Wilson over the test set; the paired difference
+    from the linear probe over seeds) and spectra."""
     lines = [
-        "| pair | adapter | seeds | ID accuracy | OOD accuracy | SVE before -> after | LSVR before -> after |",
-        "|---|---|---|---|---|---|---|",
+        claims_markdown([Claim.from_dict(c) for c in summary["claims"]]),
+        "| pair | adapter | seeds | ID accuracy | OOD accuracy | ID vs linear | OOD vs linear | SVE before -> after "
+        "| LSVR before -> after |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summary["pairs"]:
+        vs = [str(Interval.from_dict(s[k])) if k in s else "-" for k in ("id_vs_linear", "ood_vs_linear")]
         lines.append(
-            f"| {s['pair']} | {s['adapter']} | {s['seeds']} | {s['id_accuracy']:.3f} +- "
-            f"{s['id_accuracy_sd']:.3f} | {s['ood_accuracy']:.3f} +- {s['ood_accuracy_sd']:.3f} | "
-            f"{s['sve_before']:.2f} -> {s['sve_after']:.2f} | {s['lsvr_before']:.3f} -> "
-            f"{s['lsvr_after']:.3f} |"
+            f"| {s['pair']} | {s['adapter']} | {s['seeds']} | {Interval.from_dict(s['id_accuracy_test_interval'])} | "
+            f"{Interval.from_dict(s['ood_accuracy_test_interval'])} | {vs[0]} | {vs[1]} | "
+            f"{s['sve_before']:.2f} -> {s['sve_after']:.2f} | {s['lsvr_before']:.3f} -> {s['lsvr_after']:.3f} |"
         )
     if summary["simulation"]:
         lines += [

@@ -47,9 +47,16 @@ class Interval:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, fields: dict) -> Interval:
+        """The interval stored in ``fields`` (an ``as_dict`` result, possibly with more keys, as in a claim)."""
+        return cls(fields["estimate"], fields["low"], fields["high"], fields.get("level", LEVEL))
+
 
 def _number(x: float) -> str:
-    return f"{x:.2f}" if math.isfinite(x) else ("unbounded" if x > 0 else "-unbounded")
+    if not math.isfinite(x):
+        return "unbounded" if x > 0 else "-unbounded"
+    return f"{x:.1g}" if 0 < abs(x) < 0.005 else f"{x:.2f}"  # a bound just above 0 never prints as 0.00
 
 
 def resample_weights(n_rows: int, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
@@ -134,6 +141,10 @@ class Claim:
     def as_dict(self) -> dict:
         fields = dict(statement=self.statement, threshold=self.threshold, verdict=self.verdict)
         return fields | self.interval.as_dict()
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> Claim:
+        return cls(fields["statement"], Interval.from_dict(fields), fields.get("threshold", 0.0))
 
 
 def claims_markdown(claims: list[Claim], level: float = LEVEL) -> str:

@@ -61,7 +61,8 @@ def bon_results(
         ``gold``, ``proxy``, their ``gold_band`` / ``proxy_band`` (``[low, high]`` per n), Gao fit (``alpha``,
         ``beta``, ``d_peak``, ``kl_peak``, ``r2``) with ``d_peak_interval``, ``gold_at_max_n`` and
         ``proxy_at_max_n`` with intervals, ``drop`` (best gold minus gold at the largest n); objectives also get
-        ``vs_single`` (their gold at the largest n minus the average single RM's).
+        ``vs_single`` (their gold at the largest n minus the average single RM's); ``single`` also has
+        ``proxy_over_gold`` (its proxy gain minus its gold gain at the largest n) and ``gold_gain_by_prompt``.
     """
     gold = np.asarray(gold, dtype=np.float64)
     gold_std = float(gold.std()) or 1.0
@@ -77,7 +78,11 @@ def bon_results(
         out["selectors"][name] = _curve_entry(gold_rows, proxy_rows, kl, weights)
     if members:
         single_gold = np.mean([g for g, _ in members], axis=0)
-        out["single"] = _curve_entry(single_gold, np.mean([p for _, p in members], axis=0), kl, weights)
+        single_proxy = np.mean([p for _, p in members], axis=0)
+        out["single"] = _curve_entry(single_gold, single_proxy, kl, weights)
+        out["single"]["gold_gain_by_prompt"] = _gain(single_gold).tolist()  # pairs settings on the same pool
+        gap = _gain(single_proxy) - _gain(single_gold)
+        out["single"]["proxy_over_gold"] = percentile_interval(gap.mean(), weights @ gap).as_dict()
         for name, (gold_rows, _) in rows.items():
             if not name.startswith("member"):
                 difference = _gain(gold_rows) - _gain(single_gold)  # per prompt, paired

@@ -2,41 +2,44 @@
 
 from __future__ import annotations
 
-from rlnoise.core.stats import Claim, Interval, claims_markdown
-
-
-def _interval(entry: dict) -> Interval:
-    return Interval(**{k: entry[k] for k in ("estimate", "low", "high", "level")})
+from rlnoise.core.stats import Claim, Interval, claims_markdown, paired_difference
 
 
 def bon_claims(results: dict) -> list[Claim]:
-    """The best-of-n claims of a run, decided by their intervals: for each noise setting, whether single RMs
-    overoptimize (gold falls from its peak by the largest n) and whether each objective keeps more gold than a
-    single RM at the largest n."""
+    """The best-of-n claims of a run, decided by their intervals. For each noise setting: whether single RMs
+    overoptimize (gold falls from its best n by the largest n), whether their proxy gain outruns their gold gain,
+    whether the noise costs them gold against clean labels (paired over the shared pool's prompts), and whether
+    each objective keeps more gold than a single RM at the largest n."""
     claims = []
-    for spec in results.get("noise", results["settings"]):
+    specs = list(results.get("noise", results["settings"]))
+    clean = results["settings"]["none"].get("single") if "none" in specs else None
+    for spec in specs:
         setting = results["settings"][spec]
-        if "single" not in setting:
+        single = setting.get("single")
+        if single is None:
             continue
         n_max = setting["ns"][-1]
-        single = setting["single"]
-        peak_n = setting["ns"][single["drop"]["n_index"]]
-        interval = _interval(single["drop"])
         label = f"noise {spec} ({setting['flip_rate']:.0%} flipped)"
-        statement = f"{label}: single RMs overoptimize (gold at n={peak_n} minus gold at n={n_max})"
-        claims.append(Claim(statement, interval))
+        peak_n = setting["ns"][single["drop"]["n_index"]]
+        where = f"gold at n={peak_n} minus gold at n={n_max}" if peak_n != n_max else f"gold peaks at n={n_max}"
+        claims.append(Claim(f"{label}: single RMs overoptimize ({where})", Interval.from_dict(single["drop"])))
+        statement = f"{label}: single RMs' proxy gain exceeds their gold gain at n={n_max} (proxy minus gold)"
+        claims.append(Claim(statement, Interval.from_dict(single["proxy_over_gold"])))
+        if clean is not None and spec != "none":
+            cost = paired_difference(clean["gold_gain_by_prompt"], single["gold_gain_by_prompt"])
+            claims.append(Claim(f"{label}: the noise costs single RMs gold at n={n_max} (clean minus noisy)", cost))
         for name in results.get("objectives", []):
             vs = setting["selectors"][name].get("vs_single")
             if vs is not None:
                 statement = f"{label}: {name} keeps more gold than a single RM at n={n_max} (difference)"
-                claims.append(Claim(statement, _interval(vs)))
+                claims.append(Claim(statement, Interval.from_dict(vs)))
     return claims
 
 
 def bon_markdown(results: dict) -> str:
     """``results.md``: the claims, then per noise setting a table of every selector with 95% intervals."""
     parts = [f"# Best-of-n: {results['pool']['prompts']} prompts x {results['pool']['size']} samples\n"]
-    parts.append(claims_markdown(bon_claims(results)))
+    parts.append(claims_markdown([Claim.from_dict(c) for c in results["claims"]]))
     for spec in results.get("noise", results["settings"]):
         setting = results["settings"][spec]
         n_max = setting["ns"][-1]
@@ -53,12 +56,12 @@ def bon_markdown(results: dict) -> str:
             best = entry["drop"]["n_index"]
             cells = [
                 name,
-                str(_interval(entry["gold_at_max_n_interval"])),
+                str(Interval.from_dict(entry["gold_at_max_n_interval"])),
                 f"{entry['gold'][best]:.2f} ({setting['ns'][best]})",
-                str(_interval(entry["drop"])),
-                str(_interval(entry["proxy_at_max_n_interval"])),
-                str(_interval(entry["d_peak_interval"])) if "d_peak_interval" in entry else "-",
-                str(_interval(entry["vs_single"])) if "vs_single" in entry else "-",
+                str(Interval.from_dict(entry["drop"])),
+                str(Interval.from_dict(entry["proxy_at_max_n_interval"])),
+                str(Interval.from_dict(entry["d_peak_interval"])) if "d_peak_interval" in entry else "-",
+                str(Interval.from_dict(entry["vs_single"])) if "vs_single" in entry else "-",
             ]
             parts.append("| " + " | ".join(cells) + " |")
         parts.append("")

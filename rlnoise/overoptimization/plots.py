@@ -121,7 +121,8 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
         top.set_xlabel("n", fontsize=8)
     axes[1, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle(
-        f"Best-of-n on {results['pool']['prompts']} prompts x {results['pool']['size']} samples (dashed: Gao fit)",
+        f"Best-of-n on {results['pool']['prompts']} prompts x {results['pool']['size']} samples "
+        f"(bands: 95% bootstrap over prompts; dashed: Gao fit)",
         fontsize=11,
     )
     return save_figure(fig, Path(out_dir) / "bon")
