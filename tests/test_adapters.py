@@ -226,6 +226,9 @@ def test_nmtune_recipe_end_to_end_and_resume(tmp_path):
         ("csqa->obqa", "nmtune"),
     }
     assert len(results["simulation"]) == 4 and (out / "nmtune.png").exists()
+    nmtune = next(p for p in results["pairs"] if p["adapter"] == "nmtune")
+    assert {"id_accuracy_test_interval", "ood_accuracy_seed_interval", "ood_vs_linear"} <= set(nmtune)
+    assert len(results["claims"]) == 2 and "## Claims" in (out / "results.md").read_text()
     lines = (out / "cells.jsonl").read_text().splitlines()
     (out / "cells.jsonl").write_text("\n".join(lines[:1]) + "\n")  # as if interrupted after the first row
     again = run_recipe("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path)
@@ -282,3 +285,30 @@ def test_study_with_noisy_downstream_labels_flips_only_training_labels(tmp_path)
     assert rows["none"]["id_accuracy"] == 1.0 and rows["none"]["ood_accuracy"] == 1.0  # test labels stay clean
     with pytest.raises(ValueError, match="noise model"):
         NMTuneStudyConfig(label_noise="gaussian")
+
+
+def test_summary_intervals_pair_each_adapter_with_the_probe_of_its_seed():
+    import math
+
+    from rlnoise.adapters.study import results_table, summarize
+
+    def row(adapter, seed, id_acc, ood_acc):
+        spectrum = dict(sve=1.0, lsvr=0.5)
+        return dict(kind="pair", pair="a->b", adapter=adapter, seed=seed, id_accuracy=id_acc, ood_accuracy=ood_acc,
+                    n_id_test=200, n_ood_test=100, before=spectrum, after=spectrum)  # fmt: skip
+
+    probe = [row("linear", s, 0.70 + 0.1 * s, 0.60 + 0.1 * s) for s in range(3)]  # seeds differ a lot...
+    mlp = [row("mlp", s, 0.72 + 0.1 * s, 0.59 + 0.1 * s + 0.001 * s) for s in range(3)]  # ...the gap does not
+    summary = summarize(probe + mlp)
+    entry = next(e for e in summary["pairs"] if e["adapter"] == "mlp")
+    assert entry["id_vs_linear"]["estimate"] == pytest.approx(0.02)
+    assert entry["id_vs_linear"]["high"] - entry["id_vs_linear"]["low"] < 1e-9  # identical gaps: no spread
+    assert entry["id_vs_linear"]["low"] == pytest.approx(0.02) and summary["claims"][0]["verdict"] == "holds"
+    assert summary["claims"][1]["verdict"] == "does not hold"  # OOD gaps -0.010, -0.009, -0.008: all below 0
+    wilson = entry["id_accuracy_test_interval"]
+    assert wilson["low"] < entry["id_accuracy"] < wilson["high"] and wilson["estimate"] == pytest.approx(0.82)
+    seeds = entry["id_accuracy_seed_interval"]
+    assert seeds["high"] - seeds["low"] == pytest.approx(2 * 4.302652729911275 * 0.1 / math.sqrt(3))
+    assert "id_vs_linear" not in next(e for e in summary["pairs"] if e["adapter"] == "linear")
+    table = results_table(summary)
+    assert table.startswith("## Claims") and "| a->b | mlp | 3 | 0.82 [" in table

@@ -19,6 +19,7 @@ from rlnoise.core.stats import (
     claims_markdown,
     paired_difference,
     percentile_interval,
+    proportion_difference,
     resample_weights,
     wilson,
 )
@@ -117,3 +118,12 @@ def test_verdicts_and_claims_markdown():
     assert "- single RMs overoptimize: gold at n=64 below its peak: 0.21 [0.12, 0.30] -> **holds**" in text
     assert "0.05 [-0.02, 0.12] -> **unresolved**" in text and "1.50 [1.20, unbounded]" in text
     assert claims[0].as_dict()["verdict"] == HOLDS
+
+
+def test_proportion_difference_covers_a_known_gap_and_is_antisymmetric():
+    rng = np.random.default_rng(8)
+    k1, k2 = rng.binomial(200, 0.7, size=REPS), rng.binomial(150, 0.6, size=REPS)
+    intervals = [proportion_difference(int(a), 200, int(b), 150) for a, b in zip(k1, k2)]
+    assert 0.93 <= coverage(intervals, 0.1) <= 0.97
+    forward, backward = proportion_difference(30, 50, 20, 50), proportion_difference(20, 50, 30, 50)
+    assert forward.estimate == pytest.approx(0.2) and forward.low == pytest.approx(-backward.high)

@@ -107,6 +107,11 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     assert dynamic["train_answer_wrong"] > 0  # dynamic noise reaches the answers; static noise does not
     assert next(c for c in cells if c["noise"] == "static")["train_answer_wrong"] == 0
     assert (out / "tint.png").stat().st_size > 20_000 and "| add | none |" in (out / "results.md").read_text()
+    for c in cells:  # Wilson intervals over the 6 test problems
+        em = c["exact_match_interval"]
+        assert em["low"] <= c["exact_match"] <= em["high"] and em["high"] - em["low"] > 0.3
+    assert len(results["claims"]) == 4  # (static, dynamic) x (finetune, few_shot), each against its clean cell
+    assert (out / "results.md").read_text().startswith("## Claims")
     # an interrupted sweep: drop the last finished job; the rerun trains only that one and keeps the rest
     lines = (out / "cells.jsonl").read_text().splitlines()
     (out / "cells.jsonl").write_text("\n".join(lines[:-1]) + "\n")
@@ -127,3 +132,16 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__]))
+
+
+def test_tint_claims_compare_each_noisy_cell_with_its_clean_cell():
+    from rlnoise.tint.sweep import tint_claims
+
+    def row(noise, intensity, em, method="finetune"):
+        return dict(task="add", method=method, noise=noise, intensity=intensity, contamination=1.0, exact_match=em,
+                    n=100, parse_failure=0.0, step_accuracy=em)  # fmt: skip
+
+    rows = [row("none", 0, 0.95), row("static", 0.7, 0.50), row("dynamic", 0.2, 0.93), row("static", 0.3, 0.9, "x")]
+    claims = tint_claims(rows)
+    assert [c.verdict for c in claims] == ["holds", "unresolved"]  # the "x" method has no clean cell: no claim
+    assert claims[0].interval.estimate == pytest.approx(0.45) and "static noise, intensity 0.7" in claims[0].statement

@@ -5,7 +5,8 @@
   of a thousand prompts get their bands in milliseconds; statistics drawn with the same ``seed`` share their
   resamples, which makes any difference of them a *paired* bootstrap. scipy's ``stats.bootstrap`` materialises
   every resample of the data (``[B, P, ...]``), hence this small hand-written version.
-- Accuracies and exact-match rates: Wilson intervals (``scipy.stats.binomtest``).
+- Accuracies and exact-match rates: Wilson intervals (``scipy.stats.binomtest``); differences of two of them:
+  Newcombe's interval.
 - Seeds: a t interval over per-seed results (``scipy.stats.t``).
 
 A claim "X > threshold" *holds* when the whole interval lies above the threshold, *does not hold* when it lies
@@ -109,6 +110,16 @@ def wilson(successes: int, n: int, level: float = LEVEL) -> Interval:
         raise ValueError(f"need 0 <= successes <= n and n >= 1, got successes={successes}, n={n}")
     ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
     return Interval(successes / n, float(ci.low), float(ci.high), level)
+
+
+def proportion_difference(k1: int, n1: int, k2: int, n2: int, level: float = LEVEL) -> Interval:
+    """``k1/n1 - k2/n2`` for two independent samples, with Newcombe's hybrid score interval (built from the two
+    Wilson intervals; scipy has no two-sample proportion interval). On a shared test set it is conservative."""
+    a, b = wilson(k1, n1, level), wilson(k2, n2, level)
+    d = a.estimate - b.estimate
+    low = d - math.sqrt((a.estimate - a.low) ** 2 + (b.high - b.estimate) ** 2)
+    high = d + math.sqrt((a.high - a.estimate) ** 2 + (b.estimate - b.low) ** 2)
+    return Interval(d, low, high, level)
 
 
 def across_seeds(values, level: float = LEVEL) -> Interval:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rlnoise.core.config import to_dict
 from rlnoise.core.models import load_model
 from rlnoise.core.runs import CellLog, Run
+from rlnoise.core.stats import Claim, Interval, claims_markdown, proportion_difference, wilson
 from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
 from rlnoise.tint.dataset import make_dataset
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
@@ -135,17 +136,47 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
     return log.rows(keys.values())
 
 
+def with_intervals(row: dict) -> dict:
+    """A finished job with Wilson intervals on its exact-match and parse-failure rates (over its ``n`` test
+    problems)."""
+    n = row["n"]
+    return dict(
+        row,
+        exact_match_interval=wilson(round(row["exact_match"] * n), n).as_dict(),
+        parse_failure_interval=wilson(round(row["parse_failure"] * n), n).as_dict(),
+    )
+
+
+def tint_claims(rows: list[dict]) -> list[Claim]:
+    """For each noisy cell and method: does the noise lower exact match below the clean cell of the same task and
+    method (Newcombe interval on the difference, clean minus noisy)?"""
+    clean = {(r["task"], r["method"]): r for r in rows if r["noise"] == "none"}
+    claims = []
+    for r in rows:
+        base = clean.get((r["task"], r["method"]))
+        if r["noise"] == "none" or base is None:
+            continue
+        gap = proportion_difference(
+            round(base["exact_match"] * base["n"]), base["n"], round(r["exact_match"] * r["n"]), r["n"]
+        )
+        what = f"{r['noise']} noise, intensity {r['intensity']:g}, contamination {r['contamination']:g}"
+        claims.append(Claim(f"{r['task']}, {r['method']}: {what} lowers exact match (clean minus noisy)", gap))
+    return claims
+
+
 def results_table(rows: list[dict]) -> str:
-    """A markdown table of every finished job."""
+    """``results.md``: the claims, then a table of every finished job with Wilson intervals."""
     head = "| task | noise | contamination | intensity | method | exact match | step accuracy | parse failures |"
-    lines = [head, "|" + "---|" * 8]
+    lines = [claims_markdown(tint_claims(rows)), head, "|" + "---|" * 8]
     order = {"none": 0, "static": 1, "dynamic": 2}
     for r in sorted(
         rows, key=lambda r: (r["task"], r["method"], order[r["noise"]], r["contamination"], r["intensity"])
     ):
+        r = with_intervals(r)
         lines.append(
             f"| {r['task']} | {r['noise']} | {r['contamination']:g} | {r['intensity']:g} | {r['method']} | "
-            f"{r['exact_match']:.3f} | {r['step_accuracy']:.3f} | {r['parse_failure']:.3f} |"
+            f"{Interval.from_dict(r['exact_match_interval'])} | {r['step_accuracy']:.3f} | "
+            f"{Interval.from_dict(r['parse_failure_interval'])} |"
         )
     return "\n".join(lines)
 
@@ -157,7 +188,8 @@ def run_tint_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig) -> 
     datasets.disable_progress_bars()  # many small per-cell datasets; the cells log their own progress
     run = Run("tint", to_dict((config, finetune_config)), axes=TINT_AXES)
     rows = run_sweep(config, finetune_config, run.cells())
-    results = {"recipe": "tint", "cells": [{k: v for k, v in r.items() if k != "samples"} for r in rows]}
+    cells = [with_intervals({k: v for k, v in r.items() if k != "samples"}) for r in rows]
+    results = {"recipe": "tint", "cells": cells, "claims": [c.as_dict() for c in tint_claims(cells)]}
     samples = [{"cell": r["cell"], "method": r["method"], **s} for r in rows for s in r.get("samples", [])]
     run.write_outputs(results, samples=samples, table=results_table(results["cells"]), plot=plot_tint)
     return results
