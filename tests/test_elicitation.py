@@ -332,3 +332,17 @@ def test_method_registry_fractions_and_spends():
     assert METHODS["fewshot_prompt"].spend(500, 0.0, 0.1, n_val=16, k=4) == Spend(0, 0, 0, 4)
     assert METHODS["fewshot_sft"].spend(100, 0.5, 0.1, n_val=16, k=4) == Spend(400, 40, 16, 4)
     assert METHODS["sft_weak"].spend(100, 1.0, 0.5, n_val=10, k=4) == Spend(180, 0, 10, 0)
+
+
+def test_regime_is_called_only_beyond_the_intervals():
+    from rlnoise.elicitation.frontier import decided_regime
+
+    fractions, accs = [0, 0.5, 1], [0.60, 0.70, 0.80]
+    called, margins = decided_regime(fractions, accs, [0.01, 0.01, 0.01])
+    assert called == "quantity-dominant"
+    assert margins["0.5"]["estimate"] == pytest.approx(0.1)
+    assert margins["0.5"]["low"] == pytest.approx(0.1 - 1.959963984540054 * math.sqrt(2) * 0.01)
+    assert decided_regime(fractions, accs, [0.05, 0.05, 0.05])[0] == "unresolved"  # a 0.1 lead within noise
+    assert decided_regime([0, 1], [0.7, 0.7], [0.0, 0.0])[0] == "unresolved"  # a tie is never a regime
+    with pytest.raises(ValueError, match="standard_errors"):
+        decided_regime(fractions, accs, [0.01])

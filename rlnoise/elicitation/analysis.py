@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from rlnoise.elicitation.cost import Spend, check_weak_cost
-from rlnoise.elicitation.frontier import pareto_frontier, regime
+from rlnoise.elicitation.frontier import decided_regime, pareto_frontier, regime
 
 
 def auroc(scores, labels) -> float:
@@ -41,8 +41,16 @@ def standard_error(accuracies: list[float], n_test: int) -> float:
     return math.sqrt(seed_var + mean * (1 - mean) / max(n_test, 1))
 
 
+def _normal_interval(mean: float, se: float, level: float = 0.95) -> list[float]:
+    from scipy.stats import norm
+
+    half = float(norm.ppf((1 + level) / 2)) * se
+    return [mean - half, mean + half]
+
+
 def summarize(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
-    """One row per (task, method, budget, weak fraction): mean accuracy over seeds, its standard error, the cost."""
+    """One row per (task, method, budget, weak fraction): mean accuracy over seeds, its standard error and 95%
+    interval (``accuracy_interval``, normal, from the error over seeds and the test set), the cost."""
     groups = defaultdict(list)
     for r in rescore(rows, weak_marginal_cost):
         groups[(r["task"], r["method"], r["budget"], r["weak_fraction"])].append(r)
@@ -58,6 +66,7 @@ def summarize(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
                 seeds=len(rs),
                 accuracy=float(np.mean(accs)),
                 accuracy_se=standard_error(accs, rs[0].get("n_test", 0)),
+                accuracy_interval=_normal_interval(float(np.mean(accs)), standard_error(accs, rs[0].get("n_test", 0))),
                 auroc=float(np.mean([r.get("auroc", np.nan) for r in rs])),
                 cost=float(np.mean([r["cost"] for r in rs])),
                 n_weak=rs[0]["n_weak"],
@@ -81,7 +90,9 @@ def best_by_fraction(summary: list[dict], task: str, budget: float) -> dict[floa
 
 
 def regimes(summary: list[dict]) -> list[dict]:
-    """Per task and budget: accuracy of the best method at each weak fraction, the best fraction and the regime."""
+    """Per task and budget: accuracy of the best method at each weak fraction, the best fraction, and the regime:
+    ``regime`` is decided by intervals (``unresolved`` unless the best fraction leads every other beyond them),
+    ``leading_regime`` is what the point estimates alone would say, ``margins`` the leads with intervals."""
     out = []
     for task in sorted({s["task"] for s in summary}):
         for budget in sorted({s["budget"] for s in summary if s["task"] == task}):
@@ -89,11 +100,14 @@ def regimes(summary: list[dict]) -> list[dict]:
             fractions = list(best)
             accs = [best[f]["accuracy"] for f in fractions]
             top = max(range(len(fractions)), key=lambda i: (accs[i], -fractions[i]))
+            decided, margins = decided_regime(fractions, accs, [best[f]["accuracy_se"] for f in fractions])
             out.append(
                 dict(
                     task=task,
                     budget=budget,
-                    regime=regime(fractions, accs),
+                    regime=decided,
+                    leading_regime=regime(fractions, accs),
+                    margins=margins,
                     best_fraction=fractions[top],
                     best_method=best[fractions[top]]["method"],
                     accuracy=accs[top],

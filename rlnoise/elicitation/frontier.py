@@ -77,3 +77,32 @@ def regime(weak_fractions, accuracies) -> str:
     if best == 1.0:
         return "quantity-dominant"
     return "mixed"
+
+
+def decided_regime(weak_fractions, accuracies, standard_errors, level: float = 0.95) -> tuple[str, dict]:
+    """The regime of one budget, called only when its best weak fraction beats every other swept fraction beyond
+    their intervals (the difference's normal interval from the two standard errors lies above 0); otherwise
+    ``unresolved``. Independent errors are assumed, which is conservative when cells share a test set.
+
+    Returns:
+        ``(regime, margins)``: margins maps each other fraction (as text) to the best fraction's accuracy lead
+        over it, as an interval dict.
+    """
+    from scipy.stats import norm
+
+    from rlnoise.core.stats import Interval
+
+    leading = regime(weak_fractions, accuracies)
+    fractions, accs = _as_vector("weak_fractions", weak_fractions), _as_vector("accuracies", accuracies)
+    ses = _as_vector("standard_errors", standard_errors)
+    if ses.shape != accs.shape:
+        raise ValueError(f"standard_errors must match accuracies in length, got {len(ses)} and {len(accs)}")
+    top = int(np.lexsort((fractions, -accs))[0])
+    z = norm.ppf((1 + level) / 2)
+    margins = {}
+    for i in range(len(fractions)):
+        if i != top:
+            lead, half = accs[top] - accs[i], z * float(np.hypot(ses[top], ses[i]))
+            margins[f"{fractions[i]:g}"] = Interval(float(lead), float(lead - half), float(lead + half), level)
+    resolved = all(m.low > 0 for m in margins.values())
+    return (leading if resolved else "unresolved"), {f: m.as_dict() for f, m in margins.items()}

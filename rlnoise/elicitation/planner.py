@@ -12,7 +12,7 @@ standard error, labels used). For the asked budget ``B``, each series is read at
 
 The plan is the series with the highest accuracy at ``B``; its band is accuracy +- 1.96 standard errors (the spread
 over seeds and the test set's binomial error, interpolated). The regime is that of the best accuracy at each weak
-fraction at ``B``.
+fraction at ``B``, and ``unresolved`` unless that fraction leads every other beyond their intervals.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from rlnoise.core.files import read_jsonl
 from rlnoise.elicitation.analysis import summarize
 from rlnoise.elicitation.cost import Spend, check_budget, check_weak_cost
-from rlnoise.elicitation.frontier import regime
+from rlnoise.elicitation.frontier import decided_regime
 
 
 def _read_at(points: list[dict], budget: float) -> dict | None:
@@ -82,9 +82,10 @@ def plan(rows: list[dict], budget: float, weak_marginal_cost: float, task: str) 
             f"({cheapest:g}); sweep smaller budgets to plan for it"
         )
     best = max(readings, key=lambda r: (r["accuracy"], -r["weak_fraction"]))
-    by_fraction: dict[float, float] = {}
+    by_fraction: dict[float, dict] = {}  # the best reading at each fraction
     for r in readings:
-        by_fraction[r["weak_fraction"]] = max(by_fraction.get(r["weak_fraction"], 0.0), r["accuracy"])
+        if r["weak_fraction"] not in by_fraction or r["accuracy"] > by_fraction[r["weak_fraction"]]["accuracy"]:
+            by_fraction[r["weak_fraction"]] = r
     spend = Spend(best["n_weak"], best["n_gold"], best["n_val"], best["n_fewshot"])
     half = 1.96 * best["accuracy_se"]
     notes = []
@@ -107,8 +108,12 @@ def plan(rows: list[dict], budget: float, weak_marginal_cost: float, task: str) 
         cost=spend.cost(wmc),
         expected_accuracy=best["accuracy"],
         band=(best["accuracy"] - half, best["accuracy"] + half),
-        regime=regime(fractions, [by_fraction[f] for f in fractions]),
-        by_fraction={str(f): round(by_fraction[f], 4) for f in fractions},
+        regime=decided_regime(
+            fractions,
+            [by_fraction[f]["accuracy"] for f in fractions],
+            [by_fraction[f]["accuracy_se"] for f in fractions],
+        )[0],
+        by_fraction={str(f): round(by_fraction[f]["accuracy"], 4) for f in fractions},
         interpolated_between=best.get("between_budgets"),
         notes=notes,
     )
