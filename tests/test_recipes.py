@@ -132,7 +132,12 @@ def test_ppo_recipe_end_to_end_and_resume(tmp_path):
     assert results["recipe"] == "rl" and len(results["runs"]) == 4  # 2 noise settings x 2 objectives x 1 beta
     for run in results["runs"].values():
         assert run["step"] == [0, 2, 4] and run["kl"][0] == pytest.approx(0, abs=1e-9) and run["gold"][0] == 0.0
-        assert run["kl"][-1] > 0 and {"alpha", "beta_fit", "d_peak"} <= set(run)
+        assert run["kl"][-1] > 0 and {"alpha", "beta_fit", "d_peak", "r2"} <= set(run)
+        low, high = run["gold_band"]  # 4 prompts x 2 samples, resampled by prompt
+        assert low[0] == high[0] == 0.0 and all(lo <= g <= hi for lo, g, hi in zip(low, run["gold"], high))
+        assert {"last_gold_gain", "last_proxy_gain", "drop", "d_peak_interval", "fit_resolved"} <= set(run)
+    assert len(results["claims"]) == 2 * 3  # per noise: single's proxy rises, its gold falls, mean vs single
+    assert (out / "results.md").read_text().startswith("# Online RL (PPO)")
     assert (out / "ppo.png").stat().st_size > 20_000 and (out / "samples.jsonl").read_text().strip()
     # kill after step 2: drop the last checkpoints and results; the rerun resumes at step 2 and ends the same
     for ckpt in out.glob("checkpoints/*/step-000004"):

@@ -182,14 +182,18 @@ def response_logprobs(lm, input_ids, attention_mask, n_response: int, temperatur
     return logprobs, (out.hidden_states[-1] if hidden else None)
 
 
-def generate_responses(lm, tokenizer, prompts: list[str], sampling: SamplingConfig, seed: int):
-    """One sampled response per chat-formatted prompt.
+def generate_responses(lm, tokenizer, prompts: list[str], sampling: SamplingConfig, seed: int, n: int = 1):
+    """``n`` sampled responses per chat-formatted prompt (each prompt prefilled once for its ``n`` samples).
 
     Returns:
-        ``(enc, responses)``: the left-padded prompt encoding and the ``[B, T]`` response token ids.
+        ``(enc, responses)``: the left-padded prompt encoding, each prompt repeated ``n`` times in a row
+        (``[B * n, S]``), and the ``[B * n, T]`` response token ids.
     """
     texts = [chat_prompt(tokenizer, p) for p in prompts]
-    return generate_tokens(lm, tokenizer, texts, sampling, seed, eos_token_id=tokenizer.eos_token_id)
+    enc, responses = generate_tokens(
+        lm, tokenizer, texts, sampling, seed, eos_token_id=tokenizer.eos_token_id, num_return_sequences=n
+    )
+    return {k: v.repeat_interleave(n, 0) for k, v in enc.items()}, responses
 
 
 def decode_responses(tokenizer, responses: torch.Tensor, mask: torch.Tensor) -> list[str]:

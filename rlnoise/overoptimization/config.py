@@ -84,6 +84,13 @@ class RLStudyConfig(RMStudyConfig):
     run_name: str = field(default="ppo_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
     n_rl_prompts: int = field(default=64, metadata={"help": "Training prompts of the policy."})
     n_rl_eval_prompts: int = field(default=16, metadata={"help": "Fixed evaluation prompts."})
+    eval_samples_per_prompt: int = field(
+        default=1,
+        metadata={
+            "help": "Responses sampled per evaluation prompt (each prompt prefilled once); intervals resample "
+            "prompts, each with the mean of its samples."
+        },
+    )
     objectives: list[str] = field(
         default_factory=lambda: ["mean"],
         metadata={"help": "Reward objectives to train on (single = one member alone).", "choices": OBJECTIVE_NAMES},
@@ -97,7 +104,8 @@ class RLStudyConfig(RMStudyConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("n_rl_prompts", "n_rl_eval_prompts", "total_steps", "eval_every", "checkpoint_every"):
+        for name in ("n_rl_prompts", "n_rl_eval_prompts", "eval_samples_per_prompt", "total_steps", "eval_every",
+                     "checkpoint_every"):  # fmt: skip
             check_positive(name, getattr(self, name), integer=True)
         for name in self.objectives:
             check_choice("objectives", name, OBJECTIVE_NAMES)

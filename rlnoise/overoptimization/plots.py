@@ -152,8 +152,12 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
             color = f"C{objectives.index(run['objective'])}"
             style = styles[betas.index(run["beta"]) % len(styles)]
             label = f"{run['objective']}, beta={run['beta']}"
+            if "alpha" in run and not run.get("fit_resolved", True):
+                label += " (fit: peak not resolved)"
             for row, key in enumerate(("gold", "proxy")):
                 axes[row, col].plot(d, run[key], color=color, ls=style, marker="o", ms=3, label=label)
+                if f"{key}_band" in run:  # 95% bootstrap band over the evaluation prompts
+                    axes[row, col].fill_between(d, *run[f"{key}_band"], color=color, alpha=0.12, lw=0)
             if "alpha" in run and len(d) > 1:
                 dense = np.linspace(0, d.max(), 100)
                 axes[0, col].plot(dense, rl_form(dense, run["alpha"], run["beta_fit"]), color=color, lw=0.8, ls=":")
@@ -167,5 +171,8 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
                 ax.set_xlabel("sqrt(KL(pi || pi_init)), k2 estimator")
     axes[0, 0].legend(fontsize=7)
     algorithm = results.get("algorithm", "rl")
-    fig.suptitle(f"{algorithm.upper()}: gold and proxy over training (dotted: Gao RL fit)", fontsize=11)
+    fig.suptitle(
+        f"{algorithm.upper()}: gold and proxy over training (bands: 95% over evaluation prompts; dotted: Gao RL fit)",
+        fontsize=11,
+    )
     return save_figure(fig, Path(out_dir) / algorithm)

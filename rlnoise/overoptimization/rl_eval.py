@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from rlnoise.core.generation import (
@@ -12,7 +13,7 @@ from rlnoise.core.generation import (
     response_mask,
 )
 from rlnoise.overoptimization.reward import EnsembleReward
-from rlnoise.overoptimization.rl_math import kl_k2
+from rlnoise.overoptimization.rl_math import kl_k2_per_sequence
 
 
 @torch.no_grad()
@@ -27,23 +28,29 @@ def evaluate_policy(
     reference=None,
     seed: int = 0,
     batch_size: int = 16,
+    samples_per_prompt: int = 1,
 ) -> dict:
-    """Sample one response per prompt and measure it.
+    """Sample ``samples_per_prompt`` responses per prompt and measure them.
 
     Args:
         policy: the causal LM being trained (a peft model when ``reference`` is None: its adapters are disabled to
             get the initial policy).
         reference: the frozen initial policy for full fine-tuning.
         gold: a gold reward (``score(prompts, responses) -> [B]``). reward: the proxy objective.
+        batch_size: prompts per generate call (each with its samples).
 
     Returns:
-        ``{"kl", "gold", "proxy", "ensemble_variance", "samples": [(prompt, response, gold, proxy), ...]}`` with
-        means over prompts; KL is the k2 estimator summed over response tokens.
+        ``{"kl", "gold", "proxy", "ensemble_variance"}`` as means over every sample, the same four per prompt
+        (``"<key>_by_prompt"``: the mean over that prompt's samples, so intervals can resample prompts and pair
+        evaluations on the same prompts), and ``"samples"``: ``(prompt, response, gold, proxy)`` tuples. KL is the
+        k2 estimator summed over response tokens.
     """
-    kls, golds, proxies, variances, samples = [], [], [], [], []
+    k = samples_per_prompt
+    per_sample: dict[str, list[float]] = {key: [] for key in KEYS}
+    samples = []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
-        enc, responses = generate_responses(policy, tokenizer, batch, sampling, seed + start)
+        enc, responses = generate_responses(policy, tokenizer, batch, sampling, seed + start, n=k)
         mask, _ = response_mask(responses, tokenizer.eos_token_id)
         input_ids = torch.cat([enc["input_ids"], responses], 1)
         attention = torch.cat([enc["attention_mask"], mask], 1)
@@ -54,20 +61,22 @@ def evaluate_policy(
                 ref, _ = response_logprobs(policy, input_ids, attention, n, sampling.temperature)
         else:
             ref, _ = response_logprobs(reference, input_ids, attention, n, sampling.temperature)
-        kls.append(float(kl_k2(logprobs, ref, mask.float())) * len(batch))
+        repeated = [p for p in batch for _ in range(k)]
         texts = decode_responses(tokenizer, responses, mask)
-        members = reward.member_scores(batch, texts)
-        proxy = reward(batch, texts)
-        gold_scores = torch.as_tensor(gold.score(batch, texts), dtype=torch.float32)
-        golds += gold_scores.tolist()
-        proxies += proxy.tolist()
-        variances += members.var(0, correction=0).tolist()
-        samples += list(zip(batch, texts, gold_scores.tolist(), proxy.tolist()))
-    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    return dict(
-        kl=sum(kls) / len(prompts),
-        gold=mean(golds),
-        proxy=mean(proxies),
-        ensemble_variance=mean(variances),
-        samples=samples,
-    )
+        members = reward.member_scores(repeated, texts)
+        proxy = reward(repeated, texts)
+        gold_scores = torch.as_tensor(gold.score(repeated, texts), dtype=torch.float32)
+        per_sample["kl"] += kl_k2_per_sequence(logprobs, ref, mask.float()).tolist()
+        per_sample["gold"] += gold_scores.tolist()
+        per_sample["proxy"] += proxy.tolist()
+        per_sample["ensemble_variance"] += members.var(0, correction=0).tolist()
+        samples += list(zip(repeated, texts, gold_scores.tolist(), proxy.tolist()))
+    out: dict = {}
+    for key, values in per_sample.items():
+        by_prompt = np.asarray(values, dtype=np.float64).reshape(len(prompts), k).mean(1)
+        out[key] = float(by_prompt.mean())
+        out[f"{key}_by_prompt"] = by_prompt.tolist()
+    return dict(out, samples=samples)
+
+
+KEYS = ("kl", "gold", "proxy", "ensemble_variance")

@@ -89,10 +89,15 @@ def kl_k1(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor
     return ((logprobs - ref_logprobs) * mask).sum(1).mean()
 
 
+def kl_k2_per_sequence(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """1/2 (log pi/pi_ref)^2 summed over each sequence's response tokens: ``[B]``."""
+    mask = _check_mask(mask, logprobs, ref_logprobs)
+    return (0.5 * (logprobs - ref_logprobs) ** 2 * mask).sum(1)
+
+
 def kl_k2(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """E[1/2 (log pi/pi_ref)^2] summed over response tokens, averaged over sequences (Coste et al.'s KL)."""
-    mask = _check_mask(mask, logprobs, ref_logprobs)
-    return (0.5 * (logprobs - ref_logprobs) ** 2 * mask).sum(1).mean()
+    return kl_k2_per_sequence(logprobs, ref_logprobs, mask).mean()
 
 
 def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,8 @@ from rlnoise.overoptimization.plots import plot_rl
 from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
 from rlnoise.overoptimization.reward import EnsembleReward
 from rlnoise.overoptimization.rl_eval import evaluate_policy
-from rlnoise.overoptimization.scaling import fit_rl, rl_peak
+from rlnoise.overoptimization.rl_report import add_intervals, rl_claims, rl_markdown
+from rlnoise.overoptimization.scaling import fit_rl, rl_form, rl_peak
 
 
 def rl_prompt_splits(study) -> tuple[dict[str, list[dict]], list[dict], list[str], list[str]]:
@@ -68,13 +69,15 @@ def evaluate_and_record(ctx: RLContext, run: dict, step: int, policy, tokenizer,
             reward,
             reference=reference,
             seed=ctx.study.seed + 1,
+            samples_per_prompt=ctx.study.eval_samples_per_prompt,
         )
         samples = metrics.pop("samples")
         row = dict(run=label, **run, step=step, seconds=time.time() - start, config_key=ctx.config_key, **metrics)
         append_jsonl(ctx.out / "metrics.jsonl", row)
         for p, r, g, x in samples[:4]:
             append_jsonl(ctx.out / "samples.jsonl", dict(run=label, step=step, prompt=p, response=r, gold=g, proxy=x))
-        print(f"[{label}] step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        shown = {k: v for k, v in metrics.items() if not k.endswith("_by_prompt")}
+        print(f"[{label}] step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in shown.items()))
     barrier()
 
 
@@ -146,7 +149,7 @@ def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, 
     rows = [r for r in read_jsonl(out_run.folder / "metrics.jsonl") if r.get("config_key") == out_run.key]
     results = rl_results([r for r in rows if r["run"] in labels], gold_std)
     results.update(recipe="rl", algorithm=algorithm, noise=study.noise, flip_rate=flip_rates)
-    out_run.write_outputs(results, plot=plot_rl)
+    out_run.write_outputs(results, table=rl_markdown(results), plot=plot_rl)
     return results
 
 
@@ -160,27 +163,34 @@ def run_label(run: dict) -> str:
 
 
 def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
-    """Curves and fits per run from evaluation rows.
+    """Curves, fits, intervals and claims per run from evaluation rows.
 
     Rows of the same (run, step) keep the last one (a resumed run may re-evaluate a step). Gold and proxy are
     shifted to 0 at step 0 and gold is divided by ``gold_std`` (``gold_raw`` keeps its units); Gao's RL form
-    d (alpha - beta log d) is fit to gold vs d = sqrt(KL) when at least two evaluations have KL > 0.
+    d (alpha - beta log d) is fit to gold vs d = sqrt(KL) when at least two evaluations have KL > 0, with its R^2.
+    When every evaluation of a run kept its per-prompt means, the run also gets 95% bands and intervals
+    (:func:`rlnoise.overoptimization.rl_report.add_intervals`) and the study its claims.
 
     Returns:
         ``{"gold_std", "runs": {label: {"noise", "objective", "beta", "step", "kl", "gold", "gold_raw", "proxy",
-        "ensemble_variance", "alpha", "beta_fit", "d_peak"}}}``.
+        "ensemble_variance", "alpha", "beta_fit", "d_peak", "r2", ...intervals}}, "claims": [...]}``.
     """
     latest: dict[tuple[str, int], dict] = {}
     for row in rows:
         latest[row["run"], row["step"]] = row
     runs: dict[str, dict] = {}
+    by_prompt: dict[str, dict[str, list]] = {}
     for (label, _), row in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         run = runs.setdefault(
             label, dict(noise=row["noise"], objective=row["objective"], beta=row["beta"], **{k: [] for k in KEYS})
         )
         for key in KEYS:
             run[key].append(row[key])
-    for run in runs.values():
+        prompts = by_prompt.setdefault(label, {"gold": [], "proxy": [], "kl": []})
+        for key in prompts:
+            prompts[key].append(row.get(f"{key}_by_prompt"))
+    draws = {}
+    for label, run in runs.items():
         for key in ("gold", "proxy"):
             run[key] = (np.asarray(run[key]) - run[key][0]).tolist()
         run["gold_raw"] = run["gold"]
@@ -188,8 +198,18 @@ def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
         kl = np.maximum(np.asarray(run["kl"]), 0.0)
         if np.count_nonzero(kl > 0) >= 2:
             alpha, beta = fit_rl(kl, run["gold"])
-            run.update(alpha=alpha, beta_fit=beta, d_peak=rl_peak(alpha, beta))
-    return dict(gold_std=gold_std, runs=runs)
+            fitted, gold = rl_form(np.sqrt(kl), alpha, beta), np.asarray(run["gold"])
+            spread = float(np.sum((gold - gold.mean()) ** 2))
+            r2 = 1 - float(np.sum((gold - fitted) ** 2)) / spread if spread > 0 else float("nan")
+            run.update(alpha=alpha, beta_fit=beta, d_peak=rl_peak(alpha, beta), r2=r2)
+        prompts = by_prompt[label]
+        if all(v is not None for v in prompts["gold"]) and len({len(v) for v in prompts["gold"]}) == 1:
+            draws[label] = add_intervals(
+                run, {k: np.asarray(v, dtype=np.float64) for k, v in prompts.items()}, gold_std
+            )
+    results = dict(gold_std=gold_std, runs=runs)
+    results["claims"] = [c.as_dict() for c in rl_claims(results, draws)]
+    return results
 
 
 KEYS = ("step", "kl", "gold", "proxy", "ensemble_variance")

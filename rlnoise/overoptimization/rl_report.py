@@ -1,0 +1,123 @@
+"""Intervals and claims of online-RL runs, from the per-prompt means of every evaluation.
+
+Every evaluation of a study scores the same prompts, so a gain over step 0 is a paired difference per prompt, and
+one set of bootstrap resamples of the prompts (same seed, same prompt count) serves every run and step: runs and
+steps stay paired with each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rlnoise.core.stats import RESAMPLES, Claim, Interval, claims_markdown, percentile_interval, resample_weights
+from rlnoise.overoptimization.scaling import fit_rl, rl_peak
+
+
+def add_intervals(
+    run: dict, by_prompt: dict[str, np.ndarray], gold_std: float, resamples: int = RESAMPLES
+) -> dict[str, np.ndarray]:
+    """Add 95% bands and intervals to one run's curves (in place) and return its bootstrap draws.
+
+    Args:
+        run: the run's curves from :func:`rlnoise.overoptimization.rl_study.rl_results` (``kl``, ``gold``, ...).
+        by_prompt: ``{"gold", "proxy", "kl"}`` -> ``[steps, prompts]`` per-prompt means of each evaluation.
+        gold_std: the unit of gold gains.
+
+    Adds ``gold_band``, ``proxy_band``, ``kl_band`` (``[low, high]`` per evaluation), ``last_gold_gain`` /
+    ``last_proxy_gain`` intervals, ``drop`` (gold at the best evaluation minus gold at the last, with its
+    ``step_index``), and, when the Gao fit exists, ``d_peak_interval`` and ``fit_resolved`` (False when the
+    interval of d* is unbounded: the data do not locate a peak).
+
+    Returns:
+        ``{"gold", "proxy", "kl"}`` -> ``[resamples, steps]`` draws, for paired comparisons between runs.
+    """
+    gold = (by_prompt["gold"] - by_prompt["gold"][:1]) / gold_std  # [T, P] paired gains over step 0
+    proxy = by_prompt["proxy"] - by_prompt["proxy"][:1]
+    kl = by_prompt["kl"]
+    weights = resample_weights(gold.shape[1], resamples, seed=0)
+    draws = {"gold": weights @ gold.T, "proxy": weights @ proxy.T, "kl": weights @ kl.T}  # each [B, T]
+    run["intervals_from"] = dict(prompts=int(gold.shape[1]), resamples=resamples)
+    for key, drawn in draws.items():
+        band = [percentile_interval(x, d) for x, d in zip(run[key], drawn.T)]
+        run[f"{key}_band"] = [[b.low for b in band], [b.high for b in band]]
+    run["last_gold_gain"] = percentile_interval(run["gold"][-1], draws["gold"][:, -1]).as_dict()
+    run["last_proxy_gain"] = percentile_interval(run["proxy"][-1], draws["proxy"][:, -1]).as_dict()
+    best = int(np.argmax(run["gold"]))
+    drop = percentile_interval(run["gold"][best] - run["gold"][-1], draws["gold"][:, best] - draws["gold"][:, -1])
+    run["drop"] = dict(drop.as_dict(), step_index=best)
+    if "d_peak" in run:
+        peaks = [_peak(k, g) for k, g in zip(draws["kl"], draws["gold"])]
+        interval = percentile_interval(run["d_peak"], peaks)
+        run["d_peak_interval"] = interval.as_dict()
+        run["fit_resolved"] = bool(np.isfinite(interval.high))
+    return draws
+
+
+def _peak(kl: np.ndarray, gold: np.ndarray) -> float:
+    kl = np.maximum(kl, 0.0)
+    if np.count_nonzero(kl > 0) < 2:
+        return float("inf")
+    return rl_peak(*fit_rl(kl, gold))
+
+
+def gold_at_kl(kl: np.ndarray, gold: np.ndarray, target: float) -> np.ndarray:
+    """Each resample's gold at KL ``target``, linearly interpolated along its evaluations (``[B, T]`` draws; KL is
+    made non-decreasing by a running maximum first, since evaluations can dip)."""
+    kl = np.maximum.accumulate(kl, axis=1)
+    return np.array([np.interp(target, k, g) for k, g in zip(kl, gold)])
+
+
+def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
+    """Per noise setting and KL coefficient: does the single proxy's score rise, does its gold fall from its best
+    evaluation, and does each objective keep more gold than the single proxy at matched KL (the larger KL both
+    runs reached, interpolated, paired over prompts)?"""
+    claims = []
+    runs = results["runs"]
+    for single_label, single in runs.items():
+        if single["objective"] != "single" or single_label not in draws:
+            continue
+        setting = f"noise {single['noise']}, beta {single['beta']:g}"
+        step = single["step"][-1]
+        claims.append(
+            Claim(
+                f"{setting}: the single proxy's score rises by step {step}",
+                Interval.from_dict(single["last_proxy_gain"]),
+            )
+        )
+        best_step = single["step"][single["drop"]["step_index"]]
+        claims.append(
+            Claim(
+                f"{setting}: the single proxy's gold falls from step {best_step} to step {step}",
+                Interval.from_dict(single["drop"]),
+            )
+        )
+        for label, run in runs.items():
+            same_setting = run["noise"] == single["noise"] and run["beta"] == single["beta"]
+            if run is single or not same_setting or label not in draws:
+                continue
+            target = min(max(run["kl"]), max(single["kl"]))
+            a = gold_at_kl(draws[label]["kl"], draws[label]["gold"], target)
+            b = gold_at_kl(draws[single_label]["kl"], draws[single_label]["gold"], target)
+            point = np.interp(target, np.maximum.accumulate(run["kl"]), run["gold"]) - np.interp(
+                target, np.maximum.accumulate(single["kl"]), single["gold"]
+            )
+            statement = f"{setting}: {run['objective']} keeps more gold than the single proxy at KL {target:.1f}"
+            claims.append(Claim(statement, percentile_interval(float(point), a - b)))
+    return claims
+
+
+def rl_markdown(results: dict) -> str:
+    """``results.md``: the claims, then each run's evaluations with 95% intervals."""
+    claims = [Claim.from_dict(c) for c in results.get("claims", [])]
+    parts = [f"# Online RL ({results.get('algorithm', 'rl').upper()})\n", claims_markdown(claims)]
+    parts.append("Gold gains over step 0 in initial-policy gold std; [95% interval], bootstrap over prompts.\n")
+    parts.append("| run | step | KL (k2) | gold gain | proxy gain |")
+    parts.append("|---|---|---|---|---|")
+    for label, run in results["runs"].items():
+        for i, step in enumerate(run["step"]):
+            cells = [label, str(step)]
+            for key in ("kl", "gold", "proxy"):
+                band = run.get(f"{key}_band")
+                cells.append(str(Interval(run[key][i], band[0][i], band[1][i])) if band else f"{run[key][i]:.2f}")
+            parts.append("| " + " | ".join(cells) + " |")
+    return "\n".join(parts) + "\n"
