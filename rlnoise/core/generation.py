@@ -176,6 +176,7 @@ def response_logprobs(lm, input_ids, attention_mask, n_response: int, temperatur
         attention_mask=attention_mask,
         position_ids=positions_from_mask(attention_mask),
         output_hidden_states=hidden,
+        logits_to_keep=n_response + 1,  # the vocabulary projection only where it is used: [B, n + 1, V], not [B, S, V]
     )
     logits = out.logits[:, -n_response - 1 : -1].float() / temperature
     logprobs = torch.log_softmax(logits, -1).gather(-1, input_ids[:, -n_response:, None]).squeeze(-1)
