@@ -85,12 +85,10 @@ def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
             )
         )
         best_step = single["step"][single["drop"]["step_index"]]
-        claims.append(
-            Claim(
-                f"{setting}: the single proxy's gold falls from step {best_step} to step {step}",
-                Interval.from_dict(single["drop"]),
-            )
-        )
+        peaks_last = f"(it peaks at step {step}, the last)"
+        where = f"from step {best_step} to step {step}" if best_step != step else peaks_last
+        falls = Interval.from_dict(single["drop"])
+        claims.append(Claim(f"{setting}: the single proxy's gold falls {where}", falls))
         for label, run in runs.items():
             same_setting = run["noise"] == single["noise"] and run["beta"] == single["beta"]
             if run is single or not same_setting or label not in draws:
@@ -113,9 +111,9 @@ def rl_markdown(results: dict) -> str:
     parts.append("Gold gains over step 0 in initial-policy gold std; [95% interval], bootstrap over prompts.\n")
     parts.append("| run | step | KL (k2) | gold gain | proxy gain |")
     parts.append("|---|---|---|---|---|")
-    for label, run in results["runs"].items():
+    for run in results["runs"].values():
         for i, step in enumerate(run["step"]):
-            cells = [label, str(step)]
+            cells = [f"{run['noise']}, {run['objective']}, beta {run['beta']:g}", str(step)]
             for key in ("kl", "gold", "proxy"):
                 band = run.get(f"{key}_band")
                 cells.append(str(Interval(run[key][i], band[0][i], band[1][i])) if band else f"{run[key][i]:.2f}")
