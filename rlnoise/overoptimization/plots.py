@@ -166,13 +166,14 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
             ax.axhline(0, color="gray", lw=0.6, ls=":")
             ax.set_title(f"{key} | noise {spec}", fontsize=10)
             if col == 0:
-                ax.set_ylabel(f"{key} gain over step 0 (initial-policy std)")
+                unit = "initial-policy gold std" if key == "gold" else "objective units"
+                ax.set_ylabel(f"{key} gain over step 0 ({unit})")
             if row == 1:
                 ax.set_xlabel("sqrt(KL(pi || pi_init)), k2 estimator")
     axes[0, 0].legend(fontsize=7)
     algorithm = results.get("algorithm", "rl")
     fig.suptitle(
-        f"{algorithm.upper()}: gold and proxy over training (bands: 95% over evaluation prompts; dotted: Gao RL fit)",
+        f"{algorithm.upper()}: gold and proxy over training\n(bands: 95% over evaluation prompts; dotted: Gao RL fit)",
         fontsize=11,
     )
     return save_figure(fig, Path(out_dir) / algorithm)
