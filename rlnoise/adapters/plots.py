@@ -30,7 +30,7 @@ def plot_nmtune(results: dict, out_dir: str | Path) -> list[Path]:
             xs,
             [rows[n]["id_accuracy"] for n in names],
             width,
-            yerr=[rows[n]["id_accuracy_sd"] for n in names],
+            yerr=_error_bars([rows[n] for n in names], "id"),
             color=f"C{k}",
             label=f"{a} (ID)",
         )
@@ -38,7 +38,7 @@ def plot_nmtune(results: dict, out_dir: str | Path) -> list[Path]:
             [x + 1 for x in xs],
             [rows[n]["ood_accuracy"] for n in names],
             width,
-            yerr=[rows[n]["ood_accuracy_sd"] for n in names],
+            yerr=_error_bars([rows[n] for n in names], "ood"),
             color=f"C{k}",
             alpha=0.5,
         )
@@ -54,7 +54,7 @@ def plot_nmtune(results: dict, out_dir: str | Path) -> list[Path]:
     )
     axes[0].axhline(0.5, color="grey", lw=0.6, ls=":")
     axes[0].set_ylim(0.4, 1.0)
-    axes[0].set_ylabel("test accuracy (mean over seeds)")
+    axes[0].set_ylabel("test accuracy (mean over seeds; bars: 95% Wilson)")
     axes[0].set_title("adapters on frozen features: ID (solid) / OOD (faint)", fontsize=9)
     axes[0].legend(fontsize=6)
     axes[1].set_xticks(ticks, names, fontsize=7)
@@ -82,3 +82,12 @@ def plot_nmtune(results: dict, out_dir: str | Path) -> list[Path]:
         axes[3].set_title("simulation: downstream ID (solid) / OOD (dashed)", fontsize=9)
         axes[3].legend(fontsize=6)
     return save_figure(fig, Path(out_dir) / "nmtune")
+
+
+def _error_bars(rows: list[dict], split: str):
+    """95% Wilson intervals over the test set as bar errors; the seed spread for results written before them."""
+    if all(f"{split}_accuracy_test_interval" in r for r in rows):
+        intervals = [r[f"{split}_accuracy_test_interval"] for r in rows]
+        return [[r[f"{split}_accuracy"] - i["low"] for r, i in zip(rows, intervals)],
+                [i["high"] - r[f"{split}_accuracy"] for r, i in zip(rows, intervals)]]  # fmt: skip
+    return [r[f"{split}_accuracy_sd"] for r in rows]
