@@ -49,11 +49,15 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
                         label=f"{kind}, contamination {c:g}",
                     )
                     ax.plot(xs, [r["step_accuracy"] for r in line], color=f"C{k}", ls=style, alpha=0.3, lw=0.8)
+                    if all("exact_match_interval" in r for r in line):  # 95% Wilson over the test problems
+                        low = [r["exact_match"] - r["exact_match_interval"]["low"] for r in line]
+                        high = [r["exact_match_interval"]["high"] - r["exact_match"] for r in line]
+                        ax.errorbar(xs, [r["exact_match"] for r in line], yerr=[low, high], fmt="none", color=f"C{k}")
             ax.set_title(f"{task} | {method.replace('_', '-')}", fontsize=10)
             ax.set_xlabel("noise intensity (per-digit probability)")
             if j == 0:
                 ax.set_ylabel("exact match (clean test)")
             ax.set_ylim(-0.02, 1.02)
             ax.legend(fontsize=7)
-    fig.suptitle("TInt: accuracy vs training-noise level (faint: step accuracy)", fontsize=11)
+    fig.suptitle("TInt: accuracy vs training-noise level (faint: step accuracy; bars: 95% Wilson)", fontsize=11)
     return save_figure(fig, Path(out_dir) / "tint")
