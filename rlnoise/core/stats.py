@@ -122,6 +122,14 @@ def proportion_difference(k1: int, n1: int, k2: int, n2: int, level: float = LEV
     return Interval(d, low, high, level)
 
 
+def normal_interval(estimate: float, standard_error: float, level: float = LEVEL) -> Interval:
+    """``estimate`` +- z * ``standard_error``: for errors combined from several sources (seeds and a test set)."""
+    from scipy.stats import norm
+
+    half = float(norm.ppf((1 + level) / 2)) * standard_error
+    return Interval(float(estimate), float(estimate) - half, float(estimate) + half, level)
+
+
 def across_seeds(values, level: float = LEVEL) -> Interval:
     """Mean of per-seed results with a t interval (a single seed gives an unbounded interval)."""
     from scipy.stats import t

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from rlnoise.core.stats import normal_interval
 from rlnoise.elicitation.cost import Spend, check_weak_cost
 from rlnoise.elicitation.frontier import decided_regime, pareto_frontier, regime
 
@@ -41,13 +42,6 @@ def standard_error(accuracies: list[float], n_test: int) -> float:
     return math.sqrt(seed_var + mean * (1 - mean) / max(n_test, 1))
 
 
-def _normal_interval(mean: float, se: float, level: float = 0.95) -> list[float]:
-    from scipy.stats import norm
-
-    half = float(norm.ppf((1 + level) / 2)) * se
-    return [mean - half, mean + half]
-
-
 def summarize(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
     """One row per (task, method, budget, weak fraction): mean accuracy over seeds, its standard error and 95%
     interval (``accuracy_interval``, normal, from the error over seeds and the test set), the cost."""
@@ -57,6 +51,8 @@ def summarize(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
     out = []
     for (task, name, budget, f), rs in sorted(groups.items()):
         accs = [r["accuracy"] for r in rs]
+        se = standard_error(accs, rs[0].get("n_test", 0))
+        interval = normal_interval(float(np.mean(accs)), se)
         out.append(
             dict(
                 task=task,
@@ -65,8 +61,8 @@ def summarize(rows: list[dict], weak_marginal_cost: float) -> list[dict]:
                 weak_fraction=f,
                 seeds=len(rs),
                 accuracy=float(np.mean(accs)),
-                accuracy_se=standard_error(accs, rs[0].get("n_test", 0)),
-                accuracy_interval=_normal_interval(float(np.mean(accs)), standard_error(accs, rs[0].get("n_test", 0))),
+                accuracy_se=se,
+                accuracy_interval=[interval.low, interval.high],
                 auroc=float(np.mean([r.get("auroc", np.nan) for r in rs])),
                 cost=float(np.mean([r["cost"] for r in rs])),
                 n_weak=rs[0]["n_weak"],

@@ -88,9 +88,7 @@ def decided_regime(weak_fractions, accuracies, standard_errors, level: float = 0
         ``(regime, margins)``: margins maps each other fraction (as text) to the best fraction's accuracy lead
         over it, as an interval dict.
     """
-    from scipy.stats import norm
-
-    from rlnoise.core.stats import Interval
+    from rlnoise.core.stats import normal_interval
 
     leading = regime(weak_fractions, accuracies)
     fractions, accs = _as_vector("weak_fractions", weak_fractions), _as_vector("accuracies", accuracies)
@@ -98,11 +96,10 @@ def decided_regime(weak_fractions, accuracies, standard_errors, level: float = 0
     if ses.shape != accs.shape:
         raise ValueError(f"standard_errors must match accuracies in length, got {len(ses)} and {len(accs)}")
     top = int(np.lexsort((fractions, -accs))[0])
-    z = norm.ppf((1 + level) / 2)
     margins = {}
     for i in range(len(fractions)):
         if i != top:
-            lead, half = accs[top] - accs[i], z * float(np.hypot(ses[top], ses[i]))
-            margins[f"{fractions[i]:g}"] = Interval(float(lead), float(lead - half), float(lead + half), level)
+            lead, se = accs[top] - accs[i], float(np.hypot(ses[top], ses[i]))
+            margins[f"{fractions[i]:g}"] = normal_interval(lead, se, level)
     resolved = all(m.low > 0 for m in margins.values())
     return (leading if resolved else "unresolved"), {f: m.as_dict() for f, m in margins.items()}

@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rlnoise.core.files import read_jsonl
+from rlnoise.core.stats import normal_interval
 from rlnoise.elicitation.analysis import summarize
 from rlnoise.elicitation.cost import Spend, check_budget, check_weak_cost
 from rlnoise.elicitation.frontier import decided_regime
@@ -87,7 +88,7 @@ def plan(rows: list[dict], budget: float, weak_marginal_cost: float, task: str) 
         if r["weak_fraction"] not in by_fraction or r["accuracy"] > by_fraction[r["weak_fraction"]]["accuracy"]:
             by_fraction[r["weak_fraction"]] = r
     spend = Spend(best["n_weak"], best["n_gold"], best["n_val"], best["n_fewshot"])
-    half = 1.96 * best["accuracy_se"]
+    band = normal_interval(best["accuracy"], best["accuracy_se"])
     notes = []
     if best.get("unspent", 0) > 0 and not best["interpolated"]:
         notes.append(
@@ -107,7 +108,7 @@ def plan(rows: list[dict], budget: float, weak_marginal_cost: float, task: str) 
         n_fewshot=spend.n_fewshot,
         cost=spend.cost(wmc),
         expected_accuracy=best["accuracy"],
-        band=(best["accuracy"] - half, best["accuracy"] + half),
+        band=(band.low, band.high),
         regime=decided_regime(
             fractions,
             [by_fraction[f]["accuracy"] for f in fractions],
