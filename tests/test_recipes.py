@@ -112,6 +112,24 @@ def test_bon_recipe_end_to_end(tmp_path):
         without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
         without(results, "seconds", "metadata"),
     )
+    # replicate seeds share the pool and pairs, redraw noise and proxies, and pool into one result; seed 0 is the
+    # study above
+    replicated = run_recipe(*BON, tmp_path, "--seeds", "0", "1")
+    assert replicated.returncode == 0, replicated.stderr[-3000:]
+    assert "sampling" not in replicated.stderr and "replicate seed 1" in replicated.stdout
+    pooled = json.loads((out / "results.json").read_text())
+    assert pooled["seeds"] == [0, 1] and set(pooled["by_seed"]) == {"0", "1"}
+    assert_same(without(pooled["by_seed"]["0"], "seconds"), without(results, "seconds", "metadata")["settings"])
+    for spec, setting in pooled["settings"].items():
+        seeds = [pooled["by_seed"][s][spec]["selectors"]["mean"] for s in ("0", "1")]
+        assert seeds[0]["gold"] != seeds[1]["gold"]  # other proxies pick other samples
+        pooled_mean = setting["selectors"]["mean"]
+        assert pooled_mean["gold"] == pytest.approx(np.mean([c["gold"] for c in seeds], axis=0).tolist())
+        low, high = pooled_mean["gold_band"]
+        assert all(lo <= g <= hi for lo, g, hi in zip(low, pooled_mean["gold"], high))
+    assert len(pooled["claims"]) == len(results["claims"]) and "pooled over 2 replicate seeds" in (
+        out / "results.md"
+    ).read_text()
     # regression: other gold weights relabel the pairs and retrain the proxies; the pool's proxy scores must follow
     reweighted = run_recipe(*BON, tmp_path, "--w_length", "3.0")
     assert reweighted.returncode == 0, reweighted.stderr[-3000:]

@@ -60,6 +60,15 @@ def check_lists(config: Any, allow_empty: tuple[str, ...] = ()) -> None:
                 raise ValueError(f"{f.name} must hold {item[1]}, got {v!r} in {list(value)!r}")
 
 
+def check_seeds(field: str, seeds: list[int]) -> list[int]:
+    """Replicate seeds: distinct integers >= 0 (a repeated seed would count one replicate twice)."""
+    for seed in seeds:
+        check_positive(field, seed, integer=True, allow_zero=True)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{field} must not repeat a seed, got {list(seeds)}")
+    return seeds
+
+
 def to_dict(config: Any) -> dict:
     """A dataclass (or a tuple of them) as a plain JSON/YAML-friendly dict."""
     if isinstance(config, tuple | list):

@@ -7,7 +7,9 @@
   every resample of the data (``[B, P, ...]``), hence this small hand-written version.
 - Accuracies and exact-match rates: Wilson intervals (``scipy.stats.binomtest``); differences of two of them:
   Newcombe's interval.
-- Seeds: a t interval over per-seed results (``scipy.stats.t``).
+- Seeds: a t interval over per-seed results (``scipy.stats.t``); for results measured on one shared sample in
+  every seed (prompts, a test set), :func:`pool_seeds` adds the sample's error to the spread between seeds, and
+  :func:`pool_seed_results` / :func:`pool_seed_claims` do that for every interval of a study's results.
 
 A claim "X > threshold" *holds* when the whole interval lies above the threshold, *does not hold* when it lies
 below, and is *unresolved* otherwise: never a trend read off noise.
@@ -140,6 +142,100 @@ def across_seeds(values, level: float = LEVEL) -> Interval:
         return Interval(mean, -math.inf, math.inf, level)
     half = t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
     return Interval(mean, mean - half, mean + half, level)
+
+
+def pool_seeds(intervals) -> Interval:
+    """The mean over seeds of estimates that were each measured on the same sample (prompts, test problems).
+
+    Two errors add up: the sample's own (each seed's interval read as a normal half-width; their variances are
+    averaged, not divided by the number of seeds, because a shared sample's error does not shrink with more seeds)
+    and the spread between seeds (variance / k, k - 1 degrees of freedom). The quantile is Student's t with
+    Welch-Satterthwaite's degrees of freedom, so two or three seeds give the wide interval they deserve. One seed:
+    its own interval, unchanged. An unbounded end in any seed leaves that end unbounded.
+    """
+    from scipy.stats import norm, t
+
+    intervals = list(intervals)
+    if not intervals:
+        raise ValueError("pool_seeds needs at least one interval")
+    if len(intervals) == 1:
+        return intervals[0]
+    level = intervals[0].level
+    estimates = np.array([i.estimate for i in intervals], dtype=np.float64)
+    lows = np.array([i.low for i in intervals], dtype=np.float64)
+    highs = np.array([i.high for i in intervals], dtype=np.float64)
+    mean, k = float(estimates.mean()), len(intervals)
+    if not np.isfinite(estimates).all():  # e.g. a fit with no peak in some seed: nothing to pool but the ends
+        return Interval(mean, float(lows.min()), float(highs.max()), level)
+    z = float(norm.ppf((1 + level) / 2))
+    sample_var = float(np.mean(((highs - lows) / (2 * z)) ** 2)) if np.isfinite(lows).all() else math.inf
+    seed_var = float(estimates.var(ddof=1)) / k
+    total = sample_var + seed_var
+    if not math.isfinite(total):
+        low = mean if np.isfinite(lows).all() else -math.inf  # only the unbounded side stays open
+        high = mean if np.isfinite(highs).all() else math.inf
+        return Interval(mean, min(low, float(lows.min())), max(high, float(highs.max())), level)
+    df = total**2 / (seed_var**2 / (k - 1)) if seed_var > 0 else math.inf
+    half = float(t.ppf((1 + level) / 2, df)) * math.sqrt(total)
+    return Interval(mean, mean - half, mean + half, level)
+
+
+INTERVAL_FIELDS = ("estimate", "low", "high")
+
+
+def pool_seed_results(per_seed: list):
+    """One study's results from several seeds, pooled field by field (the per-seed results share one layout):
+    interval dicts by :func:`pool_seeds`; a curve ``x`` with a band ``x_band`` (``[lows, highs]``) point by point
+    the same way; other numbers and number lists by their mean; integers, flags and strings that differ between
+    seeds (e.g. the index of the best n) by their most common value. Keys missing in some seed are dropped."""
+    first = per_seed[0]
+    if len(per_seed) == 1:
+        return first
+    if isinstance(first, dict):
+        if all(f in first for f in INTERVAL_FIELDS):
+            pooled = pool_seeds([Interval.from_dict(r) for r in per_seed]).as_dict()
+            return {k: pooled[k] if k in pooled else _most_common([r[k] for r in per_seed]) for k in first}
+        out = {}
+        for key in first:
+            if key.endswith("_band") and key[: -len("_band")] in first or not all(key in r for r in per_seed):
+                continue
+            values = [r[key] for r in per_seed]
+            if f"{key}_band" in first and all(f"{key}_band" in r for r in per_seed):
+                out[key], out[f"{key}_band"] = _pool_band(values, [r[f"{key}_band"] for r in per_seed])
+            else:
+                out[key] = pool_seed_results(values)
+        return out
+    if isinstance(first, list | tuple):
+        if len({len(v) for v in per_seed}) != 1:
+            raise ValueError(f"seeds disagree on a list's length: {[len(v) for v in per_seed]}")
+        return [pool_seed_results([v[i] for v in per_seed]) for i in range(len(first))]
+    if all(isinstance(v, float) for v in per_seed):
+        return float(np.mean(per_seed))
+    return _most_common(per_seed)
+
+
+def _pool_band(curves: list, bands: list) -> tuple[list, list]:
+    points = [
+        pool_seeds([Interval(c[i], b[0][i], b[1][i]) for c, b in zip(curves, bands)]) for i in range(len(curves[0]))
+    ]
+    return [p.estimate for p in points], [[p.low for p in points], [p.high for p in points]]
+
+
+def _most_common(values: list):
+    counts = [values.count(v) for v in values]
+    return values[counts.index(max(counts))]
+
+
+def pool_seed_claims(per_seed: list[list[Claim]]) -> list[Claim]:
+    """The same claims made in every seed (same statements, same order), each with its intervals pooled by
+    :func:`pool_seeds`."""
+    statements = [[c.statement for c in claims] for claims in per_seed]
+    if any(s != statements[0] for s in statements):
+        raise ValueError("the seeds' claims differ: every seed must make the same statements in the same order")
+    return [
+        Claim(claims[0].statement, pool_seeds([c.interval for c in claims]), claims[0].threshold)
+        for claims in zip(*per_seed)
+    ]
 
 
 @dataclass(frozen=True)

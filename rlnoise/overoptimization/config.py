@@ -10,7 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from rlnoise.core.config import DTYPES, RunSettings, check_choice, check_lists, check_positive, check_probability
+from rlnoise.core.config import (
+    DTYPES,
+    RunSettings,
+    check_choice,
+    check_lists,
+    check_positive,
+    check_probability,
+    check_seeds,
+)
 from rlnoise.core.data import data_yaml
 from rlnoise.core.noise import parse_noise_spec
 
@@ -61,6 +69,14 @@ class BonStudyConfig(RMStudyConfig):
         default_factory=lambda: ["mean", "wco", "uwo", "lcb"],
         metadata={"help": "Ensemble objectives to select by (each member selects too).", "choices": OBJECTIVE_NAMES},
     )
+    seeds: list[int] = field(
+        default_factory=lambda: [0],
+        metadata={
+            "help": "Replicate seeds: each redraws the label noise and the proxies' initialisation and data order "
+            "(the prompts, pairs and pool stay shared, so replicates pair up); results pool them (mean, with "
+            "intervals from the prompts and the spread between seeds). 0 is the study without replicates."
+        },
+    )
     n_sample_prompts: int = field(default=3, metadata={"help": "Prompts whose picks go to samples.jsonl."})
     sample_ns: list[int] = field(default_factory=lambda: [1, 8, 64], metadata={"help": "n values shown there."})
 
@@ -70,6 +86,7 @@ class BonStudyConfig(RMStudyConfig):
         check_positive("pool_size", self.pool_size, integer=True)
         check_positive("n_grid_points", self.n_grid_points, integer=True)
         check_positive("n_sample_prompts", self.n_sample_prompts, integer=True, allow_zero=True)
+        check_seeds("seeds", self.seeds)
         for name in self.objectives:
             check_choice("objectives", name, OBJECTIVE_NAMES)
         for n in self.sample_ns:
@@ -96,6 +113,15 @@ class RLStudyConfig(RMStudyConfig):
         metadata={"help": "Reward objectives to train on (single = one member alone).", "choices": OBJECTIVE_NAMES},
     )
     kl_coefs: list[float] = field(default_factory=lambda: [0.01], metadata={"help": "beta values to sweep."})
+    seeds: list[int] = field(
+        default_factory=lambda: [0],
+        metadata={
+            "help": "Replicate seeds: each reruns every RL run with its own policy-head initialisation, prompt "
+            "order and rollout sampling (seed + s, ppo_seed + s); proxies and evaluation prompts stay shared, so "
+            "replicates pair up. Results pool them (mean, with intervals from the prompts and the spread between "
+            "seeds)."
+        },
+    )
     total_steps: int = field(
         default=40, metadata={"help": "Policy updates per run (PPO steps, or GRPO/RLOO trainer steps)."}
     )
@@ -111,6 +137,7 @@ class RLStudyConfig(RMStudyConfig):
             check_choice("objectives", name, OBJECTIVE_NAMES)
         for beta in self.kl_coefs:
             check_positive("kl_coefs", beta, allow_zero=True)
+        check_seeds("seeds", self.seeds)
 
 
 @dataclass

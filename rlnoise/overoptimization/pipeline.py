@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from datasets import Dataset
@@ -62,11 +62,13 @@ def scored_pair_datasets(
     gold_config: GoldConfig,
     noise: str,
     seed: int,
+    replicate: int = 0,
 ) -> PreferencePairs:
     """Preference pairs for each split of prompts, sampled from ``policy``, gold-labelled and noised.
 
-    Sampling and gold scoring are cached per split (shared by every noise setting); only the cheap noise step
-    reruns. The policy and gold model are loaded only when a cache entry is missing.
+    Sampling and gold scoring are cached per split (shared by every noise setting and replicate); only the cheap
+    noise step reruns. ``replicate`` redraws the noise alone (the pairs stay those of ``seed``). The policy and gold
+    model are loaded only when a cache entry is missing.
     """
     loaded: dict = {}
 
@@ -95,9 +97,10 @@ def scored_pair_datasets(
 
         settings = dict(policy=policy, sampling=asdict(sampling), gold=asdict(gold_config), seed=split_seed)
         stage = scored_pairs_stage(prompts, sample_pairs, _LazyGold(), settings, label=f"scored_pairs ({name} split)")
-        out[name] = labelled_pairs(stage, noise=noise, seed=split_seed)
+        out[name] = labelled_pairs(stage, noise=noise, seed=split_seed + 1_000_003 * replicate)
         stages.append(stage)
-    return PreferencePairs(out, stage_key("labelled_pairs", dict(noise=noise, splits=list(splits)), stages))
+    settings = dict(noise=noise, splits=list(splits)) | ({"replicate": replicate} if replicate else {})
+    return PreferencePairs(out, stage_key("labelled_pairs", settings, stages))
 
 
 def cached_ensemble(pairs: PreferencePairs, config: EnsembleConfig) -> tuple[RewardEnsemble, dict, Stage]:
@@ -132,11 +135,21 @@ def study_prompts(study, n_extra: int = 0) -> tuple[dict[str, list[dict]], list[
 
 
 def proxy_ensembles(
-    study, splits, sampling: SamplingConfig, gold_config: GoldConfig, ensemble_config, device, steps=(1, 0)
+    study,
+    splits,
+    sampling: SamplingConfig,
+    gold_config: GoldConfig,
+    ensemble_config,
+    device,
+    steps=(1, 0),
+    replicate: int = 0,
 ):
     """For each noise spec of the study, its labelled pairs and trained proxies (every process takes part).
 
     ``steps = (first, total)`` numbers the settings as steps of the run's console output (``total`` 0: no numbers).
+    ``replicate`` (a seed of the study's ``seeds``) redraws the label noise and the members' initialisation and
+    data order (``rm_seed`` moves by 1,000 per replicate); the prompts and pairs stay shared, and replicate 0 is
+    the study without replicates.
 
     Yields:
         ``(spec, pairs, ensemble, logs, stage)`` with the ensemble on ``device``.
@@ -144,7 +157,9 @@ def proxy_ensembles(
     first, total = steps
     for i, spec in enumerate(study.noise):
         number = f"[{first + i}/{total}] " if total else ""
-        say(f"{number}noise '{spec}': preference pairs, {ensemble_config.k} {ensemble_config.kind} proxies")
-        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed)
-        ensemble, logs, stage = cached_ensemble(pairs, ensemble_config)
+        seed_note = f" (replicate seed {replicate})" if replicate else ""
+        say(f"{number}noise '{spec}'{seed_note}: preference pairs, {ensemble_config.k} {ensemble_config.kind} proxies")
+        pairs = scored_pair_datasets(study.policy, splits, sampling, gold_config, spec, study.seed, replicate)
+        members = replace(ensemble_config, rm_seed=ensemble_config.rm_seed + 1000 * replicate)
+        ensemble, logs, stage = cached_ensemble(pairs, members)
         yield spec, pairs, ensemble.to(device), logs, stage
