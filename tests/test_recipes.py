@@ -127,9 +127,10 @@ def test_bon_recipe_end_to_end(tmp_path):
         assert pooled_mean["gold"] == pytest.approx(np.mean([c["gold"] for c in seeds], axis=0).tolist())
         low, high = pooled_mean["gold_band"]
         assert all(lo <= g <= hi for lo, g, hi in zip(low, pooled_mean["gold"], high))
-    assert len(pooled["claims"]) == len(results["claims"]) and "pooled over 2 replicate seeds" in (
-        out / "results.md"
-    ).read_text()
+    assert (
+        len(pooled["claims"]) == len(results["claims"])
+        and "pooled over 2 replicate seeds" in (out / "results.md").read_text()
+    )
     # regression: other gold weights relabel the pairs and retrain the proxies; the pool's proxy scores must follow
     reweighted = run_recipe(*BON, tmp_path, "--w_length", "3.0")
     assert reweighted.returncode == 0, reweighted.stderr[-3000:]

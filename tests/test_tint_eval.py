@@ -3,12 +3,14 @@
 import json
 import sys
 
+import numpy as np
 import pytest
+import yaml
 from datasets import Dataset
 from helpers import ROOT, assert_same, run_recipe
 
 from rlnoise.tint.evaluate import draw_exemplars, few_shot_prompt, score_completions
-from rlnoise.tint.sweep import TIntSweepConfig, sweep_cells
+from rlnoise.tint.sweep import TIntSweepConfig, cell_datasets, sweep_cells
 from rlnoise.tint.train import FinetuneConfig
 
 TINY = ("recipes/tint/sweep.py", "recipes/tint/configs/tiny.yaml")
@@ -124,6 +126,25 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
         [{k: v for k, v in c.items() if k != "seconds"} for c in cells],
         tol=1e-6,
     )
+    # replicate seeds: seed 0's jobs are those above; seed 1 draws its own training problems and noise, and the
+    # results pool both (means; intervals from the test set and the spread between seeds)
+    replicated = run_recipe(*TINY, tmp_path, "--seeds", "0", "1")
+    assert replicated.returncode == 0, replicated.stderr[-3000:]
+    assert replicated.stdout.count("finished in an earlier run, skipped") == 3
+    assert replicated.stdout.count(": exact match") == 6
+    pooled = json.loads((out / "results.json").read_text())
+    assert pooled["seeds"] == [0, 1] and len(pooled["by_seed"]) == 12 and len(pooled["claims"]) == 4
+    for c in pooled["cells"]:
+        runs = [r for r in pooled["by_seed"] if r["cell"] == c["cell"] and r["method"] == c["method"]]
+        assert sorted(r["seed"] for r in runs) == [0, 1] and c["seeds"] == [0, 1]
+        assert c["exact_match"] == pytest.approx(np.mean([r["exact_match"] for r in runs]))
+        em = c["exact_match_interval"]
+        assert em["low"] <= c["exact_match"] <= em["high"]
+    config = TIntSweepConfig(**{k: v for k, v in yaml.safe_load((ROOT / TINY[1]).read_text()).items() if k in
+                                 TIntSweepConfig.__dataclass_fields__})  # fmt: skip
+    (train0, test0), (train1, test1) = (cell_datasets(config, sweep_cells(config)[1], r) for r in (0, 1))
+    assert test0["prompt"] == test1["prompt"] and train0["prompt"] != train1["prompt"]
+    assert "pooled over 2 replicate seeds" in (out / "results.md").read_text()
     # a rerun with other training settings never reports the old cells: it stops, naming the fields
     other = run_recipe(*TINY, tmp_path, "--n_train", "8", "--seed", "5")
     assert other.returncode != 0 and "n_train" in other.stderr and "seed: 0 -> 5" in other.stderr

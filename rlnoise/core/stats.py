@@ -226,6 +226,11 @@ def _most_common(values: list):
     return values[counts.index(max(counts))]
 
 
+def pooled_note(seeds: int) -> str:
+    """How a report's intervals were pooled: "" for one seed."""
+    return f", pooled over {seeds} replicate seeds (mean; the spread between seeds added)" if seeds > 1 else ""
+
+
 def pool_seed_claims(per_seed: list[list[Claim]]) -> list[Claim]:
     """The same claims made in every seed (same statements, same order), each with its intervals pooled by
     :func:`pool_seeds`."""

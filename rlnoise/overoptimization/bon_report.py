@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rlnoise.core.stats import Claim, Interval, claims_markdown, paired_difference
+from rlnoise.core.stats import Claim, Interval, claims_markdown, paired_difference, pooled_note
 
 
 def bon_claims(results: dict) -> list[Claim]:
@@ -44,8 +44,7 @@ def bon_markdown(results: dict) -> str:
         setting = results["settings"][spec]
         n_max = setting["ns"][-1]
         parts.append(f"## Noise {spec} ({setting['flip_rate']:.0%} of training pairs flipped)\n")
-        seeds = len(results.get("seeds", [0]))
-        pooled = f", pooled over {seeds} replicate seeds (mean; the spread between seeds added)" if seeds > 1 else ""
+        pooled = pooled_note(len(results.get("seeds", [0])))
         parts.append(
             f"Gains over n = 1 in pool standard deviations; [95% interval], bootstrap over prompts "
             f"({setting.get('resamples', '?')} resamples){pooled}.\n"

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlnoise.core.stats import RESAMPLES, Claim, Interval, claims_markdown, percentile_interval, resample_weights
+from rlnoise.core.stats import (
+    RESAMPLES,
+    Claim,
+    Interval,
+    claims_markdown,
+    percentile_interval,
+    pooled_note,
+    resample_weights,
+)
 from rlnoise.overoptimization.scaling import fit_rl, rl_peak
 
 
@@ -70,7 +78,8 @@ def gold_at_kl(kl: np.ndarray, gold: np.ndarray, target: float) -> np.ndarray:
 def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
     """Per noise setting and KL coefficient: does the single proxy's score rise, does its gold fall from its best
     evaluation, and does each objective keep more gold than the single proxy at matched KL (the larger KL both
-    runs reached, interpolated, paired over prompts)?"""
+    runs reached, interpolated, paired over prompts)? The statements name no seed-dependent number (best step,
+    matched KL), so the claims of replicate seeds pool statement by statement."""
     claims = []
     runs = results["runs"]
     for single_label, single in runs.items():
@@ -84,11 +93,9 @@ def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
                 Interval.from_dict(single["last_proxy_gain"]),
             )
         )
-        best_step = single["step"][single["drop"]["step_index"]]
-        peaks_last = f"(it peaks at step {step}, the last)"
-        where = f"from step {best_step} to step {step}" if best_step != step else peaks_last
         falls = Interval.from_dict(single["drop"])
-        claims.append(Claim(f"{setting}: the single proxy's gold falls {where}", falls))
+        statement = f"{setting}: the single proxy's gold falls from its best evaluation to step {step}"
+        claims.append(Claim(statement, falls))
         for label, run in runs.items():
             same_setting = run["noise"] == single["noise"] and run["beta"] == single["beta"]
             if run is single or not same_setting or label not in draws:
@@ -99,7 +106,7 @@ def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
             point = np.interp(target, np.maximum.accumulate(run["kl"]), run["gold"]) - np.interp(
                 target, np.maximum.accumulate(single["kl"]), single["gold"]
             )
-            statement = f"{setting}: {run['objective']} keeps more gold than the single proxy at KL {target:.1f}"
+            statement = f"{setting}: {run['objective']} keeps more gold than the single proxy at matched KL"
             claims.append(Claim(statement, percentile_interval(float(point), a - b)))
     return claims
 
@@ -108,7 +115,9 @@ def rl_markdown(results: dict) -> str:
     """``results.md``: the claims, then each run's evaluations with 95% intervals."""
     claims = [Claim.from_dict(c) for c in results.get("claims", [])]
     parts = [f"# Online RL ({results.get('algorithm', 'rl').upper()})\n", claims_markdown(claims)]
-    parts.append("Gold gains over step 0 in initial-policy gold std; [95% interval], bootstrap over prompts.\n")
+    pooled = pooled_note(len(results.get("seeds", [0])))
+    parts.append(f"Gold gains over step 0 in initial-policy gold std; [95% interval], bootstrap over prompts{pooled}.")
+    parts.append("")
     parts.append("| run | step | KL (k2) | gold gain | proxy gain |")
     parts.append("|---|---|---|---|---|")
     for run in results["runs"].values():

@@ -14,6 +14,7 @@ from rlnoise.core.distributed import barrier, process_state
 from rlnoise.core.files import append_jsonl, read_jsonl
 from rlnoise.core.models import load_model
 from rlnoise.core.runs import Run
+from rlnoise.core.stats import pool_seed_claims, pool_seed_results
 from rlnoise.overoptimization.config import RLStudyConfig
 from rlnoise.overoptimization.pipeline import make_gold, proxy_ensembles, scored_pair_datasets, study_prompts
 from rlnoise.overoptimization.plots import plot_rl
@@ -82,10 +83,11 @@ def evaluate_and_record(ctx: RLContext, run: dict, step: int, policy, tokenizer,
 
 
 def train_ppo(ppo_config: PPOConfig, run: dict, reward, ctx: RLContext) -> None:
-    """One PPO run (``run``: noise, objective, beta) on its own copy of the PPO config, resumed if checkpointed."""
-    study = ctx.study
-    policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed)
-    config = replace(ppo_config, kl_coef=run["beta"])
+    """One PPO run (``run``: noise, objective, beta, replicate seed) on its own copy of the PPO config, resumed if
+    checkpointed."""
+    study, replicate = ctx.study, run["seed"]
+    policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed + replicate)
+    config = replace(ppo_config, kl_coef=run["beta"], ppo_seed=ppo_config.ppo_seed + replicate)
     trainer = PPOTrainer(policy.to(ctx.state.device), tokenizer, reward, config, ctx.sampling)
 
     def evaluate(trainer: PPOTrainer):
@@ -95,7 +97,7 @@ def train_ppo(ppo_config: PPOConfig, run: dict, reward, ctx: RLContext) -> None:
     trainer.train(
         ctx.rl_prompts,
         total_steps=study.total_steps,
-        seed=study.seed,
+        seed=study.seed + replicate,
         evaluate=evaluate,
         eval_every=study.eval_every,
         checkpoints=ctx.out / "checkpoints" / run_folder_name(run_label(run)),
@@ -104,12 +106,14 @@ def train_ppo(ppo_config: PPOConfig, run: dict, reward, ctx: RLContext) -> None:
     )
 
 
-RL_AXES = ("noise", "objectives", "kl_coefs")  # a resumed RL run may add or drop these; nothing else may change
+# a resumed RL run may add or drop these; nothing else may change
+RL_AXES = ("noise", "objectives", "kl_coefs", "seeds")
 
 
 def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, ensemble_config) -> dict:
-    """For each noise setting, objective and KL coefficient, one RL run (rlnoise PPO when ``algorithm_config`` is a
-    :class:`PPOConfig`, else trl GRPO/RLOO); then results.json and the plot from this config's metrics rows.
+    """For each noise setting, objective, KL coefficient and replicate seed, one RL run (rlnoise PPO when
+    ``algorithm_config`` is a :class:`PPOConfig`, else trl GRPO/RLOO); then results.json and the plot from this
+    config's metrics rows, replicates pooled.
 
     A killed study resumes: runs continue from their last checkpoint. Rerunning the folder with another config
     (other than the sweep axes) stops with an error naming the differing fields.
@@ -137,18 +141,19 @@ def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, 
         for objective in study.objectives:
             reward = EnsembleReward(ensemble, objective, study.uwo_lambda, reference=reference)
             for beta in study.kl_coefs:
-                run = dict(noise=spec, objective=objective, beta=beta)
-                labels.append(run_label(run))
-                if is_ppo:
-                    train_ppo(algorithm_config, run, reward, ctx)
-                else:
-                    from rlnoise.overoptimization.trl_rl import train_trl  # trl loads slowly; only when used
+                for replicate in study.seeds:
+                    run = dict(noise=spec, objective=objective, beta=beta, seed=replicate)
+                    labels.append(run_label(run))
+                    if is_ppo:
+                        train_ppo(algorithm_config, run, reward, ctx)
+                    else:
+                        from rlnoise.overoptimization.trl_rl import train_trl  # trl loads slowly; only when used
 
-                    train_trl(algorithm_config, run, reward, ctx)
+                        train_trl(algorithm_config, run, reward, ctx)
     gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)  # all processes: it reads a cached stage
     rows = [r for r in read_jsonl(out_run.folder / "metrics.jsonl") if r.get("config_key") == out_run.key]
     results = rl_results([r for r in rows if r["run"] in labels], gold_std)
-    results.update(recipe="rl", algorithm=algorithm, noise=study.noise, flip_rate=flip_rates)
+    results.update(recipe="rl", algorithm=algorithm, noise=study.noise, flip_rate=flip_rates, seeds=study.seeds)
     out_run.write_outputs(results, table=rl_markdown(results), plot=plot_rl)
     return results
 
@@ -158,22 +163,52 @@ def run_folder_name(label: str) -> str:
 
 
 def run_label(run: dict) -> str:
-    """``"noise|objective|beta=x"``: the key of one RL run."""
-    return f"{run['noise']}|{run['objective']}|beta={run['beta']}"
+    """``"noise|objective|beta=x"``, plus ``"|seed=s"`` for a replicate seed other than 0: the key of one RL run."""
+    seed = f"|seed={run['seed']}" if run.get("seed") else ""
+    return f"{run['noise']}|{run['objective']}|beta={run['beta']}{seed}"
 
 
 def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
-    """Curves, fits, intervals and claims per run from evaluation rows.
+    """Curves, fits, intervals and claims per run (noise, objective, beta) from evaluation rows, pooled over the
+    replicate seeds that finished the same evaluations (:func:`rlnoise.core.stats.pool_seed_results`; the claims
+    with :func:`~rlnoise.core.stats.pool_seed_claims`). With several seeds, ``by_seed`` keeps each seed's runs.
+    """
+    by_seed: dict[int, list[dict]] = {}
+    for row in rows:
+        pooled_label = run_label({k: row[k] for k in ("noise", "objective", "beta")})
+        by_seed.setdefault(row.get("seed", 0), []).append(dict(row, run=pooled_label))
+    per_seed = {seed: seed_runs(seed_rows, gold_std) for seed, seed_rows in sorted(by_seed.items())}
+    if not per_seed:
+        return dict(gold_std=gold_std, runs={}, claims=[])
+    first, *others = per_seed.values()
+    shared = [  # runs every seed finished with the same evaluation steps
+        label
+        for label, run in first[0].items()
+        if all(label in runs and runs[label]["step"] == run["step"] for runs, _ in others)
+    ]
+    claims = []
+    for runs, draws in per_seed.values():
+        kept = {label: runs[label] for label in shared}
+        claims.append(rl_claims(dict(runs=kept), {k: v for k, v in draws.items() if k in kept}))
+    pooled = pool_seed_results([{label: runs[label] for label in shared} for runs, _ in per_seed.values()])
+    results = dict(gold_std=gold_std, runs=pooled, claims=[c.as_dict() for c in pool_seed_claims(claims)])
+    if len(per_seed) > 1:
+        results["by_seed"] = {seed: runs for seed, (runs, _) in per_seed.items()}
+    return results
+
+
+def seed_runs(rows: list[dict], gold_std: float = 1.0) -> tuple[dict, dict]:
+    """Curves, fits and intervals per run from one seed's evaluation rows, and each run's bootstrap draws.
 
     Rows of the same (run, step) keep the last one (a resumed run may re-evaluate a step). Gold and proxy are
     shifted to 0 at step 0 and gold is divided by ``gold_std`` (``gold_raw`` keeps its units); Gao's RL form
     d (alpha - beta log d) is fit to gold vs d = sqrt(KL) when at least two evaluations have KL > 0, with its R^2.
     When every evaluation of a run kept its per-prompt means, the run also gets 95% bands and intervals
-    (:func:`rlnoise.overoptimization.rl_report.add_intervals`) and the study its claims.
+    (:func:`rlnoise.overoptimization.rl_report.add_intervals`), and its draws are returned for the claims.
 
     Returns:
-        ``{"gold_std", "runs": {label: {"noise", "objective", "beta", "step", "kl", "gold", "gold_raw", "proxy",
-        "ensemble_variance", "alpha", "beta_fit", "d_peak", "r2", ...intervals}}, "claims": [...]}``.
+        ``({label: {"noise", "objective", "beta", "step", "kl", "gold", "gold_raw", "proxy", "ensemble_variance",
+        "alpha", "beta_fit", "d_peak", "r2", ...intervals}}, {label: draws})``.
     """
     latest: dict[tuple[str, int], dict] = {}
     for row in rows:
@@ -207,9 +242,7 @@ def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
             draws[label] = add_intervals(
                 run, {k: np.asarray(v, dtype=np.float64) for k, v in prompts.items()}, gold_std
             )
-    results = dict(gold_std=gold_std, runs=runs)
-    results["claims"] = [c.as_dict() for c in rl_claims(results, draws)]
-    return results
+    return runs, draws
 
 
 KEYS = ("step", "kl", "gold", "proxy", "ensemble_variance")

@@ -29,11 +29,11 @@ class EvaluateEvery(TrainerCallback):
 
 
 def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
-    """One trl run (``run``: noise, objective, beta), resumed from trl's last checkpoint if any."""
+    """One trl run (``run``: noise, objective, beta, replicate seed), resumed from trl's last checkpoint if any."""
     from peft import LoraConfig
 
     study, sampling, label = ctx.study, ctx.sampling, run_label(run)
-    policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed)
+    policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed + run["seed"])
     folder = ctx.out / "checkpoints" / run_folder_name(label)
     common = dict(
         output_dir=str(folder),
@@ -50,7 +50,7 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
         save_steps=study.checkpoint_every,
         logging_steps=1,
         report_to="none",
-        seed=study.seed,
+        seed=study.seed + run["seed"],
         # trl samples and computes both log-probs under one autocast, so the importance ratio stays consistent
         bf16=sampling.dtype == "bfloat16",
         accelerator_config={"use_configured_state": True},

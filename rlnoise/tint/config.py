@@ -11,6 +11,7 @@ from rlnoise.core.config import (
     check_lists,
     check_positive,
     check_probability,
+    check_seeds,
 )
 from rlnoise.tint.tasks import TASKS
 
@@ -56,9 +57,19 @@ class TIntSweepConfig(RunSettings):
     max_new_tokens: int = field(default=0, metadata={"help": "Generation budget; 0 = 1.5x the longest clean trace."})
     eval_batch_size: int = field(default=16, metadata={"help": "Prompts per generation batch."})
     seed: int = field(default=0, metadata={"help": "Seed of problems, noise and exemplars."})
+    seeds: list[int] = field(
+        default_factory=lambda: [0],
+        metadata={
+            "help": "Replicate seeds: each runs every cell again with its own training problems and noise draw "
+            "(seed + s), exemplars and fine-tuning seed (sft_seed + s); the clean test set stays that of `seed`, so "
+            "replicates pair up. Results pool them (mean, with intervals from the test set and the spread between "
+            "seeds). 0 is the sweep without replicates."
+        },
+    )
 
     def __post_init__(self):
         check_lists(self)
+        check_seeds("seeds", self.seeds)
         for task in self.tasks:
             check_choice("tasks", task, TASKS)
         for kind in self.noise_types:

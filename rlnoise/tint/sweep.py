@@ -6,12 +6,21 @@ from __future__ import annotations
 import gc
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rlnoise.core.config import to_dict
 from rlnoise.core.models import load_model
 from rlnoise.core.runs import CellLog, Run
-from rlnoise.core.stats import Claim, Interval, claims_markdown, proportion_difference, wilson
+from rlnoise.core.stats import (
+    Claim,
+    Interval,
+    claims_markdown,
+    pool_seed_claims,
+    pool_seed_results,
+    pooled_note,
+    proportion_difference,
+    wilson,
+)
 from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
 from rlnoise.tint.dataset import make_dataset
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
@@ -43,8 +52,9 @@ def sweep_cells(config: TIntSweepConfig) -> list[Cell]:
     return list(dict.fromkeys(cells))
 
 
-def cell_datasets(config: TIntSweepConfig, cell: Cell):
-    """(noisy train set, clean test set) of a cell; train problems avoid the test problems."""
+def cell_datasets(config: TIntSweepConfig, cell: Cell, replicate: int = 0):
+    """(noisy train set, clean test set) of a cell and replicate seed; train problems avoid the test problems,
+    which every replicate shares."""
     digits = {"min_digits": config.min_digits, "max_digits": config.max_digits}
     test = make_dataset(cell.task, config.n_test, seed=config.seed + 10_000, **digits)
     noise = {}
@@ -55,7 +65,7 @@ def cell_datasets(config: TIntSweepConfig, cell: Cell):
     train = make_dataset(
         cell.task,
         config.n_train,
-        seed=config.seed,
+        seed=config.seed + replicate,
         contamination=cell.contamination,
         exclude_prompts=test["prompt"],
         **digits,
@@ -71,34 +81,46 @@ def generation_budget(config: TIntSweepConfig, tokenizer, test) -> int:
     return int(1.5 * longest) + 8
 
 
-TINT_AXES = ("tasks", "noise_types", "contaminations", "static_intensities", "dynamic_intensities", "methods")
+TINT_AXES = (
+    "tasks",
+    "noise_types",
+    "contaminations",
+    "static_intensities",
+    "dynamic_intensities",
+    "methods",
+    "seeds",
+)
 
 
 def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: CellLog, echo=print) -> list[dict]:
-    """Run every unfinished (cell, method) job of the grid; returns the grid's rows of the cell log, in order."""
+    """Run every unfinished (cell, replicate seed, method) job of the grid; returns the grid's rows of the cell
+    log, in order."""
     done = log.finished()
-    keys = {(cell, m): log.key(cell.id, m) for cell in sweep_cells(config) for m in config.methods}
+    jobs = [(cell, replicate) for cell in sweep_cells(config) for replicate in config.seeds]
+    # replicate 0 keeps the keys of a sweep without replicates, so its finished cells stay valid
+    keys = {(c, r, m): log.key(c.id, m, *([r] if r else [])) for c, r in jobs for m in config.methods}
     base = {}  # the prompted model, loaded once
-    cells = sweep_cells(config)
-    for number, cell in enumerate(cells, 1):
-        todo = [m for m in config.methods if keys[cell, m] not in done]
+    for number, (cell, replicate) in enumerate(jobs, 1):
+        name = f"[{number}/{len(jobs)}] {cell.id}" + (f" (seed {replicate})" if len(config.seeds) > 1 else "")
+        todo = [m for m in config.methods if keys[cell, replicate, m] not in done]
         if not todo:
-            echo(f"[{number}/{len(cells)}] {cell.id}: finished in an earlier run, skipped")
+            echo(f"{name}: finished in an earlier run, skipped")
             continue
-        echo(f"[{number}/{len(cells)}] {cell.id}: {' and '.join(todo)}")
-        train, test = cell_datasets(config, cell)
+        echo(f"{name}: {' and '.join(todo)}")
+        train, test = cell_datasets(config, cell, replicate)
         for method in todo:
             started = time.time()
             if method == "finetune":
+                seeded = replace(finetune_config, sft_seed=finetune_config.sft_seed + replicate)
                 with tempfile.TemporaryDirectory() as scratch:
-                    model, tokenizer, train_log = finetune(train, finetune_config, scratch)
+                    model, tokenizer, train_log = finetune(train, seeded, scratch)
                 exemplars = None
             else:
                 if "model" not in base:
-                    name = config.few_shot_model or finetune_config.model
-                    base["model"], base["tokenizer"] = load_model(name, "causal_lm", seed=finetune_config.sft_seed)
+                    prompted = config.few_shot_model or finetune_config.model
+                    base["model"], base["tokenizer"] = load_model(prompted, "causal_lm", seed=finetune_config.sft_seed)
                 model, tokenizer, train_log = base["model"], base["tokenizer"], []
-                exemplars = draw_exemplars(train, config.few_shot_k, len(test), seed=config.seed)
+                exemplars = draw_exemplars(train, config.few_shot_k, len(test), seed=config.seed + replicate)
             budget = generation_budget(config, tokenizer, test)
             metrics, rows = evaluate_model(
                 model,
@@ -112,6 +134,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
             row = {
                 "cell": cell.id,
                 "method": method,
+                "seed": replicate,
                 "task": cell.task,
                 "noise": cell.noise,
                 "contamination": cell.contamination,
@@ -124,7 +147,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 "seconds": time.time() - started,
                 "samples": rows[:3],
             }
-            log.append(keys[cell, method], row)
+            log.append(keys[cell, replicate, method], row)
             echo(
                 f"      {method}: exact match {metrics['exact_match']:.3f}, "
                 f"step accuracy {metrics['step_accuracy']:.3f}, parse failures {metrics['parse_failure']:.3f} "
@@ -164,15 +187,37 @@ def tint_claims(rows: list[dict]) -> list[Claim]:
     return claims
 
 
-def results_table(rows: list[dict]) -> str:
-    """``results.md``: the claims, then a table of every finished job with Wilson intervals."""
+def pooled_cells(rows: list[dict]) -> tuple[list[dict], list[Claim]]:
+    """Per (cell, method): its replicate seeds' rows pooled (:func:`rlnoise.core.stats.pool_seed_results`: means,
+    and intervals from the test set and the spread between seeds; one seed: its Wilson intervals), with the list of
+    ``seeds``; and the claims of every seed pooled statement by statement."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    by_seed: dict[int, list[dict]] = {}
+    for row in rows:
+        row = with_intervals({k: v for k, v in row.items() if k not in ("samples", "key", "config_key")})
+        groups.setdefault((row["cell"], row["method"]), []).append(row)
+        by_seed.setdefault(row.get("seed", 0), []).append(row)
+    cells = [
+        dict(
+            pool_seed_results([{k: v for k, v in r.items() if k != "seed"} for r in rs]),
+            seeds=[r.get("seed", 0) for r in rs],
+        )  # fmt: skip
+        for rs in groups.values()
+    ]
+    claims = pool_seed_claims([tint_claims(seed_rows) for seed_rows in by_seed.values()]) if rows else []
+    return cells, claims
+
+
+def results_table(cells: list[dict], claims: list[Claim]) -> str:
+    """``results.md``: the claims, then a table of every (cell, method) with its 95% intervals."""
+    seeds = max((len(c.get("seeds", [0])) for c in cells), default=1)
     head = "| task | noise | contamination | intensity | method | exact match | step accuracy | parse failures |"
-    lines = [claims_markdown(tint_claims(rows)), head, "|" + "---|" * 8]
+    note = f"Exact match on the clean test set, [95% interval]: Wilson over the test problems{pooled_note(seeds)}.\n"
+    lines = [claims_markdown(claims), note, head, "|" + "---|" * 8]
     order = {"none": 0, "static": 1, "dynamic": 2}
     for r in sorted(
-        rows, key=lambda r: (r["task"], r["method"], order[r["noise"]], r["contamination"], r["intensity"])
+        cells, key=lambda r: (r["task"], r["method"], order[r["noise"]], r["contamination"], r["intensity"])
     ):
-        r = with_intervals(r)
         lines.append(
             f"| {r['task']} | {r['noise']} | {r['contamination']:g} | {r['intensity']:g} | {r['method']} | "
             f"{Interval.from_dict(r['exact_match_interval'])} | {r['step_accuracy']:.3f} | "
@@ -188,8 +233,14 @@ def run_tint_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig) -> 
     datasets.disable_progress_bars()  # many small per-cell datasets; the cells log their own progress
     run = Run("tint", to_dict((config, finetune_config)), axes=TINT_AXES)
     rows = run_sweep(config, finetune_config, run.cells())
-    cells = [with_intervals({k: v for k, v in r.items() if k != "samples"}) for r in rows]
-    results = {"recipe": "tint", "cells": cells, "claims": [c.as_dict() for c in tint_claims(cells)]}
-    samples = [{"cell": r["cell"], "method": r["method"], **s} for r in rows for s in r.get("samples", [])]
-    run.write_outputs(results, samples=samples, table=results_table(results["cells"]), plot=plot_tint)
+    cells, claims = pooled_cells(rows)
+    results = {"recipe": "tint", "seeds": config.seeds, "cells": cells, "claims": [c.as_dict() for c in claims]}
+    if len(config.seeds) > 1:
+        results["by_seed"] = [with_intervals({k: v for k, v in r.items() if k != "samples"}) for r in rows]
+    samples = [
+        {"cell": r["cell"], "method": r["method"], "seed": r.get("seed", 0), **s}
+        for r in rows
+        for s in r.get("samples", [])
+    ]
+    run.write_outputs(results, samples=samples, table=results_table(cells, claims), plot=plot_tint)
     return results

@@ -1,0 +1,74 @@
+"""Online-RL results from evaluation rows (rlnoise.overoptimization.rl_study.rl_results): intervals, claims, and
+replicate seeds pooled into one result."""
+
+import numpy as np
+import pytest
+
+from rlnoise.core.stats import FAILS, HOLDS, Interval, pool_seeds
+from rlnoise.overoptimization.rl_study import rl_results, run_label
+
+STEPS = (0, 2, 4)
+PROMPTS = 40
+
+
+def rows_of(objective: str, seed: int, gold_path, proxy_path, rng) -> list[dict]:
+    """A run's evaluation rows: per-prompt gold/proxy/KL around the given mean paths (noise sd 0.3)."""
+    rows = []
+    for step, gold, proxy in zip(STEPS, gold_path, proxy_path):
+        by_prompt = {
+            "gold": (gold + rng.normal(0, 0.3, PROMPTS)).tolist(),
+            "proxy": (proxy + rng.normal(0, 0.3, PROMPTS)).tolist(),
+            "kl": np.full(PROMPTS, float(step)).tolist(),
+        }
+        run = dict(noise="coste", objective=objective, beta=0.01, seed=seed)
+        means = {key: float(np.mean(values)) for key, values in by_prompt.items()}
+        rows.append(
+            dict(
+                run=run_label(run),
+                **run,
+                step=step,
+                ensemble_variance=0.0,
+                **means,
+                **{f"{k}_by_prompt": v for k, v in by_prompt.items()},
+            )  # fmt: skip
+        )
+    return rows
+
+
+def test_claims_follow_the_curves_of_one_seed():
+    """The single proxy's score rises while its gold rises then falls by 1; mean keeps 1 more gold at matched KL."""
+    rng = np.random.default_rng(0)
+    rows = rows_of("single", 0, [0, 1, 0], [0, 1, 2], rng) + rows_of("mean", 0, [0, 1, 1], [0, 1, 1.5], rng)
+    results = rl_results(rows)
+    assert set(results["runs"]) == {"coste|single|beta=0.01", "coste|mean|beta=0.01"} and "by_seed" not in results
+    single = results["runs"]["coste|single|beta=0.01"]
+    assert single["gold"][0] == 0.0 and single["drop"]["step_index"] == 1
+    verdicts = {c["statement"].split(": ", 1)[1]: c["verdict"] for c in results["claims"]}
+    assert verdicts == {
+        "the single proxy's score rises by step 4": HOLDS,
+        "the single proxy's gold falls from its best evaluation to step 4": HOLDS,
+        "mean keeps more gold than the single proxy at matched KL": HOLDS,
+    }
+    worse = rl_results(rows_of("single", 0, [0, 1, 1], [0, 1, 2], rng) + rows_of("mean", 0, [0, 0, 0], [0, 1, 1], rng))
+    assert worse["claims"][1]["verdict"] == FAILS and worse["claims"][2]["verdict"] == FAILS
+
+
+def test_replicate_seeds_pool_into_one_run_with_the_spread_between_seeds():
+    """Two seeds of the same runs: the pooled curve is the mean of the seeds' curves, each interval comes from
+    :func:`pool_seeds`, and a seed that did not finish every evaluation is left out of the pooled runs."""
+    rng = np.random.default_rng(1)
+    seed0 = rows_of("single", 0, [0, 1, 0.5], [0, 1, 2], rng)
+    seed1 = rows_of("single", 1, [0, 0.6, 0.1], [0, 1.2, 2.2], rng)
+    alone = [rl_results(seed0), rl_results([dict(r, seed=0) for r in seed1])]
+    pooled = rl_results(seed0 + seed1)
+    run = pooled["runs"]["coste|single|beta=0.01"]
+    assert set(pooled["by_seed"]) == {0, 1}
+    seed_runs = [a["runs"]["coste|single|beta=0.01"] for a in alone]
+    assert run["gold"] == pytest.approx(np.mean([r["gold"] for r in seed_runs], axis=0))
+    expected = pool_seeds([Interval.from_dict(r["last_gold_gain"]) for r in seed_runs])
+    assert Interval.from_dict(run["last_gold_gain"]) == pytest.approx(expected)
+    assert [c["statement"] for c in pooled["claims"]] == [c["statement"] for c in alone[0]["claims"]]
+    rises = [Interval.from_dict(a["claims"][0]) for a in alone]
+    assert Interval.from_dict(pooled["claims"][0]) == pytest.approx(pool_seeds(rises))
+    unfinished = rl_results(seed0 + rows_of("single", 1, [0, 1], [0, 1], rng))  # seed 1 stopped at step 2
+    assert unfinished["runs"] == {} and unfinished["claims"] == []
