@@ -52,7 +52,11 @@ class SweepConfig(RunSettings):
     )
     max_examples: int = field(default=0, metadata={"help": "Use only this many examples of each task (0 = all)."})
     weak_model: str = field(
-        default="minilm-l6", metadata={"help": "Model whose frozen features the weak labeler reads."}
+        default="minilm-l6",
+        metadata={
+            "help": "Model whose frozen features the weak labeler reads, or 'vader' (VADER's lexicon: a zero-label "
+            "weak labeler for sentiment tasks)."
+        },
     )
     weak_pooling: str = field(default="mean", metadata={"help": "Pooling of the weak labeler's features."})
     prompt_model: str = field(default="smollm2-135m-instruct", metadata={"help": "Causal LM of few-shot prompting."})

@@ -1,4 +1,5 @@
-"""The weak labeler: logistic regression on a small model's frozen features, trained on its own gold split.
+"""The weak labeler: logistic regression on a small model's frozen features, trained on its own gold split, or
+VADER's lexicon (``model="vader"``), a zero-label labeler for sentiment tasks.
 
 It labels the weak pool with probabilities (soft labels). It is trained only on ``Splits.weak_train``, which is
 disjoint from the weak pool, so it never labels an example it was trained on (the reference code did, which makes
@@ -50,11 +51,23 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float = 1e-2, 
     return predict_proba
 
 
+VADER = "vader"
+
+
+def vader_probabilities(texts: list[str]) -> np.ndarray:
+    """P(positive) from VADER's compound score in [-1, 1], mapped linearly to [0, 1] (no training labels)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    return np.array([(analyzer.polarity_scores(t)["compound"] + 1) / 2 for t in texts], dtype=np.float32)
+
+
 def weak_labels(
     splits: Splits, *, model: str = "minilm-l6", pooling: str = "mean", l2: float = 1e-2, cache_key: dict | None = None
 ) -> tuple[np.ndarray, dict]:
     """Soft weak labels for ``splits.weak_pool`` (aligned with it) and the weak labeler's accuracies.
 
+    ``model`` is a feature model for the logistic labeler, or ``"vader"`` (no training: ``weak_train`` is unused).
     Cached by ``cache_key`` (which must identify the task and splits) plus the labeler's settings.
     """
     overlap = set(splits.weak_train) & (set(splits.weak_pool) | set(splits.test))
@@ -73,18 +86,22 @@ def weak_labels(
     )
 
     def build(folder):
-        features = extract_features(model, list(splits.data["text"]), pooling=pooling)
-        labels = np.asarray(splits.data["label"])
-        predict = fit_logistic(features[splits.weak_train], labels[splits.weak_train], l2=l2)
-        probs = predict(features[splits.weak_pool])
-        test_probs = predict(features[splits.test])
+        texts, labels = list(splits.data["text"]), np.asarray(splits.data["label"])
+        if model == VADER:
+            probs = vader_probabilities([texts[i] for i in splits.weak_pool])
+            test_probs = vader_probabilities([texts[i] for i in splits.test])
+        else:
+            features = extract_features(model, texts, pooling=pooling)
+            predict = fit_logistic(features[splits.weak_train], labels[splits.weak_train], l2=l2)
+            probs = predict(features[splits.weak_pool])
+            test_probs = predict(features[splits.test])
         np.save(folder / "weak_pool_probs.npy", probs)
         write_json(
             folder / "metrics.json",
             {
                 "weak_pool_accuracy": float(np.mean((probs > 0.5) == labels[splits.weak_pool])),
                 "test_accuracy": float(np.mean((test_probs > 0.5) == labels[splits.test])),
-                "train_examples": len(splits.weak_train),
+                "train_examples": 0 if model == VADER else len(splits.weak_train),
             },
         )
 
