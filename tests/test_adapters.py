@@ -100,6 +100,10 @@ def test_normalisation_is_a_separate_explicit_step():
     assert np.allclose(np.linalg.norm(normalize_features(x, "l2"), axis=1), 1)
     assert np.allclose(normalize_features(x, "standardize").std(0), 1)
     assert sve(x) != pytest.approx(sve(normalize_features(x, "center")))  # centring changes the spectrum
+    # reference: unit rows, then each row's own mean removed; row [3, 4] -> [0.6, 0.8] -> [-0.1, 0.1]
+    ref = normalize_features(np.array([[3.0, 4.0], [1.0, 0.0]]), "reference")
+    assert np.allclose(ref, [[-0.1, 0.1], [0.5, -0.5]])
+    assert np.allclose(normalize_features(x, "reference").mean(1), 0)
     with pytest.raises(ValueError, match="how must be"):
         normalize_features(x, "whiten")
 

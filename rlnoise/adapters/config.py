@@ -18,8 +18,9 @@ from rlnoise.core.data import data_yaml
 from rlnoise.core.noise import parse_noise_spec
 
 PAIRS: dict[str, tuple[str, str]] = {k: tuple(v) for k, v in data_yaml("nmtune_pairs.yaml").items()}  # ID, OOD
+SINGLE_TEXT_TASKS = tuple(data_yaml("tasks.yaml")["sentiment"])  # no question/answer parts to embed apart
 FEATURE_MODES = ("text", "pair")
-NORMALIZATIONS = ("none", "center", "l2", "standardize")
+NORMALIZATIONS = ("none", "center", "l2", "standardize", "reference")
 # The names of rlnoise.adapters.heads.ADAPTERS (a test checks they agree), listed here without importing torch.
 ADAPTER_NAMES = ("linear", "mlp", "residual_mlp", "nmtune", "nmtune_fgs")
 
@@ -90,6 +91,12 @@ class NMTuneStudyConfig(RunSettings):
         check_choice("feature_pooling", self.feature_pooling, POOLINGS)
         check_choice("feature_dtype", self.feature_dtype, DTYPES)
         check_choice("feature_mode", self.feature_mode, FEATURE_MODES)
+        single = [p for p in self.pairs if set(PAIRS[p]) & set(SINGLE_TEXT_TASKS)]
+        if self.feature_mode == "pair" and single:
+            raise ValueError(
+                f"feature_mode pair embeds a question and an answer apart, but pairs {single} hold single-text "
+                "(sentiment) tasks: use feature_mode text"
+            )
         parse_noise_spec(self.label_noise, supplied=())  # class labels: no gold margins or response lengths
         for r in self.sim_noise_rates:
             check_probability("sim_noise_rates", r)

@@ -1,8 +1,9 @@
 """ID/OOD task pairs on shipped data, as frozen-feature matrices.
 
-Every task is the balanced binary "is this answer correct?" version from ``rlnoise.elicitation.data``, so a head
-trained on one applies to another. A pair trains and tests in distribution (ID) on its first task (a stratified
-train/test split) and tests out of distribution (OOD) on all of its second task:
+Every task is a balanced binary task from ``rlnoise.core.tasks.binary_task`` ("is this answer correct?", or
+positive vs negative sentiment), so a head trained on one applies to another. A pair trains and tests in
+distribution (ID) on its first task (a stratified train/test split) and tests out of distribution (OOD) on all of
+its second task:
 
 | pair | ID (train, test) | OOD (test) | shift |
 |---|---|---|---|
@@ -10,6 +11,11 @@ train/test split) and tests out of distribution (OOD) on all of its second task:
 | ``siqa->piqa`` | Social IQa | PIQA | social situations -> physical know-how |
 | ``obqa->csqa`` | OpenBookQA | CommonsenseQA | the reverse of the first |
 | ``mmlu->csqa`` | MMLU | CommonsenseQA | exam subjects -> everyday concepts |
+| ``rt->amazon`` | Rotten Tomatoes snippets | Amazon review snippets | movie reviews -> product reviews |
+| ``amazon->rt`` | Amazon review snippets | Rotten Tomatoes snippets | the reverse |
+| ``rt->nyt`` | Rotten Tomatoes snippets | NYT editorial snippets | movie reviews -> opinion pieces |
+
+The sentiment pairs (:mod:`rlnoise.core.sentiment`) are single texts: they need feature mode ``text``.
 
 Features (``FeatureSpec``): ``text`` embeds the whole example (context, question and answer) in one vector;
 ``pair`` embeds the question and the answer separately and concatenates ``[q, a, q * a, |q - a|]`` (the usual way

@@ -39,7 +39,9 @@ def lsvr(features) -> float:
 
 
 def normalize_features(features, how: str = "center") -> np.ndarray:
-    """``none``; ``center`` (subtract the column means); ``l2`` (unit rows); ``standardize`` (centre, unit columns)."""
+    """``none``; ``center`` (subtract the column means); ``l2`` (unit rows); ``standardize`` (centre, unit columns);
+    ``reference``: the NMTune repository's evaluation preprocessing, unit rows and then each row's own mean removed
+    (a per-row, not per-column, centring)."""
     if how not in NORMALIZATIONS:
         raise ValueError(f"how must be one of {list(NORMALIZATIONS)}, got {how!r}")
     x = np.asarray(features, dtype=np.float64)
@@ -49,4 +51,7 @@ def normalize_features(features, how: str = "center") -> np.ndarray:
         return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     if how == "standardize":
         return (x - x.mean(0)) / np.maximum(x.std(0), 1e-12)
+    if how == "reference":
+        unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return unit - unit.mean(1, keepdims=True)
     return x

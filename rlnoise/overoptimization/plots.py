@@ -64,6 +64,12 @@ def plot_rm_accuracy(results: dict, out_dir: str | Path) -> list[Path]:
     return save_figure(fig, Path(out_dir) / "rm_accuracy")
 
 
+def seeds_note(results: dict) -> str:
+    """The title's note when the results pool several replicate seeds ("" for one)."""
+    seeds = len(results.get("seeds", [0]))
+    return f" and {seeds} seeds, pooled" if seeds > 1 else ""
+
+
 def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
     """Best-of-n gold (top row) and proxy (bottom row) vs sqrt(KL), one column per noise setting.
 
@@ -122,7 +128,7 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
     axes[1, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle(
         f"Best-of-n on {results['pool']['prompts']} prompts x {results['pool']['size']} samples "
-        f"(bands: 95% bootstrap over prompts; dashed: Gao fit)",
+        f"(bands: 95% bootstrap over prompts{seeds_note(results)}; dashed: Gao fit)",
         fontsize=11,
     )
     return save_figure(fig, Path(out_dir) / "bon")
@@ -173,7 +179,8 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
     axes[0, 0].legend(fontsize=7)
     algorithm = results.get("algorithm", "rl")
     fig.suptitle(
-        f"{algorithm.upper()}: gold and proxy over training\n(bands: 95% over evaluation prompts; dotted: Gao RL fit)",
+        f"{algorithm.upper()}: gold and proxy over training\n"
+        f"(bands: 95% over evaluation prompts{seeds_note(results)}; dotted: Gao RL fit)",
         fontsize=11,
     )
     return save_figure(fig, Path(out_dir) / algorithm)
