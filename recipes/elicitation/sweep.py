@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlnoise.core.cli import parse_config
+from rlnoise.core.cli import parse_config, run_main
 from rlnoise.elicitation.config import LearnerConfig, SweepConfig
 
 PRESETS = sorted(Path(__file__).parent.glob("configs/*.yaml"))
@@ -32,4 +32,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

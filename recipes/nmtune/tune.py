@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rlnoise.adapters.config import AdapterConfig, NMTuneStudyConfig
-from rlnoise.core.cli import parse_config
+from rlnoise.core.cli import parse_config, run_main
 
 PRESETS = sorted(Path(__file__).parent.glob("configs/*.yaml"))
 
@@ -30,4 +30,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlnoise.core.cli import parse_config
+from rlnoise.core.cli import parse_config, run_main
 from rlnoise.core.config import SamplingConfig
 from rlnoise.overoptimization.config import BonStudyConfig, EnsembleConfig, GoldConfig
 
@@ -27,4 +27,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlnoise.core.cli import parse_config
+from rlnoise.core.cli import parse_config, run_main
 from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
 
 PRESETS = sorted(Path(__file__).parent.glob("configs/*.yaml"))
@@ -33,4 +33,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

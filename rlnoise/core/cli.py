@@ -108,3 +108,16 @@ def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] |
     parsed = [p for p in parsed if not isinstance(p, argparse.Namespace)]  # leftovers: --config's default
     set_verbose(verbose)
     return parsed[0] if len(dataclass_types) == 1 else tuple(parsed)
+
+
+def run_main(main) -> None:
+    """Run a recipe's ``main``: a rerun refused because its run folder holds another config's results ends with
+    that message (which names the differing fields and the way out), not a traceback."""
+    try:
+        main()
+    except ValueError as err:
+        from rlnoise.core.runs import ConfigMismatch  # here, not at the top: --help must not load torch
+
+        if isinstance(err, ConfigMismatch):
+            raise SystemExit(f"error: {err}") from None
+        raise
