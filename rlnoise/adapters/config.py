@@ -75,6 +75,16 @@ class NMTuneStudyConfig(RunSettings):
         metadata={"help": "Pre-training label-noise rates of the simulation."},
     )
     sim_seeds: list[int] = field(default_factory=lambda: [0], metadata={"help": "Simulation seeds."})
+    encoder_noise_rates: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "Noisy pre-training on real features: fine-tune feature_model on each pair's ID training "
+            "labels with these shares flipped (symmetric noise), then run every adapter on its frozen features, ID "
+            "and OOD ([] = off; e.g. 0 0.1 0.3)."
+        },
+    )
+    encoder_epochs: float = field(default=1.0, metadata={"help": "Epochs of that fine-tuning."})
+    encoder_learning_rate: float = field(default=5e-5, metadata={"help": "Learning rate of that fine-tuning."})
     sim_pretrain_examples: int = field(default=8000, metadata={"help": "Simulation: pre-training examples."})
     sim_pretrain_epochs: int = field(default=20, metadata={"help": "Simulation: pre-training epochs."})
     sim_downstream_examples: int = field(
@@ -82,7 +92,16 @@ class NMTuneStudyConfig(RunSettings):
     )
 
     def __post_init__(self):
-        check_lists(self)
+        check_lists(self, allow_empty=("encoder_noise_rates",))
+        for r in self.encoder_noise_rates:
+            check_probability("encoder_noise_rates", r)
+        check_positive("encoder_epochs", self.encoder_epochs)
+        check_positive("encoder_learning_rate", self.encoder_learning_rate)
+        if self.encoder_noise_rates and self.feature_model.startswith("file:"):
+            raise ValueError(
+                f"encoder_noise_rates fine-tune feature_model, but {self.feature_model!r} is a file of features: "
+                "name a model, or set encoder_noise_rates to []"
+            )
         for p in self.pairs:
             check_choice("pairs", p, PAIRS)
         for a in self.adapters:

@@ -84,6 +84,13 @@ class PairData:
     ood_test: tuple[np.ndarray, np.ndarray]
 
 
+def id_split(name: str, labels, test_share: float = 0.3, seed: int = 0) -> tuple[list[int], list[int]]:
+    """``(train rows, test rows)`` of a pair's ID task: a stratified split drawn by the pair's name and ``seed``."""
+    order = stratified_order(list(map(int, labels)), f"adapters-{name}-{seed}")
+    n_test = int(round(test_share * len(order)))
+    return order[n_test:], order[:n_test]
+
+
 def pair_data(name: str, spec: FeatureSpec, *, test_share: float = 0.3, seed: int = 0) -> PairData:
     """The ID train / ID test / OOD test features (standardised with the ID training statistics) and labels of a
     pair in ``PAIRS``."""
@@ -93,9 +100,7 @@ def pair_data(name: str, spec: FeatureSpec, *, test_share: float = 0.3, seed: in
         raise ValueError(f"test_share must be in (0, 1), got {test_share!r}")
     id_task, ood_task = PAIRS[name]
     x, y = task_features(id_task, spec)
-    order = stratified_order(y.tolist(), f"adapters-{name}-{seed}")
-    n_test = int(round(test_share * len(order)))
-    test, train = order[:n_test], order[n_test:]
+    train, test = id_split(name, y, test_share, seed)
     ox, oy = task_features(ood_task, spec)
     # standardise every dimension with the ID training rows' statistics, so no input scale favours one block of
     # features (the q * a entries of unit embeddings are ~1/D each) and every adapter sees the same inputs
