@@ -328,3 +328,30 @@ def test_summary_compares_each_adapter_with_the_probe_example_by_example_and_poo
     assert "id_vs_linear" not in next(e for e in summary["pairs"] if e["adapter"] == "linear")
     table = results_table(summary)
     assert table.startswith("## Claims") and "| a->b | mlp | 3 | 0.80 [" in table
+
+
+def test_nmtune_on_a_sentiment_pair_with_noisily_fine_tuned_encoders(tmp_path):
+    """amazon->rt on tiny-bert features, plus the encoder fine-tuned on Amazon's ID training labels with 0% and 30%
+    of them flipped: adapters run on each encoder's features, and the noise claims compare the two probes."""
+    import json
+
+    from helpers import run_recipe
+
+    from rlnoise.adapters.config import NMTuneStudyConfig
+
+    extra = ("--pairs", "amazon->rt", "--feature_mode", "text", "--encoder_noise_rates", "0", "0.3")
+    proc = run_recipe(
+        "recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path, *extra, "--simulation", "false"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("fine-tuned on its 1726 ID training labels") == 2
+    results = json.loads((tmp_path / "nmtune" / "nmtune_tiny" / "results.json").read_text())
+    encoder = {(e["encoder_noise"], e["adapter"]): e for e in results["encoder"]}
+    assert set(encoder) == {(r, a) for r in (0.0, 0.3) for a in ("linear", "nmtune")}
+    assert encoder[0.0, "linear"]["sve_before"] != encoder[0.3, "linear"]["sve_before"]  # other encoders
+    assert encoder[0.0, "linear"]["n_ood_test"] == 10_768 and "ood_vs_linear" in encoder[0.3, "nmtune"]
+    noise_claims = [c for c in results["claims"] if "30% pre-training label noise" in c["statement"]]
+    assert len(noise_claims) == 2 and len(results["claims"]) == 2 + 2 * 2 + 2
+    assert "| amazon->rt | 0.3 | nmtune | 1 |" in (tmp_path / "nmtune" / "nmtune_tiny" / "results.md").read_text()
+    with pytest.raises(ValueError, match="use feature_mode text"):
+        NMTuneStudyConfig(pairs=["amazon->rt"], feature_mode="pair")
