@@ -352,6 +352,8 @@ def test_nmtune_on_a_sentiment_pair_with_noisily_fine_tuned_encoders(tmp_path):
     assert encoder[0.0, "linear"]["n_ood_test"] == 10_768 and "ood_vs_linear" in encoder[0.3, "nmtune"]
     noise_claims = [c for c in results["claims"] if "30% pre-training label noise" in c["statement"]]
     assert len(noise_claims) == 2 and len(results["claims"]) == 2 + 2 * 2 + 2
-    assert "| amazon->rt | 0.3 | nmtune | 1 |" in (tmp_path / "nmtune" / "nmtune_tiny" / "results.md").read_text()
+    out = tmp_path / "nmtune" / "nmtune_tiny"
+    assert "| amazon->rt | 0.3 | nmtune | 1 |" in (out / "results.md").read_text()
+    assert (out / "nmtune_encoder.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="use feature_mode text"):
         NMTuneStudyConfig(pairs=["amazon->rt"], feature_mode="pair")

@@ -81,7 +81,41 @@ def plot_nmtune(results: dict, out_dir: str | Path) -> list[Path]:
         axes[3].set_ylabel("downstream accuracy")
         axes[3].set_title("simulation: downstream ID (solid) / OOD (dashed)", fontsize=9)
         axes[3].legend(fontsize=6)
-    return save_figure(fig, Path(out_dir) / "nmtune")
+    paths = save_figure(fig, Path(out_dir) / "nmtune")
+    if results.get("encoder"):
+        paths += plot_encoder_noise(results["encoder"], out_dir)
+    return paths
+
+
+def plot_encoder_noise(entries: list[dict], out_dir: str | Path) -> list[Path]:
+    """Noisy pre-training on real features (``nmtune_encoder.png``): per pair, ID (solid) and OOD (dashed) accuracy
+    of every adapter against the share of flipped labels the encoder was fine-tuned on, with 95% Wilson bars."""
+    pairs = list(dict.fromkeys(e["pair"] for e in entries))
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4.2), squeeze=False)
+    for ax, pair in zip(axes[0], pairs):
+        for k, name in enumerate(dict.fromkeys(e["adapter"] for e in entries)):
+            rows = sorted(
+                (e for e in entries if e["pair"] == pair and e["adapter"] == name), key=lambda e: e["encoder_noise"]
+            )
+            rates = [e["encoder_noise"] + 0.004 * k for e in rows]  # nudged apart so the bars stay readable
+            for split, style in (("id", "-"), ("ood", "--")):
+                ax.errorbar(
+                    rates,
+                    [e[f"{split}_accuracy"] for e in rows],
+                    yerr=_error_bars(rows, split),
+                    color=f"C{k}",
+                    ls=style,
+                    marker="o",
+                    ms=3,
+                    capsize=2,
+                    label=f"{name} {split.upper()}",
+                )
+        ax.set_title(f"{pair}: encoder fine-tuned on noisy ID labels", fontsize=9)
+        ax.set_xlabel("share of ID training labels flipped for the encoder")
+        ax.set_ylabel("test accuracy (mean over seeds; bars: 95% Wilson)")
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle("Noisy pre-training on real features: ID (solid) / OOD (dashed)", fontsize=11)
+    return save_figure(fig, Path(out_dir) / "nmtune_encoder")
 
 
 def _error_bars(rows: list[dict], split: str):
