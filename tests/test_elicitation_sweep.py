@@ -169,3 +169,18 @@ def test_elicitation_recipe_and_planner_end_to_end(tmp_path):
     assert fewer.returncode == 0, fewer.stderr[-2000:]
     summary = json.loads((out / "results.json").read_text())["summary"]
     assert {s["method"] for s in summary} == {"sft_gold", "sft_weak", "sequential"}
+
+
+def test_fewshot_scores_are_cached_by_model_prefix_and_texts(capsys):
+    """Prompting a test set is computed once: the same model, prefix and texts load the cached scores; another
+    prefix (other exemplars) computes anew."""
+    from rlnoise.elicitation.fewshot import fewshot_prefix, fewshot_scores
+
+    texts = ["a fine film", "a dull film", "great acting"]
+    prefix = fewshot_prefix([("loved it", 1), ("hated it", 0)], "rotten_tomatoes")
+    first = fewshot_scores("tiny-llama", prefix, texts)
+    assert "fewshot_scores: computing" in capsys.readouterr().out
+    again = fewshot_scores("tiny-llama", prefix, texts)
+    assert "fewshot_scores: cached" in capsys.readouterr().out and (again == first).all()
+    fewshot_scores("tiny-llama", fewshot_prefix([("hated it", 0)], "rotten_tomatoes"), texts)
+    assert "fewshot_scores: computing" in capsys.readouterr().out

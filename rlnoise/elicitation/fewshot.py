@@ -3,12 +3,16 @@ next-token logits of "1" and "0"."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from rlnoise.core.data import data_text
+from rlnoise.core.features import texts_fingerprint
 from rlnoise.core.models import load_model
 from rlnoise.core.sentiment import SENTIMENT
+from rlnoise.core.stages import cached_stage
 
 INSTRUCTION = data_text("fewshot_instruction.txt")  # question-answering tasks ("is this answer correct?")
 SENTIMENT_INSTRUCTION = data_text("fewshot_instruction_sentiment.txt")
@@ -29,14 +33,27 @@ def _label_token(tokenizer, label: str) -> int:
     return ids[-1]  # " 1" is one token in BPE vocabularies; the digit is the last piece otherwise
 
 
-@torch.no_grad()
 def fewshot_scores(
     model_name: str, prefix: str, texts: list[str], *, batch_size: int = 8, max_length: int = 2048
 ) -> np.ndarray:
-    """``logit("1") - logit("0")`` for each query after ``prefix`` (a causal LM from the registry).
+    """``logit("1") - logit("0")`` for each query after ``prefix`` (a causal LM from the registry), cached by the
+    model, the prefix and the texts: prompting a test set is a sweep's slowest cell (minutes per seed on a CPU)
+    and gives the same scores at every budget and on every rerun."""
+    settings = dict(
+        model=model_name, prefix=prefix, texts=texts_fingerprint(texts), n=len(texts), max_length=max_length
+    )
 
-    Queries are batched with right padding and scored at their own last token.
-    """
+    def build(folder: Path) -> None:
+        np.save(
+            folder / "scores.npy", _scores(model_name, prefix, texts, batch_size=batch_size, max_length=max_length)
+        )
+
+    return np.load(cached_stage("fewshot_scores", settings, build) / "scores.npy")
+
+
+@torch.no_grad()
+def _scores(model_name: str, prefix: str, texts: list[str], *, batch_size: int, max_length: int) -> np.ndarray:
+    """The uncached scores: queries batched with right padding, each scored at its own last token."""
     model, tokenizer = load_model(model_name, "causal_lm")
     model.eval()
     tokenizer.padding_side = "right"
