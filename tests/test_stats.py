@@ -197,6 +197,12 @@ def test_pool_seed_results_pools_intervals_and_bands_and_keeps_the_layout():
     assert pooled["drop"]["high"] - pooled["drop"]["low"] > 2 * z  # the seeds' spread widens it
     assert pooled["r2"] == 1.0  # not a number in every seed: the most common value
     assert pool_seed_results([seed_result(0.0, 1)]) == seed_result(0.0, 1)
+    assert pool_seed_results([{"beta": 0.1}] * 3) == {
+        "beta": 0.1
+    }  # kept exactly: a mean would give 0.10000000000000002
+    assert pool_seed_results([{"x": 0}, {"x": 0.5}, {"x": 0.7}])["x"] == pytest.approx(0.4)  # ints are numbers too
+    with pytest.raises(ValueError, match="length"):
+        pool_seed_results([seed_result(0.0, 1), dict(seed_result(0.2, 0), gold_band=[[0.0], [0.0]])])
 
 
 def test_pool_seed_claims_pools_each_statement_and_refuses_mismatched_seeds():

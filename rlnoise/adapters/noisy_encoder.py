@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlnoise.core.features import texts_fingerprint
 from rlnoise.core.noise import apply_noise
 from rlnoise.core.stages import cached_stage
 from rlnoise.core.tasks import binary_task
@@ -38,16 +39,24 @@ def noisy_encoder(
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from rlnoise.core.distributed import process_state
+    from rlnoise.core.distributed import process_state  # the trainer reuses the launch's accelerate state
     from rlnoise.core.models import load_model
 
-    settings = dict(model=model, task=task, rows=list(train_rows), rate=rate, seed=seed, training=vars(training))
+    data = binary_task(task)
+    texts = [data[i]["text"] for i in train_rows]
+    labels = np.asarray([data[i]["label"] for i in train_rows])
+    settings = dict(
+        model=model,
+        task=task,
+        texts=texts_fingerprint(texts),  # the rows' contents, not only their indices
+        labels=texts_fingerprint([str(y) for y in labels.tolist()]),
+        rate=rate,
+        seed=seed,
+        training=vars(training),
+        processes=process_state().num_processes,  # the effective batch size scales with them
+    )
 
     def build(folder: Path) -> None:
-        process_state()  # the trainer reuses the launch's accelerate state
-        data = binary_task(task)
-        texts = [data[i]["text"] for i in train_rows]
-        labels = np.asarray([data[i]["label"] for i in train_rows])
         noisy = apply_noise("symmetric", labels, seed=seed, p=rate).labels if rate else labels
         classifier, tokenizer = load_model(model, "reward_model", num_labels=2, seed=seed)
         encoded = Dataset.from_dict({"text": texts, "label": noisy.tolist()}).map(

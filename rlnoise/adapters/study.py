@@ -38,7 +38,13 @@ def _spectrum(x: np.ndarray, how: str) -> dict:
     return {"sve": sve(x), "lsvr": lsvr(x)}
 
 
-NMTUNE_AXES = ("pairs", "adapters", "seeds", "sim_seeds")  # a resumed study may change these, nothing else
+NMTUNE_AXES = (
+    "pairs",
+    "adapters",
+    "seeds",
+    "sim_seeds",
+    "encoder_noise_rates",
+)  # a resumed study may change these, nothing else
 
 
 def open_run(config: NMTuneStudyConfig, adapter_config: AdapterConfig) -> Run:

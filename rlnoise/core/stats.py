@@ -18,6 +18,7 @@ below, and is *unresolved* otherwise: never a trend read off noise.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -175,7 +176,7 @@ def pool_seeds(intervals) -> Interval:
         low = mean if np.isfinite(lows).all() else -math.inf  # only the unbounded side stays open
         high = mean if np.isfinite(highs).all() else math.inf
         return Interval(mean, min(low, float(lows.min())), max(high, float(highs.max())), level)
-    df = total**2 / (seed_var**2 / (k - 1)) if seed_var > 0 else math.inf
+    df = (k - 1) * (total / seed_var) ** 2 if seed_var > 0 else math.inf
     half = float(t.ppf((1 + level) / 2, df)) * math.sqrt(total)
     return Interval(mean, mean - half, mean + half, level)
 
@@ -209,12 +210,16 @@ def pool_seed_results(per_seed: list):
         if len({len(v) for v in per_seed}) != 1:
             raise ValueError(f"seeds disagree on a list's length: {[len(v) for v in per_seed]}")
         return [pool_seed_results([v[i] for v in per_seed]) for i in range(len(first))]
-    if all(isinstance(v, float) for v in per_seed):
+    if all(v == first for v in per_seed):  # unchanged between seeds: kept exactly (a mean would round it)
+        return first
+    if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in per_seed):
         return float(np.mean(per_seed))
     return _most_common(per_seed)
 
 
 def _pool_band(curves: list, bands: list) -> tuple[list, list]:
+    if len({len(c) for c in curves} | {len(b[0]) for b in bands} | {len(b[1]) for b in bands}) != 1:
+        raise ValueError("seeds disagree on a curve's length")
     points = [
         pool_seeds([Interval(c[i], b[0][i], b[1][i]) for c, b in zip(curves, bands)]) for i in range(len(curves[0]))
     ]

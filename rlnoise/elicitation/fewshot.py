@@ -40,8 +40,9 @@ def fewshot_scores(
     model, the prefix and the texts: prompting a test set is a sweep's slowest cell (minutes per seed on a CPU)
     and gives the same scores at every budget and on every rerun."""
     settings = dict(
-        model=model_name, prefix=prefix, texts=texts_fingerprint(texts), n=len(texts), max_length=max_length
-    )
+        model=model_name, prefix=prefix, texts=texts_fingerprint(texts), n=len(texts), max_length=max_length,
+        version=1,  # of the query template, the label tokens and left truncation: bump when they change
+    )  # fmt: skip
 
     def build(folder: Path) -> None:
         np.save(
@@ -57,6 +58,7 @@ def _scores(model_name: str, prefix: str, texts: list[str], *, batch_size: int, 
     model, tokenizer = load_model(model_name, "causal_lm")
     model.eval()
     tokenizer.padding_side = "right"
+    tokenizer.truncation_side = "left"  # a prompt cut to max_length keeps its "Label:" ending
     one, zero = _label_token(tokenizer, "1"), _label_token(tokenizer, "0")
     scores = np.zeros(len(texts), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

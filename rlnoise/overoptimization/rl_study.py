@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from rlnoise.core.config import SamplingConfig, to_dict
+from rlnoise.core.console import say
 from rlnoise.core.distributed import barrier, process_state
 from rlnoise.core.files import append_jsonl, read_jsonl
 from rlnoise.core.models import load_model
@@ -186,11 +187,20 @@ def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
         for label, run in first[0].items()
         if all(label in runs and runs[label]["step"] == run["step"] for runs, _ in others)
     ]
+    dropped = sorted(set().union(*(runs for runs, _ in per_seed.values())) - set(shared))
+    if dropped:
+        say(f"note: runs left out of the pooled results (not finished alike in every seed): {dropped}")
     claims = []
     for runs, draws in per_seed.values():
         kept = {label: runs[label] for label in shared}
         claims.append(rl_claims(dict(runs=kept), {k: v for k, v in draws.items() if k in kept}))
+    # a claim needs every seed's intervals (runs whose rows lack per-prompt means have none)
+    common = set.intersection(*({c.statement for c in seed_claims} for seed_claims in claims))
+    claims = [[c for c in seed_claims if c.statement in common] for seed_claims in claims]
     pooled = pool_seed_results([{label: runs[label] for label in shared} for runs, _ in per_seed.values()])
+    for run in pooled.values():  # recomputed from the pooled interval, not a vote between seeds
+        if "d_peak_interval" in run:
+            run["fit_resolved"] = bool(np.isfinite(run["d_peak_interval"]["high"]))
     results = dict(gold_std=gold_std, runs=pooled, claims=[c.as_dict() for c in pool_seed_claims(claims)])
     if len(per_seed) > 1:
         results["by_seed"] = {seed: runs for seed, (runs, _) in per_seed.items()}

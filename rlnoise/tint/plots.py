@@ -59,5 +59,7 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
                 ax.set_ylabel("exact match (clean test)")
             ax.set_ylim(-0.02, 1.02)
             ax.legend(fontsize=7)
-    fig.suptitle("TInt: accuracy vs training-noise level (faint: step accuracy; bars: 95% Wilson)", fontsize=11)
+    pooled = len(results.get("seeds", [0])) > 1
+    bars = f"bars: 95%, Wilson{' and seeds pooled' if pooled else ''}"
+    fig.suptitle(f"TInt: accuracy vs training-noise level (faint: step accuracy; {bars})", fontsize=11)
     return save_figure(fig, Path(out_dir) / "tint")

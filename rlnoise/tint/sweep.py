@@ -197,13 +197,12 @@ def pooled_cells(rows: list[dict]) -> tuple[list[dict], list[Claim]]:
         row = with_intervals({k: v for k, v in row.items() if k not in ("samples", "key", "config_key")})
         groups.setdefault((row["cell"], row["method"]), []).append(row)
         by_seed.setdefault(row.get("seed", 0), []).append(row)
-    cells = [
-        dict(
-            pool_seed_results([{k: v for k, v in r.items() if k != "seed"} for r in rs]),
-            seeds=[r.get("seed", 0) for r in rs],
-        )  # fmt: skip
-        for rs in groups.values()
-    ]
+    cells = []
+    for rs in groups.values():
+        cell = pool_seed_results([{k: v for k, v in r.items() if k != "seed"} for r in rs])
+        for name in ("exact_match_interval", "parse_failure_interval"):  # rates: a pooled interval stays in [0, 1]
+            cell[name] = dict(cell[name], low=max(cell[name]["low"], 0.0), high=min(cell[name]["high"], 1.0))
+        cells.append(dict(cell, seeds=[r.get("seed", 0) for r in rs]))
     claims = pool_seed_claims([tint_claims(seed_rows) for seed_rows in by_seed.values()]) if rows else []
     return cells, claims
 
