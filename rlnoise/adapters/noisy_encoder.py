@@ -42,9 +42,8 @@ def noisy_encoder(
     from rlnoise.core.distributed import process_state  # the trainer reuses the launch's accelerate state
     from rlnoise.core.models import load_model
 
-    data = binary_task(task)
-    texts = [data[i]["text"] for i in train_rows]
-    labels = np.asarray([data[i]["label"] for i in train_rows])
+    data = binary_task(task).select(train_rows)
+    texts, labels = list(data["text"]), np.asarray(data["label"])
     settings = dict(
         model=model,
         task=task,

@@ -15,7 +15,7 @@ from rlnoise.adapters.noisy_encoder import EncoderTraining, noisy_encoder
 from rlnoise.adapters.plots import plot_nmtune
 from rlnoise.adapters.simulation import SimulationConfig, simulate
 from rlnoise.adapters.spectrum import lsvr, normalize_features, sve
-from rlnoise.adapters.train import accuracy, apply_adapter, train_adapter
+from rlnoise.adapters.train import apply_adapter, train_adapter
 from rlnoise.core.config import to_dict
 from rlnoise.core.console import duration, say, step
 from rlnoise.core.noise import apply_noise, parse_noise_spec
@@ -67,17 +67,20 @@ def adapter_row(data, name: str, seed: int, config: NMTuneStudyConfig, adapter_c
     model, history = train_adapter(x, noisy.labels, replace(adapter_config, adapter=name, seed=seed), num_classes=2)
     logits, z = apply_adapter(model, data.id_test[0])
     ood_logits, _ = apply_adapter(model, data.ood_test[0])
+    right = {  # each test example right or wrong, so adapters compare with the probe example by example
+        "id": logits.argmax(1) == np.asarray(data.id_test[1]),
+        "ood": ood_logits.argmax(1) == np.asarray(data.ood_test[1]),
+    }
     return dict(
         pair=data.name,
         adapter=name,
         seed=seed,
         label_noise=config.label_noise,
         train_flipped=float(noisy.flipped.mean()),
-        id_accuracy=accuracy(model, *data.id_test),
-        ood_accuracy=accuracy(model, *data.ood_test),
-        # each test example right (1) or wrong (0), so adapters compare with the probe example by example
-        id_correct="".join(map(str, (logits.argmax(1) == data.id_test[1]).astype(int))),
-        ood_correct="".join(map(str, (ood_logits.argmax(1) == data.ood_test[1]).astype(int))),
+        id_accuracy=float(right["id"].mean()),
+        ood_accuracy=float(right["ood"].mean()),
+        id_correct="".join(map(str, right["id"].astype(int))),
+        ood_correct="".join(map(str, right["ood"].astype(int))),
         n_train=len(y),
         n_id_test=len(data.id_test[1]),
         n_ood_test=len(data.ood_test[1]),
