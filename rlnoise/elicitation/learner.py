@@ -124,7 +124,8 @@ class StrongLearner:
         if self.config.mode == "head":
             if prefix:
                 raise ValueError("head mode classifies fixed features; a prompt prefix needs mode lora or full")
-            return Dataset.from_dict({"features": self.features[rows].tolist(), "labels": labels})
+            data = {"features": self.features[rows], "labels": np.asarray(labels, dtype=np.float32)}
+            return Dataset.from_dict(data).with_format("torch")  # tensors, not lists: collation was half a cell
         cache = self._encodings.setdefault(prefix, {})
         todo = [i for i in dict.fromkeys(rows) if i not in cache]
         if todo:  # each text is tokenised once per prefix; cells reuse the ids
