@@ -346,3 +346,34 @@ def test_regime_is_called_only_beyond_the_intervals():
     assert decided_regime([0, 1], [0.7, 0.7], [0.0, 0.0])[0] == "unresolved"  # a tie is never a regime
     with pytest.raises(ValueError, match="standard_errors"):
         decided_regime(fractions, accs, [0.01])
+
+
+def test_method_effects_pair_each_seed_over_the_test_examples_then_pool_seeds():
+    from rlnoise.core.stats import paired_accuracy_difference, pool_seeds
+    from rlnoise.elicitation.analysis import method_effects
+
+    def row(method, seed, correct, **extra):
+        return dict(task="t", budget=24.0, weak_fraction=0.5, seed=seed, method=method, n_test=len(correct),
+                    accuracy=correct.count("1") / len(correct), test_correct=correct, **extra)  # fmt: skip
+
+    rows = [
+        row("fewshot_sft", 0, "1111011110" * 4),
+        row("sequential", 0, "1101011100" * 4),
+        row("fewshot_sft", 1, "1111111110" * 4),
+        row("sequential", 1, "1111011110" * 4),
+        row("sft_gold", 0, "0000000000" * 4),  # another method: ignored
+        row("fewshot_sft", 2, "1" * 40),  # no baseline at this seed: ignored
+    ]
+    (effect,) = method_effects(rows, "fewshot_sft", "sequential")
+    assert effect["seeds"] == 2 and effect["difference"]["estimate"] == pytest.approx((0.2 + 0.1) / 2)
+    want = pool_seeds([paired_accuracy_difference(rows[0]["test_correct"], rows[1]["test_correct"]),
+                       paired_accuracy_difference(rows[2]["test_correct"], rows[3]["test_correct"])])  # fmt: skip
+    assert effect["difference"] == want.as_dict()
+    # rows from before per-example results were kept: an unpaired (wider) interval from the accuracies
+    old = [{k: v for k, v in r.items() if k != "test_correct"} for r in rows[:2]]
+    (unpaired,) = method_effects(old, "fewshot_sft", "sequential")
+    width = unpaired["difference"]["high"] - unpaired["difference"]["low"]
+    paired_width = paired_accuracy_difference(rows[0]["test_correct"], rows[1]["test_correct"]).high - (
+        paired_accuracy_difference(rows[0]["test_correct"], rows[1]["test_correct"]).low
+    )
+    assert unpaired["difference"]["estimate"] == pytest.approx(0.2) and width > paired_width

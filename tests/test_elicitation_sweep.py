@@ -144,6 +144,9 @@ def test_elicitation_recipe_and_planner_end_to_end(tmp_path):
     assert results["recipe"] == "elicitation" and results["regimes"] and results["frontier"]["openbookqa"]
     assert (out / "elicitation.png").exists() and "| regime (leader) |" in (out / "results.md").read_text()
     assert (out / "results.md").read_text().startswith("## Claims")
+    effects = results["fewshot_effect"]  # fewshot_sft vs sequential wherever both ran
+    assert {(e["budget"], e["weak_fraction"]) for e in effects} == {(12.0, 0.5), (24.0, 0.5)}
+    assert "fewshot_sft beats sequential" in (out / "results.md").read_text()
     methods = {s["method"] for s in results["summary"]}
     assert methods == {
         "sft_gold",
@@ -184,3 +187,35 @@ def test_fewshot_scores_are_cached_by_model_prefix_and_texts(capsys):
     assert "fewshot_scores: cached" in capsys.readouterr().out and (again == first).all()
     fewshot_scores("tiny-llama", fewshot_prefix([("hated it", 0)], "rotten_tomatoes"), texts)
     assert "fewshot_scores: computing" in capsys.readouterr().out
+
+
+def test_head_mode_reads_fewshot_inputs_after_the_exemplars():
+    """``fewshot_sft`` in head mode: a causal strong model's features of each text read after the prefix, computed
+    once per row, standardised by their own statistics; the plain features are untouched."""
+    from rlnoise.core.features import extract_features
+    from rlnoise.elicitation.fewshot import fewshot_prefix
+
+    texts = [f"{w} film number {i}" for i in range(12) for w in ("great", "awful")]
+    config = LearnerConfig(strong_model="tiny-llama", mode="head", pooling="last", max_length=32)
+    learner = StrongLearner(config, texts, list(range(24)))
+    prefix = fewshot_prefix([("loved it", 1), ("hated it", 0)], "rotten_tomatoes")
+    rows = [3, 5, 7]
+    data = learner.dataset(rows, [1.0, 1.0, 0.0], prefix)
+    want = extract_features("tiny-llama", [texts[i] for i in rows], pooling="last", max_length=32, prefix=prefix)
+    np.testing.assert_allclose(data[:]["features"].numpy(), want, atol=1e-6)
+    assert not np.allclose(learner.dataset(rows)[:]["features"].numpy(), want)
+    plain, prompted = learner.new_model(0), learner.new_model(0, prefix)
+    scaled_rows = learner._features(list(range(24)), prefix)  # PREFIX_SCALE_ROWS covers all 24 fit rows here
+    np.testing.assert_allclose(prompted.mean.numpy(), scaled_rows.mean(0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(plain.mean.numpy(), prompted.mean.numpy())
+
+
+def test_fewshot_sft_in_head_mode_runs_with_a_causal_model_and_is_refused_with_an_encoder(tmp_path):
+    methods = ["sequential", "fewshot_sft"]
+    causal = LearnerConfig(strong_model="tiny-llama", mode="head", pooling="last", epochs=2, batch_size=8)
+    rows = run_sweep(_tiny_config(tmp_path, methods=methods, budgets=[24.0]), causal)
+    by_method = {r["method"]: r for r in rows}
+    assert by_method["fewshot_sft"]["n_fewshot"] == 2 and by_method["sequential"]["n_fewshot"] == 0
+    assert 0.0 <= by_method["fewshot_sft"]["accuracy"] <= 1.0
+    with pytest.raises(ValueError, match="needs a causal LM as strong_model.*'tiny-bert' \\(bert\\)"):
+        run_sweep(_tiny_config(tmp_path, run_name="u", methods=methods), TINY_LEARNER)

@@ -25,7 +25,8 @@ from rlnoise.core.stats import (
     Interval,
     across_seeds,
     claims_markdown,
-    paired_difference,
+    correctness_string,
+    paired_accuracy_difference,
     pool_seeds,
     proportion_difference,
     wilson,
@@ -79,8 +80,8 @@ def adapter_row(data, name: str, seed: int, config: NMTuneStudyConfig, adapter_c
         train_flipped=float(noisy.flipped.mean()),
         id_accuracy=float(right["id"].mean()),
         ood_accuracy=float(right["ood"].mean()),
-        id_correct="".join(map(str, right["id"].astype(int))),
-        ood_correct="".join(map(str, right["ood"].astype(int))),
+        id_correct=correctness_string(right["id"]),
+        ood_correct=correctness_string(right["ood"]),
         n_train=len(y),
         n_id_test=len(data.id_test[1]),
         n_ood_test=len(data.ood_test[1]),
@@ -229,8 +230,7 @@ def _versus(row: dict, probe: dict, split: str) -> Interval:
     else Newcombe's interval for two independent proportions (conservative on a shared test set)."""
     key = f"{split}_correct"
     if key in row and key in probe:
-        right = [np.frombuffer(r[key].encode(), dtype=np.uint8) - ord("0") for r in (row, probe)]
-        return paired_difference(*right)
+        return paired_accuracy_difference(row[key], probe[key])
     n = row[f"n_{split}_test"]
     k = [round(r[f"{split}_accuracy"] * n) for r in (row, probe)]
     return proportion_difference(k[0], n, k[1], n)

@@ -5,15 +5,18 @@ Used by the elicitation study (weak labeler, frozen-feature learners) and by the
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from rlnoise.core.config import DTYPES, POOLINGS, check_choice, check_positive
-from rlnoise.core.models import forward_by_length, load_model
+from rlnoise.core.models import forward_by_length, is_causal, load_model
+from rlnoise.core.precision import precision
 from rlnoise.core.stages import cached_stage
 
 
@@ -32,21 +35,46 @@ def compute_features(
     max_length: int = 256,
     desc: str | None = "features",
     dtype: str = "float32",
+    prefix: str = "",
 ) -> np.ndarray:
     """``[len(texts), hidden]`` float32 features from the last hidden layer of ``model`` (a base model).
 
     ``mean`` averages the non-padding positions; ``last`` takes the last non-padding token (the natural summary
     of a causal LM). Texts are batched in order of length, which cuts padding work by several times. The model
     runs at ``dtype`` (bfloat16: autocast; the features are returned in float32 either way).
+
+    ``prefix`` (a causal LM only): a text every input continues, e.g. few-shot exemplars. It runs once; its key /
+    value cache is reused by every batch, so a long shared prefix costs about nothing per text. Its tokens are
+    context only: pooling and ``max_length`` cover each text's own tokens.
     """
     check_choice("pooling", pooling, POOLINGS)
     check_positive("batch_size", batch_size, integer=True)
     model.eval()
     tokenizer.padding_side = "right"
+    prefix_cache, n_prefix = None, 0
+    if prefix:
+        if not is_causal(model.config.model_type):
+            raise ValueError(
+                f"a feature prefix needs a causal LM (its key/value cache is reused); {model.config.model_type!r} "
+                "is a bidirectional encoder"
+            )
+        ids = tokenizer(prefix, return_tensors="pt")
+        n_prefix = ids["input_ids"].shape[1]
+        with precision(dtype):
+            prefix_cache = model(**ids, use_cache=True).cache
+        tokenizer = partial(tokenizer, add_special_tokens=False)  # a text continues the prefix
 
     def pool(batch):
-        hidden = model(**batch).last_hidden_state.float()
         mask = batch["attention_mask"]
+        if prefix_cache is None:
+            hidden = model(**batch).last_hidden_state.float()
+        else:
+            cache = copy.deepcopy(prefix_cache)  # the forward pass appends to the cache it is given
+            cache.batch_repeat_interleave(len(mask))
+            context = torch.cat([mask.new_ones(len(mask), n_prefix), mask], 1)
+            hidden = model(
+                input_ids=batch["input_ids"], attention_mask=context, cache=cache, use_cache=True
+            ).last_hidden_state.float()
         if pooling == "mean":
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
@@ -64,8 +92,10 @@ def extract_features(
     batch_size: int = 32,
     max_length: int = 256,
     dtype: str = "float32",
+    prefix: str = "",
 ) -> np.ndarray:
-    """Features of ``texts`` from the registry model ``model_name``, cached by (model, pooling, length, dtype, texts).
+    """Features of ``texts`` from the registry model ``model_name``, cached by (model, pooling, length, dtype,
+    prefix, texts). ``prefix``: context before every text (:func:`compute_features`).
 
     A rerun with the same inputs loads them from ``$RLNOISE_CACHE/stages/features-*`` instead of running the model.
     """
@@ -74,6 +104,8 @@ def extract_features(
     key = dict(model=model_name, pooling=pooling, max_length=max_length, texts=texts_fingerprint(texts), n=len(texts))
     if dtype != "float32":
         key["dtype"] = dtype  # float32 features keep the keys they had before dtype existed
+    if prefix:
+        key["prefix"] = prefix
 
     def build(folder):
         model, tokenizer = load_model(model_name, "encoder")
@@ -86,6 +118,7 @@ def extract_features(
             max_length=max_length,
             desc=f"features ({model_name}, {pooling}, {dtype})",
             dtype=dtype,
+            prefix=prefix,
         )
         np.save(folder / "features.npy", features)
 

@@ -237,6 +237,24 @@ def _from_pretrained(auto, source, name: str, **kwargs):
         hf_logging.set_verbosity(verbosity)
 
 
+def model_type(name: str) -> str:
+    """The architecture family (``llama``, ``bert``, ...) of a registry model, read from its config only."""
+    if name in TINY:
+        return TINY[name][1]["model_type"]
+    return AutoConfig.from_pretrained(embedded_path(name) if name in EMBEDDED else name).model_type
+
+
+def is_causal(kind: str) -> bool:
+    """Whether models of this family read left to right (decoder LMs): a shared prefix's key/value cache can then
+    be reused for every text that continues it."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+
 def forward_by_length(
     fn,
     tokenizer,

@@ -105,6 +105,18 @@ def paired_difference(a, b, level: float = LEVEL, resamples: int = RESAMPLES, se
     return bootstrap_mean(a - b, level, resamples, seed)
 
 
+def correctness_string(correct) -> str:
+    """Per-example right (1) / wrong (0) as a compact string: how results rows keep it for paired comparisons."""
+    return "".join(map(str, np.asarray(correct).astype(int)))
+
+
+def paired_accuracy_difference(a: str, b: str, level: float = LEVEL) -> Interval:
+    """Accuracy of ``a`` minus ``b`` (``correctness_string`` of two classifiers on the same test examples),
+    paired over the examples."""
+    right = [np.frombuffer(x.encode(), dtype=np.uint8) - ord("0") for x in (a, b)]
+    return paired_difference(*right, level=level)
+
+
 def wilson(successes: int, n: int, level: float = LEVEL) -> Interval:
     """A proportion (accuracy, exact match) with its Wilson score interval."""
     from scipy.stats import binomtest

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from rlnoise.core.stats import normal_interval
+from rlnoise.core.stats import normal_interval, paired_accuracy_difference, pool_seeds, proportion_difference
 from rlnoise.elicitation.cost import Spend, check_weak_cost
 from rlnoise.elicitation.frontier import decided_regime, pareto_frontier, regime
 
@@ -118,3 +118,28 @@ def frontier(summary: list[dict], task: str, **tolerances) -> list[dict]:
     rows = [s for s in summary if s["task"] == task]
     idx = pareto_frontier([r["cost"] for r in rows], [r["accuracy"] for r in rows], **tolerances)
     return [rows[i] for i in idx]
+
+
+def method_effects(rows: list[dict], method: str, baseline: str) -> list[dict]:
+    """``method`` minus ``baseline`` at every (task, budget, weak fraction) both ran: per seed a paired difference
+    over the shared test examples (Newcombe's interval for rows without per-example results), pooled over seeds."""
+    by_point = defaultdict(dict)
+    for r in rows:
+        if r["method"] in (method, baseline):
+            by_point[(r["task"], r["budget"], r["weak_fraction"], r["seed"])][r["method"]] = r
+    groups = defaultdict(list)
+    for (task, budget, f, _), pair in sorted(by_point.items()):
+        if len(pair) == 2:
+            groups[(task, budget, f)].append(_difference(pair[method], pair[baseline]))
+    return [
+        dict(task=t, budget=b, weak_fraction=f, seeds=len(d), method=method, baseline=baseline,
+             difference=pool_seeds(d).as_dict())
+        for (t, b, f), d in groups.items()
+    ]  # fmt: skip
+
+
+def _difference(row: dict, baseline: dict):
+    if "test_correct" in row and "test_correct" in baseline:
+        return paired_accuracy_difference(row["test_correct"], baseline["test_correct"])
+    n = row["n_test"]
+    return proportion_difference(round(row["accuracy"] * n), n, round(baseline["accuracy"] * n), n)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rlnoise.core.stats import correctness_string
 from rlnoise.elicitation.analysis import auroc
 from rlnoise.elicitation.cost import Spend
 from rlnoise.elicitation.data import Splits
@@ -40,6 +41,17 @@ def _shuffled(rows: list[int], salt: str, seed: int) -> list[int]:
     return rows
 
 
+def _scored(predicted: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> dict:
+    """Test metrics, and each example right or wrong so that methods can be compared example by example."""
+    right = predicted == labels
+    return dict(
+        accuracy=float(right.mean()),
+        auroc=auroc(scores, labels),
+        predicted_1=float(predicted.mean()),
+        test_correct=correctness_string(right),
+    )
+
+
 def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
     """Train and evaluate one cell; returns its test accuracy and what it used."""
     m = method(name)
@@ -63,14 +75,10 @@ def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
     result = dict(seed=seed, **vars(spend))
     if not m.train:
         scores = fewshot_scores(data.prompt_model, prefix, [texts[i] for i in test])
-        result.update(
-            accuracy=float(np.mean((scores > 0) == test_labels)),
-            auroc=auroc(scores, test_labels),
-            predicted_1=float(np.mean(scores > 0)),
-        )
+        result.update(_scored(scores > 0, scores, test_labels))
         return dict(result, seconds=time.perf_counter() - start)
     learner = data.learner
-    model = learner.new_model(seed)
+    model = learner.new_model(seed, prefix)
     val_set = learner.dataset(val, [labels[i] for i in val], prefix)
     phases = []
     if spend.n_weak:
@@ -86,10 +94,5 @@ def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
         train = learner.dataset(rows, [labels[i] for i in rows], prefix)
         phases.append(dict(phase="gold", **learner.fit(model, train, val_set, seed=seed)))
     probs = learner.predict_proba(model, learner.dataset(test, None, prefix))
-    result.update(
-        accuracy=float(np.mean((probs > 0.5) == test_labels)),
-        auroc=auroc(probs, test_labels),
-        predicted_1=float(np.mean(probs > 0.5)),
-        phases=phases,
-    )
+    result.update(_scored(probs > 0.5, probs, test_labels), phases=phases)
     return dict(result, seconds=time.perf_counter() - start)

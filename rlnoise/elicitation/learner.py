@@ -5,7 +5,8 @@ Three ways to train it (``LearnerConfig.mode``):
 - ``lora``: the registry model with a classification head and LoRA adapters (peft), the paper's setup;
 - ``full``: the same, every weight trained;
 - ``head``: a linear head on the model's frozen, cached features (``rlnoise.core.features``); cells then train in
-  seconds, which is what lets a 2-core machine sweep a grid.
+  seconds, which is what lets a 2-core machine sweep a grid. Few-shot exemplars before each input (``fewshot_sft``)
+  need a causal strong model here: its features are then read after the exemplars, from their reused cache.
 
 Early stopping uses the validation split (gold labels charged to the budget): the checkpoint with the best
 validation accuracy is restored at the end of each phase. Each call to ``fit`` builds a new ``Trainer``, so a
@@ -52,6 +53,13 @@ class FeatureHead(nn.Module):
         return SequenceClassifierOutput(logits=self.linear((features - self.mean) / self.std))
 
 
+PREFIX_SCALE_ROWS = 256
+
+
+def _scale(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return features.mean(0), features.std(0) + 1e-6
+
+
 class SoftLabelTrainer(Trainer):
     """``Trainer`` whose loss is soft-label cross-entropy, optionally with the log-confidence auxiliary loss.
 
@@ -88,26 +96,45 @@ class StrongLearner:
     def __init__(self, config: LearnerConfig, texts: list[str], fit_rows: list[int]):
         self.config = config
         self.texts = texts
+        self.fit_rows = fit_rows
         if config.mode == "head":
-            self.features = extract_features(
-                config.strong_model,
-                texts,
-                pooling=config.pooling,
-                max_length=config.max_length,
-                dtype=config.feature_dtype,
-            )
-            rows = self.features[fit_rows]
-            self.mean, self.std = rows.mean(0), rows.std(0) + 1e-6
+            self.features = self._extract(texts)
+            self._scales = {"": _scale(self.features[fit_rows])}
+            self._prefixed: dict[str, dict[int, np.ndarray]] = {}
             self.tokenizer = None
         else:
             self.features = None
             self.tokenizer = load_tokenizer(config.strong_model)
         self._encodings: dict[str, dict[int, list[int]]] = {}
 
-    def new_model(self, seed: int):
+    def _extract(self, texts: list[str], prefix: str = "") -> np.ndarray:
+        c = self.config
+        return extract_features(
+            c.strong_model, texts, pooling=c.pooling, max_length=c.max_length, dtype=c.feature_dtype, prefix=prefix
+        )
+
+    def _features(self, rows: list[int], prefix: str) -> np.ndarray:
+        """Head mode: features of ``rows``; with a prefix, of each text read after it (computed on first use)."""
+        if not prefix:
+            return self.features[rows]
+        done = self._prefixed.setdefault(prefix, {})
+        todo = [i for i in dict.fromkeys(rows) if i not in done]
+        if todo:
+            done.update(zip(todo, self._extract([self.texts[i] for i in todo], prefix)))
+        return np.stack([done[i] for i in rows]) if rows else np.zeros((0, self.features.shape[1]), np.float32)
+
+    def _scale(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """Head mode: the standardisation of features read after ``prefix``. Without one, every fit row sets it;
+        with one, the first ``PREFIX_SCALE_ROWS`` of them do (their features would otherwise cost a full pass)."""
+        if prefix not in self._scales:
+            self._scales[prefix] = _scale(self._features(self.fit_rows[:PREFIX_SCALE_ROWS], prefix))
+        return self._scales[prefix]
+
+    def new_model(self, seed: int, prefix: str = ""):
+        """A fresh classifier; in head mode, for features read after ``prefix``."""
         c = self.config
         if c.mode == "head":
-            return FeatureHead(self.mean, self.std, seed)
+            return FeatureHead(*self._scale(prefix), seed)
         model, _ = load_model(c.strong_model, "reward_model", num_labels=2, seed=seed)
         if c.mode == "lora":
             from peft import LoraConfig, get_peft_model
@@ -122,9 +149,7 @@ class StrongLearner:
         """Model inputs for ``rows`` (with ``prefix`` before each text) and soft targets (0.0 when absent)."""
         labels = [0.0] * len(rows) if targets is None else [float(t) for t in targets]
         if self.config.mode == "head":
-            if prefix:
-                raise ValueError("head mode classifies fixed features; a prompt prefix needs mode lora or full")
-            data = {"features": self.features[rows], "labels": np.asarray(labels, dtype=np.float32)}
+            data = {"features": self._features(rows, prefix), "labels": np.asarray(labels, dtype=np.float32)}
             return Dataset.from_dict(data).with_format("torch")  # tensors, not lists: collation was half a cell
         cache = self._encodings.setdefault(prefix, {})
         todo = [i for i in dict.fromkeys(rows) if i not in cache]

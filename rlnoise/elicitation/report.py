@@ -7,7 +7,8 @@ from rlnoise.core.stats import Claim, Interval, claims_markdown
 
 def elicitation_claims(results: dict) -> list[Claim]:
     """Per task and budget: does the best weak fraction beat every other swept fraction? Decided by its smallest
-    lead (the binding one), so the claim holds exactly when the regime is called."""
+    lead (the binding one), so the claim holds exactly when the regime is called. Where both ran: does
+    ``fewshot_sft`` beat ``sequential`` at the same budget and weak fraction?"""
     claims = []
     for r in results["regimes"]:
         margins = r.get("margins", {})
@@ -19,6 +20,12 @@ def elicitation_claims(results: dict) -> list[Claim]:
             f"beats every other fraction (smallest lead: over fraction {other})"
         )
         claims.append(Claim(statement, Interval.from_dict(lead)))
+    for e in results.get("fewshot_effect", []):
+        statement = (
+            f"{e['task']}, budget {e['budget']:g}, weak fraction {e['weak_fraction']:g}: {e['method']} beats "
+            f"{e['baseline']} (few-shot exemplars in every input; accuracy difference, paired over the test set)"
+        )
+        claims.append(Claim(statement, Interval.from_dict(e["difference"])))
     return claims
 
 

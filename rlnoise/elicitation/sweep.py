@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from rlnoise.core.config import to_dict
 from rlnoise.core.console import progress
+from rlnoise.core.models import is_causal, model_type
 from rlnoise.core.runs import Run
 from rlnoise.core.tasks import binary_task
-from rlnoise.elicitation.analysis import frontier, regimes, summarize
+from rlnoise.elicitation.analysis import frontier, method_effects, regimes, summarize
 from rlnoise.elicitation.cells import CellData, run_cell
 from rlnoise.elicitation.config import LearnerConfig, SweepConfig
 from rlnoise.elicitation.cost import Spend
@@ -135,10 +136,11 @@ def run_sweep(
 
     ``run`` is the run folder (default: opened here, after the grid is checked against the pools)."""
     prompted = [m for m in config.methods if method(m).fewshot and method(m).train]
-    if learner_config.mode == "head" and prompted:
+    if learner_config.mode == "head" and prompted and not is_causal(model_type(learner_config.strong_model)):
         raise ValueError(
-            f"methods {prompted} put exemplars in the classifier's input, which needs mode lora or full, "
-            "not head (fixed features)"
+            f"methods {prompted} put exemplars before the classifier's input; in mode head that needs a causal LM "
+            f"as strong_model (its features are read after the exemplars), not {learner_config.strong_model!r} "
+            f"({model_type(learner_config.strong_model)}); or use mode lora / full"
         )
     splits = splits or {task: task_splits(config, task) for task in config.tasks}
     points = feasible_points(config, splits)
@@ -198,6 +200,7 @@ def run_elicitation_sweep(config: SweepConfig, learner_config: LearnerConfig) ->
         "summary": summary,
         "regimes": regimes(summary),
         "frontier": {t: frontier(summary, t) for t in sorted({s["task"] for s in summary})},
+        "fewshot_effect": method_effects(rows, "fewshot_sft", "sequential"),
         "weak_labeler": {r["task"]: r["weak_accuracy"] for r in rows if r.get("weak_accuracy") is not None},
         "cells": len(rows),
     }
