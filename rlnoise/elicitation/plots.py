@@ -74,6 +74,8 @@ def plot_elicitation(results: dict, out_dir: str | Path) -> list[Path]:
                 textcoords="offset points",
             )
         ax.set_xscale("log")
+        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.minorticks_off()  # a narrow log range otherwise labels its minor ticks on top of each other
         ax.set_xlabel(f"cost (weak label = {wmc:g})")
         ax.set_title(f"{task}: Pareto frontier", fontsize=9)
         ax.legend(fontsize=7)
