@@ -10,10 +10,22 @@ from datasets import Dataset, load_from_disk
 
 from rlnoise.core.config import check_positive, check_probability
 from rlnoise.core.stages import cached_stage
+from rlnoise.tint.damage import Damage, damage_rates, trace_damage
 from rlnoise.tint.noise import StaticNoise, add_static_noise
 from rlnoise.tint.tasks import check_digits, format_answer, run_task, sample_args, task_spec
 
-COLUMNS = ("prompt", "completion", "answer", "true_answer", "noised", "noise", "changed")
+DAMAGE_COLUMNS = ("digits", "changed_digits", "lines", "changed_lines")
+COLUMNS = ("prompt", "completion", "answer", "true_answer", "noised", "noise", "changed", *DAMAGE_COLUMNS)
+
+
+def train_damage(data) -> dict[str, float]:
+    """The damage rates of a dataset (``rlnoise.tint.damage.damage_rates``) from its per-row columns."""
+    columns = {name: data[name] for name in (*DAMAGE_COLUMNS, "answer", "true_answer")}
+    damages = [
+        Damage(d, cd, n, cn, a != t)
+        for d, cd, n, cn, a, t in zip(*(columns[k] for k in (*DAMAGE_COLUMNS, "answer", "true_answer")))
+    ]
+    return damage_rates(damages)
 
 
 def _static(static) -> StaticNoise | None:
@@ -91,6 +103,11 @@ def generate_rows(
         rows["noised"].append(noised)
         rows["noise"].append(label if noised else "none")
         rows["changed"].append(completion != clean.completion)
+        damage = trace_damage(clean.completion, completion) if completion != clean.completion else None
+        rows["digits"].append(damage.digits if damage else sum(c.isdigit() for c in completion))
+        rows["changed_digits"].append(damage.changed_digits if damage else 0)
+        rows["lines"].append(damage.lines if damage else completion.count("\n") + 1)
+        rows["changed_lines"].append(damage.changed_lines if damage else 0)
     return rows
 
 
@@ -120,8 +137,9 @@ def make_dataset(
 
     Returns:
         A ``datasets.Dataset`` with columns prompt, completion, answer (the completion's last line), true_answer,
-        noised (chosen for noise), noise (how), changed (the completion differs from the clean trace). Answers are
-        strings in trace format, since products of long numbers overflow int64.
+        noised (chosen for noise), noise (how), changed (the completion differs from the clean trace), and the
+        damage against the clean trace (digits, changed_digits, lines, changed_lines; ``train_damage`` sums them).
+        Answers are strings in trace format, since products of long numbers overflow int64.
     """
     settings = dict(
         min_digits=min_digits,
@@ -132,7 +150,7 @@ def make_dataset(
         seed=seed,
         exclude_prompts=sorted(set(exclude_prompts)),
     )
-    config = {"task": task, "n": n, **settings, "version": 1}
+    config = {"task": task, "n": n, **settings, "version": 2}  # 2: damage columns
 
     def build(folder: Path) -> None:
         Dataset.from_dict(generate_rows(task, n, **settings)).save_to_disk(str(folder / "data"))

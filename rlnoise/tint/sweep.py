@@ -22,7 +22,7 @@ from rlnoise.core.stats import (
     wilson,
 )
 from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
-from rlnoise.tint.dataset import make_dataset
+from rlnoise.tint.dataset import make_dataset, train_damage
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
 from rlnoise.tint.noise import StaticNoise
 from rlnoise.tint.plots import plot_tint
@@ -108,6 +108,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
             continue
         echo(f"{name}: {' and '.join(todo)}")
         train, test = cell_datasets(config, cell, replicate)
+        damage = train_damage(train)
         for method in todo:
             started = time.time()
             if method == "finetune":
@@ -142,7 +143,9 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 **metrics,
                 "train_noised": sum(train["noised"]) / len(train),
                 "train_changed": sum(train["changed"]) / len(train),
-                "train_answer_wrong": sum(a != t for a, t in zip(train["answer"], train["true_answer"])) / len(train),
+                "train_answer_wrong": damage["wrong_answer_rate"],
+                "train_digit_rate": damage["digit_rate"],
+                "train_line_rate": damage["line_rate"],
                 "final_train_loss": train_log[-1]["loss"] if train_log else None,
                 "seconds": time.time() - started,
                 "samples": rows[:3],
@@ -210,19 +213,33 @@ def pooled_cells(rows: list[dict]) -> tuple[list[dict], list[Claim]]:
 def results_table(cells: list[dict], claims: list[Claim]) -> str:
     """``results.md``: the claims, then a table of every (cell, method) with its 95% intervals."""
     seeds = max((len(c.get("seeds", [0])) for c in cells), default=1)
-    head = "| task | noise | contamination | intensity | method | exact match | step accuracy | parse failures |"
-    note = f"Exact match on the clean test set, [95% interval]: Wilson over the test problems{pooled_note(seeds)}.\n"
-    lines = [claims_markdown(claims), note, head, "|" + "---|" * 8]
+    head = (
+        "| task | noise | contamination | intensity | training damage: digits / lines / answers | method | "
+        "exact match | step accuracy | parse failures |"
+    )
+    note = (
+        f"Exact match on the clean test set, [95% interval]: Wilson over the test problems{pooled_note(seeds)}. "
+        "Training damage: the shares of trace digits and lines the noise changed and of final answers it made "
+        "wrong, measured on the cell's training set against the clean traces.\n"
+    )
+    lines = [claims_markdown(claims), note, head, "|" + "---|" * 9]
     order = {"none": 0, "static": 1, "dynamic": 2}
     for r in sorted(
         cells, key=lambda r: (r["task"], r["method"], order[r["noise"]], r["contamination"], r["intensity"])
     ):
         lines.append(
-            f"| {r['task']} | {r['noise']} | {r['contamination']:g} | {r['intensity']:g} | {r['method']} | "
+            f"| {r['task']} | {r['noise']} | {r['contamination']:g} | {r['intensity']:g} | {_damage(r)} | "
+            f"{r['method']} | "
             f"{Interval.from_dict(r['exact_match_interval'])} | {r['step_accuracy']:.3f} | "
             f"{Interval.from_dict(r['parse_failure_interval'])} |"
         )
     return "\n".join(lines)
+
+
+def _damage(row: dict) -> str:
+    if "train_digit_rate" not in row:  # rows of sweeps from before damage was measured
+        return f"- / - / {row['train_answer_wrong']:.2f}"
+    return f"{row['train_digit_rate']:.2f} / {row['train_line_rate']:.2f} / {row['train_answer_wrong']:.2f}"
 
 
 def run_tint_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig) -> dict:
