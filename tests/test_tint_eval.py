@@ -89,6 +89,52 @@ def test_sweep_grid_and_bad_config():
         TIntSweepConfig(n_train=4, few_shot_k=9)
     with pytest.raises(ValueError, match="sft_learning_rate must be a number > 0"):
         FinetuneConfig(sft_learning_rate=0)
+    with pytest.raises(ValueError, match="task_digits: 'mul=2-' must read TASK=LO-HI"):
+        TIntSweepConfig(tasks=["mul"], task_digits=["mul=2-"])
+    with pytest.raises(ValueError, match="task_digits: 'sub=2-3' .* for a task in tasks"):
+        TIntSweepConfig(tasks=["add"], task_digits=["sub=2-3"])
+    with pytest.raises(ValueError, match="min_digits \\(4\\) must be <= max_digits \\(2\\)"):
+        TIntSweepConfig(tasks=["add"], task_digits=["add=4-2"])
+    with pytest.raises(ValueError, match="match must be one of"):
+        TIntSweepConfig(match="answers")
+
+
+def test_task_digits_give_each_task_its_own_range():
+    config = TIntSweepConfig(tasks=["add", "mul"], min_digits=5, max_digits=8, task_digits=["mul=2-3"], n_train=40)
+    assert config.digit_ranges() == {
+        "add": {"min_digits": 5, "max_digits": 8},
+        "mul": {"min_digits": 2, "max_digits": 3},
+    }
+    cells = sweep_cells(config)
+    for cell in (cells[0], next(c for c in cells if c.task == "mul")):
+        train, test = cell_datasets(config, cell)
+        numbers = [p.split(" + " if cell.task == "add" else " * ") for p in list(train["prompt"]) + list(test["prompt"])]
+        lengths = {len(x.replace(" ", "")) for pair in numbers for x in pair}
+        assert lengths <= ({5, 6, 7, 8} if cell.task == "add" else {2, 3}) and len(lengths) > 1
+
+
+def test_matched_sweep_finds_each_noise_types_intensity_for_the_same_damage():
+    """match: the static and dynamic cells of a target do (about) that damage to their own training sets, at very
+    different nominal intensities; an unreachable target is a clear error naming the field."""
+    from rlnoise.tint.dataset import train_damage
+
+    config = TIntSweepConfig(tasks=["add"], min_digits=5, max_digits=6, n_train=2000, match="line_rate",
+                             match_targets=[0.2, 0.4])  # fmt: skip
+    cells = [c for c in sweep_cells(config) if c.noise != "none"]
+    assert [(c.noise, c.target) for c in cells] == [
+        ("static", 0.2),
+        ("static", 0.4),
+        ("dynamic", 0.2),
+        ("dynamic", 0.4),
+    ]
+    for cell in cells:
+        rate = train_damage(cell_datasets(config, cell)[0])["line_rate"]
+        assert rate == pytest.approx(cell.target, abs=0.03)  # calibrated on 1,000 problems, checked on 2,000 others
+    # equal line damage, unequal answers: static noise spares the answer line, dynamic noise propagates into it
+    static, dynamic = (train_damage(cell_datasets(config, c)[0]) for c in (cells[0], cells[2]))
+    assert static["wrong_answer_rate"] == 0 and dynamic["wrong_answer_rate"] > 0.1
+    with pytest.raises(ValueError, match="match_targets: static noise reaches wrong_answer_rate 0.000 at most"):
+        sweep_cells(TIntSweepConfig(tasks=["add"], match="wrong_answer_rate", match_targets=[0.2]))
 
 
 def test_tint_sweep_end_to_end_and_resume(tmp_path):

@@ -13,12 +13,14 @@ from rlnoise.core.config import (
     check_probability,
     check_seeds,
 )
-from rlnoise.tint.tasks import TASKS
+from rlnoise.tint.damage import RATES
+from rlnoise.tint.tasks import TASKS, check_digits
 
 NOISE_TYPES = ("static", "dynamic")
 
 
 METHODS = ("finetune", "few_shot")
+MATCHES = ("none", *RATES)
 
 
 @dataclass
@@ -50,6 +52,22 @@ class TIntSweepConfig(RunSettings):
     n_test: int = field(default=48, metadata={"help": "Clean test problems per task."})
     min_digits: int = field(default=2, metadata={"help": "Fewest digits per number."})
     max_digits: int = field(default=3, metadata={"help": "Most digits per number."})
+    task_digits: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Per-task digit ranges overriding min/max_digits, as TASK=LO-HI (e.g. mul=2-3)."},
+    )
+    match: str = field(
+        default="none",
+        metadata={
+            "help": "Compare noise types at equal measured damage: none (sweep the nominal intensities), or the "
+            "training-set rate to fix (digit_rate, line_rate, wrong_answer_rate); each noise type's intensity is "
+            "then found per target (match_targets) by bisection on a calibration set.",
+            "choices": MATCHES,
+        },
+    )
+    match_targets: list[float] = field(
+        default_factory=lambda: [0.1, 0.3], metadata={"help": "Damage rates to match (with match != none)."}
+    )
     few_shot_k: int = field(default=3, metadata={"help": "Exemplars per few-shot prompt (from the noisy train set)."})
     few_shot_model: str = field(
         default="", metadata={"help": "Model prompted few-shot; empty = the fine-tuned model's base (`model`)."}
@@ -68,7 +86,7 @@ class TIntSweepConfig(RunSettings):
     )
 
     def __post_init__(self):
-        check_lists(self)
+        check_lists(self, allow_empty=("task_digits",))
         check_seeds("seeds", self.seeds)
         for task in self.tasks:
             check_choice("tasks", task, TASKS)
@@ -80,12 +98,31 @@ class TIntSweepConfig(RunSettings):
             for value in getattr(self, name):
                 check_probability(name, value)
         check_probability("static_line_p", self.static_line_p)
+        check_choice("match", self.match, MATCHES)
+        for value in self.match_targets:
+            check_probability("match_targets", value)
+        self.digit_ranges()  # a malformed task_digits entry fails here, before any work
         for name in ("n_train", "n_test", "eval_batch_size"):
             check_positive(name, getattr(self, name), integer=True)
         check_positive("few_shot_k", self.few_shot_k, integer=True, allow_zero=True)
         check_positive("max_new_tokens", self.max_new_tokens, integer=True, allow_zero=True)
         if "few_shot" in self.methods and self.few_shot_k > self.n_train:
             raise ValueError(f"few_shot_k ({self.few_shot_k}) must be <= n_train ({self.n_train})")
+
+    def digit_ranges(self) -> dict[str, dict[str, int]]:
+        """Each task's ``min_digits`` / ``max_digits``: ``task_digits`` where it names the task, else the defaults."""
+        ranges = {task: {"min_digits": self.min_digits, "max_digits": self.max_digits} for task in self.tasks}
+        for entry in self.task_digits:
+            task, _, span = str(entry).partition("=")
+            low, dash, high = span.partition("-")
+            if task not in self.tasks or not low.isdigit() or not (high if dash else low).isdigit():
+                raise ValueError(
+                    f"task_digits: {entry!r} must read TASK=LO-HI (or TASK=N) for a task in tasks {self.tasks}, "
+                    "e.g. mul=2-3"
+                )
+            ranges[task] = {"min_digits": int(low), "max_digits": int(high or low)}
+            check_digits(**ranges[task])
+        return ranges
 
 
 @dataclass

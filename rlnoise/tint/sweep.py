@@ -24,6 +24,7 @@ from rlnoise.core.stats import (
 from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
 from rlnoise.tint.dataset import make_dataset, train_damage
 from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
+from rlnoise.tint.matching import matched_intensity
 from rlnoise.tint.noise import StaticNoise
 from rlnoise.tint.plots import plot_tint
 from rlnoise.tint.train import finetune
@@ -35,6 +36,7 @@ class Cell:
     noise: str  # "none", "static" or "dynamic"
     contamination: float
     intensity: float
+    target: float | None = None  # the matched damage rate this intensity was calibrated to (``match``)
 
     @property
     def id(self) -> str:
@@ -42,20 +44,31 @@ class Cell:
 
 
 def sweep_cells(config: TIntSweepConfig) -> list[Cell]:
-    """One clean cell per task, then every noise type x contamination x intensity (zeros collapse into clean)."""
+    """One clean cell per task, then every noise type x contamination x intensity (zeros collapse into clean). With
+    ``match``, the intensities are those that do each of ``match_targets``' damage (:mod:`rlnoise.tint.matching`)."""
     cells = []
+    digits = config.digit_ranges()
     for task in config.tasks:
         cells.append(Cell(task, "none", 0.0, 0.0))
         for kind in config.noise_types:
-            intensities = config.static_intensities if kind == "static" else config.dynamic_intensities
-            cells += [Cell(task, kind, c, p) for c in config.contaminations for p in intensities if c > 0 and p > 0]
+            for c in (c for c in config.contaminations if c > 0):
+                if config.match == "none":
+                    intensities = config.static_intensities if kind == "static" else config.dynamic_intensities
+                    cells += [Cell(task, kind, c, p) for p in intensities if p > 0]
+                    continue
+                settings = dict(task=task, contamination=c, digits=digits[task], seed=config.seed)
+                if kind == "static":
+                    settings["line_p"] = config.static_line_p
+                for target in (t for t in config.match_targets if t > 0):
+                    p = matched_intensity(kind, config.match, target, **settings)
+                    cells.append(Cell(task, kind, c, p, target))
     return list(dict.fromkeys(cells))
 
 
 def cell_datasets(config: TIntSweepConfig, cell: Cell, replicate: int = 0):
     """(noisy train set, clean test set) of a cell and replicate seed; train problems avoid the test problems,
     which every replicate shares."""
-    digits = {"min_digits": config.min_digits, "max_digits": config.max_digits}
+    digits = config.digit_ranges()[cell.task]
     test = make_dataset(cell.task, config.n_test, seed=config.seed + 10_000, **digits)
     noise = {}
     if cell.noise == "static":
@@ -87,6 +100,7 @@ TINT_AXES = (
     "contaminations",
     "static_intensities",
     "dynamic_intensities",
+    "match_targets",
     "methods",
     "seeds",
 )
@@ -140,6 +154,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 "noise": cell.noise,
                 "contamination": cell.contamination,
                 "intensity": cell.intensity,
+                "match_target": cell.target,
                 **metrics,
                 "train_noised": sum(train["noised"]) / len(train),
                 "train_changed": sum(train["changed"]) / len(train),
