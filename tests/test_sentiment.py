@@ -100,7 +100,8 @@ def test_multiemo_downloads_english_sentences_checks_the_hash_and_loads_balanced
     with pytest.raises(FileNotFoundError, match="make multiemo"):
         sentiment_rows("multiemo_hotels")
     hotels = [("Great room.", "positive"), ("Dirty bath.", "negative"), ("It has a lift.", "neutral"),
-              ("Nice staff, bad food.", "ambivalent"), ("Lovely view.", "positive"), ("Great room.", "positive")]  # fmt: skip
+              ("Nice staff, bad food.", "ambivalent"), ("Lovely view.", "positive"),
+              ("Great room.", "positive")]  # fmt: skip
     url, sha = _release(tmp_path, {"hotels": hotels, "medicine": [("Kind doctor.", "positive")]})
     with pytest.raises(ValueError, match="not the published"):
         download_multiemo(url, "0" * 64)

@@ -108,7 +108,8 @@ def test_task_digits_give_each_task_its_own_range():
     cells = sweep_cells(config)
     for cell in (cells[0], next(c for c in cells if c.task == "mul")):
         train, test = cell_datasets(config, cell)
-        numbers = [p.split(" + " if cell.task == "add" else " * ") for p in list(train["prompt"]) + list(test["prompt"])]
+        prompts = list(train["prompt"]) + list(test["prompt"])
+        numbers = [p.split(" + " if cell.task == "add" else " * ") for p in prompts]
         lengths = {len(x.replace(" ", "")) for pair in numbers for x in pair}
         assert lengths <= ({5, 6, 7, 8} if cell.task == "add" else {2, 3}) and len(lengths) > 1
 

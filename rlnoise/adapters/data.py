@@ -14,7 +14,7 @@ its second task:
 | ``rt->amazon`` | Rotten Tomatoes snippets | Amazon review snippets | movie reviews -> product reviews |
 | ``amazon->rt`` | Amazon review snippets | Rotten Tomatoes snippets | the reverse |
 | ``rt->nyt`` | Rotten Tomatoes snippets | NYT editorial snippets | movie reviews -> opinion pieces |
-| ``hotels->medicine`` | MultiEmo hotel review sentences | MultiEmo medical review sentences | after ``make multiemo`` |
+| ``hotels->medicine`` | MultiEmo hotel sentences | MultiEmo medical sentences | after ``make multiemo`` |
 
 The sentiment pairs (:mod:`rlnoise.core.sentiment`) are single texts: they need feature mode ``text``.
 
