@@ -243,7 +243,8 @@ def test_dynamic_noise_terminates_and_is_deterministic():
 def test_dataset_columns_determinism_and_clean_answers(tmp_path, monkeypatch):
     monkeypatch.setenv("RLNOISE_CACHE", str(tmp_path))
     ds = make_dataset("add", 50, min_digits=2, max_digits=4, seed=1)
-    assert ds.column_names == ["prompt", "completion", "answer", "true_answer", "noised", "noise", "changed"]
+    assert ds.column_names == ["prompt", "completion", "answer", "true_answer", "noised", "noise", "changed",
+                               "digits", "changed_digits", "lines", "changed_lines"]  # fmt: skip
     assert ds["answer"] == ds["true_answer"] and not any(ds["noised"])
     assert make_dataset("add", 50, min_digits=2, max_digits=4, seed=1)["completion"] == ds["completion"]
     assert generate_rows("add", 50, min_digits=2, max_digits=4, seed=2)["prompt"] != ds["prompt"]

@@ -15,6 +15,7 @@ from rlnoise.core.config import (
 )
 from rlnoise.tint.damage import RATES
 from rlnoise.tint.tasks import TASKS, check_digits
+from rlnoise.tint.trace import SEMANTICS
 
 NOISE_TYPES = ("static", "dynamic")
 
@@ -55,6 +56,15 @@ class TIntSweepConfig(RunSettings):
     task_digits: list[str] = field(
         default_factory=list,
         metadata={"help": "Per-task digit ranges overriding min/max_digits, as TASK=LO-HI (e.g. mul=2-3)."},
+    )
+    noise_semantics: str = field(
+        default="clean",
+        metadata={
+            "help": "clean: rlnoise's noise (static spares the answer line, replacement digits always differ; "
+            "dynamic corrupts step results only). reference: Dahoas/transformer_arithmetic's (static reaches the "
+            "answer line, draws 0-9; dynamic corrupts every constructed integer, operands included, draws 0-8).",
+            "choices": SEMANTICS,
+        },
     )
     match: str = field(
         default="none",
@@ -99,6 +109,7 @@ class TIntSweepConfig(RunSettings):
                 check_probability(name, value)
         check_probability("static_line_p", self.static_line_p)
         check_choice("match", self.match, MATCHES)
+        check_choice("noise_semantics", self.noise_semantics, SEMANTICS)
         for value in self.match_targets:
             check_probability("match_targets", value)
         self.digit_ranges()  # a malformed task_digits entry fails here, before any work

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from datasets import Dataset, load_from_disk
 
-from rlnoise.core.config import check_positive, check_probability
+from rlnoise.core.config import check_choice, check_positive, check_probability
 from rlnoise.core.stages import cached_stage
 from rlnoise.tint.damage import Damage, damage_rates, trace_damage
 from rlnoise.tint.noise import StaticNoise, add_static_noise
 from rlnoise.tint.tasks import check_digits, format_answer, run_task, sample_args, task_spec
+from rlnoise.tint.trace import SEMANTICS
 
 DAMAGE_COLUMNS = ("digits", "changed_digits", "lines", "changed_lines")
 COLUMNS = ("prompt", "completion", "answer", "true_answer", "noised", "noise", "changed", *DAMAGE_COLUMNS)
@@ -36,16 +37,17 @@ def _static(static) -> StaticNoise | None:
     raise ValueError(f"static must be a StaticNoise, a dict of its fields or None, got {static!r}")
 
 
-def noise_label(static: StaticNoise | None, dynamic: float) -> str:
+def noise_label(static: StaticNoise | None, dynamic: float, semantics: str = "clean") -> str:
     parts = []
     if static is not None and (static.digit_p or static.line_p):
         parts.append(
             f"static(digit_p={static.digit_p:g},line_p={static.line_p:g}"
             + (",touch_answer" if static.touch_answer else "")
+            + (",reference" if static.semantics == "reference" else "")
             + ")"
         )
     if dynamic:
-        parts.append(f"dynamic(p={dynamic:g})")
+        parts.append(f"dynamic(p={dynamic:g}" + (",reference" if semantics == "reference" else "") + ")")
     return "+".join(parts) or "none"
 
 
@@ -60,16 +62,18 @@ def generate_rows(
     contamination: float = 0.0,
     seed: int = 0,
     exclude_prompts: Iterable[str] = (),
+    semantics: str = "clean",
 ) -> dict[str, list]:
     """The columns of ``make_dataset`` as lists, uncached (see there for the arguments)."""
     task_spec(task)
+    check_choice("noise_semantics", semantics, SEMANTICS)
     check_positive("n", n, integer=True)
     check_digits(min_digits, max_digits)
     static = _static(static)
     check_probability("dynamic", dynamic)
     check_probability("contamination", contamination)
     exclude = set(exclude_prompts)
-    label = noise_label(static, dynamic)
+    label = noise_label(static, dynamic, semantics)
     rng = random.Random(seed)
     rows = {name: [] for name in COLUMNS}
     attempts = 0
@@ -86,7 +90,13 @@ def generate_rows(
         clean = run_task(task, args)
         if clean.prompt in exclude:
             continue
-        trace = run_task(task, args, dynamic_noise=dynamic, seed=noise_seed) if noised and dynamic else clean
+        trace = clean
+        if noised and dynamic:
+            trace = run_task(task, args, dynamic_noise=dynamic, seed=noise_seed, semantics=semantics)
+            if trace.args != clean.args:  # reference noise corrupted the operands: the prompt shows that problem
+                clean = run_task(task, trace.args)
+                if clean.prompt in exclude:
+                    continue
         completion = trace.completion
         if noised and static is not None:
             completion = add_static_noise(
@@ -95,6 +105,7 @@ def generate_rows(
                 line_p=static.line_p,
                 seed=noise_seed + 1,
                 touch_answer=static.touch_answer,
+                semantics=static.semantics,
             )
         rows["prompt"].append(clean.prompt)
         rows["completion"].append(completion)
@@ -122,6 +133,7 @@ def make_dataset(
     contamination: float = 0.0,
     seed: int = 0,
     exclude_prompts: Iterable[str] = (),
+    semantics: str = "clean",
 ) -> Dataset:
     """A TInt training or test set, deterministic by seed and cached by its arguments.
 
@@ -133,6 +145,8 @@ def make_dataset(
         dynamic: per-digit corruption probability during the computation, for noised samples.
         contamination: probability that a sample is noised, decided per sample. Test sets use 0.
         seed: sampling and noise seed.
+        semantics: dynamic noise's semantics, ``clean`` or ``reference`` (``rlnoise.tint.trace``); static noise
+            carries its own (``StaticNoise.semantics``).
         exclude_prompts: prompts never to include (e.g. the test set's).
 
     Returns:
@@ -149,6 +163,7 @@ def make_dataset(
         contamination=contamination,
         seed=seed,
         exclude_prompts=sorted(set(exclude_prompts)),
+        semantics=semantics,
     )
     config = {"task": task, "n": n, **settings, "version": 2}  # 2: damage columns
 

@@ -12,9 +12,12 @@ STEPS = 14  # bisection steps: the intensity to within 1e-4
 
 
 def damage_at(kind: str, intensity: float, rate: str, *, task: str, contamination: float, digits: dict, seed: int,
-              line_p: float = 0.0) -> float:  # fmt: skip
+              line_p: float = 0.0, semantics: str = "clean") -> float:  # fmt: skip
     """The measured ``rate`` of a calibration set of ``task`` under ``kind`` noise at ``intensity``."""
-    noise = {"static": {"digit_p": intensity, "line_p": line_p}} if kind == "static" else {"dynamic": intensity}
+    if kind == "static":
+        noise = {"static": {"digit_p": intensity, "line_p": line_p, "semantics": semantics}}
+    else:
+        noise = {"dynamic": intensity, "semantics": semantics}
     rows = generate_rows(task, CALIBRATION_SAMPLES, **digits, contamination=contamination, seed=seed, **noise)
     return train_damage(rows)[rate]
 

@@ -67,13 +67,13 @@ def _columns_add(t: Tracer, x: int, y: int) -> int:
     nx, ny = len(xs), len(ys)
     carry, digits = 0, []
     for i in range(max(nx, ny)):
-        dx = xs[i] if i < nx else "0"
-        dy = ys[i] if i < ny else "0"
-        v = t.value(int(dx) + int(dy) + carry)
-        t.emit(f"{dx} + {dy} + {fmt(carry)} = {fmt(v)}")
-        digits.append(v % 10)
-        carry = v // 10
-    return _assemble(digits, carry)
+        dx = t.rebuilt(int(xs[i])) if i < nx else 0
+        dy = t.rebuilt(int(ys[i])) if i < ny else 0
+        v = t.value(dx + dy + carry)
+        t.emit(f"{fmt(dx)} + {fmt(dy)} + {fmt(carry)} = {fmt(v)}")
+        digits.append(t.rebuilt(v % 10))
+        carry = t.rebuilt(v // 10)
+    return t.rebuilt(_assemble(digits, carry))
 
 
 def _columns_add_clean(t: Tracer, x: int, y: int) -> int:
@@ -95,19 +95,20 @@ def _columns_sub(t: Tracer, x: int, y: int) -> int:
     xs, ys = str(x)[::-1], str(y)[::-1]
     ny = len(ys)
     borrow, digits = 0, []
-    for i, dx in enumerate(xs):
-        dy = ys[i] if i < ny else "0"
-        need = int(dx) - int(dy) - borrow
+    for i, x_digit in enumerate(xs):
+        dx = t.rebuilt(int(x_digit))
+        dy = t.rebuilt(int(ys[i])) if i < ny else 0
+        need = dx - dy - borrow
         if need < 0:
             v = t.value(need + 10)
-            t.emit(f"1 {dx} - {dy} - {borrow} = {fmt(v)}")
+            t.emit(f"1 {fmt(dx)} - {fmt(dy)} - {borrow} = {fmt(v)}")
             borrow = 1
         else:
             v = t.value(need)
-            t.emit(f"{dx} - {dy} - {borrow} = {fmt(v)}")
+            t.emit(f"{fmt(dx)} - {fmt(dy)} - {borrow} = {fmt(v)}")
             borrow = 0
-        digits.append(v % 10)
-    return _assemble(digits, 0)
+        digits.append(t.rebuilt(v % 10))
+    return t.rebuilt(_assemble(digits, 0))
 
 
 def _signed_add(t: Tracer, a: int, b: int) -> int:
@@ -127,7 +128,7 @@ def add(t: Tracer, a: int, b: int) -> int:
         return a + b
     if vis is CALL:
         return _call(t, "add", a, b, a + b)
-    r = _signed_add(t, a, b)
+    r = t.rebuilt(_signed_add(t, a, b))
     t.emit(f"{fmt(a)} + {fmt(b)} = {fmt(r)}")
     return r
 
@@ -138,7 +139,7 @@ def sub(t: Tracer, a: int, b: int) -> int:
         return a - b
     if vis is CALL:
         return _call(t, "sub", a, b, a - b)
-    r = _signed_add(t, a, -b)
+    r = t.rebuilt(_signed_add(t, a, -b))
     t.emit(f"{fmt(a)} - {fmt(b)} = {fmt(r)}")
     return r
 
@@ -158,12 +159,13 @@ def mul(t: Tracer, a: int, b: int) -> int:
             t.emit(f"{fmt(x)} * 0 = 0")
         else:
             carry, digits = 0, []
-            for dx in reversed(str(x)):
-                v = t.value(int(dx) * d + carry)
-                t.emit(f"{dx} * {d} + {fmt(carry)} = {fmt(v)}")
-                digits.append(v % 10)
-                carry = v // 10
-            partial = _assemble(digits, carry)
+            for x_digit in reversed(str(x)):
+                dx = t.rebuilt(int(x_digit))
+                v = t.value(dx * d + carry)
+                t.emit(f"{fmt(dx)} * {d} + {fmt(carry)} = {fmt(v)}")
+                digits.append(t.rebuilt(v % 10))
+                carry = t.rebuilt(v // 10)
+            partial = t.rebuilt(_assemble(digits, carry))
             t.emit(f"{fmt(x)} * {d} = {fmt(partial)}")
         shifted = partial * 10**shift  # writing zeros after a partial product is not a computation
         if shift == 0:
@@ -171,7 +173,7 @@ def mul(t: Tracer, a: int, b: int) -> int:
         else:
             with _inner(t):
                 acc = add(t, acc, shifted)
-    r = -acc if (a < 0) != (b < 0) else acc
+    r = t.rebuilt(-acc if (a < 0) != (b < 0) else acc)
     t.emit(f"{fmt(a)} * {fmt(b)} = {fmt(r)}")
     return r
 

@@ -56,7 +56,9 @@ def sweep_cells(config: TIntSweepConfig) -> list[Cell]:
                     intensities = config.static_intensities if kind == "static" else config.dynamic_intensities
                     cells += [Cell(task, kind, c, p) for p in intensities if p > 0]
                     continue
-                settings = dict(task=task, contamination=c, digits=digits[task], seed=config.seed)
+                settings = dict(
+                    task=task, contamination=c, digits=digits[task], seed=config.seed, semantics=config.noise_semantics
+                )
                 if kind == "static":
                     settings["line_p"] = config.static_line_p
                 for target in (t for t in config.match_targets if t > 0):
@@ -72,9 +74,9 @@ def cell_datasets(config: TIntSweepConfig, cell: Cell, replicate: int = 0):
     test = make_dataset(cell.task, config.n_test, seed=config.seed + 10_000, **digits)
     noise = {}
     if cell.noise == "static":
-        noise = {"static": StaticNoise(cell.intensity, config.static_line_p)}
+        noise = {"static": StaticNoise(cell.intensity, config.static_line_p, semantics=config.noise_semantics)}
     elif cell.noise == "dynamic":
-        noise = {"dynamic": cell.intensity}
+        noise = {"dynamic": cell.intensity, "semantics": config.noise_semantics}
     train = make_dataset(
         cell.task,
         config.n_train,

@@ -26,6 +26,8 @@ class Trace:
         answer: the int (or list of ints) on the last line; under dynamic noise it may differ from ``true_answer``.
         true_answer: the exact result.
         corrupted: how many written values dynamic noise changed.
+        args: the arguments the computation ran on (reference dynamic noise corrupts the operands too; the
+            prompt shows them as corrupted, and ``true_answer`` is their exact result).
     """
 
     prompt: str
@@ -33,6 +35,7 @@ class Trace:
     answer: int | list[int]
     true_answer: int | list[int]
     corrupted: int = 0
+    args: tuple = ()
 
     @property
     def answer_line(self) -> str:
@@ -55,32 +58,40 @@ def _plain(result) -> int | list[int]:
 def trace_function(
     fn: Callable,
     *args,
-    prompt: str | None = None,
+    prompt: str | Callable[..., str] | None = None,
     dynamic_noise: float = 0.0,
     seed: int | None = None,
     visibility: dict | None = None,
     inner_visibility: dict | None = None,
     max_lines: int = 10_000,
+    semantics: str = "clean",
 ) -> Trace:
     """Run ``fn`` on TInt arguments (ints and lists of ints are wrapped) and return its trace.
 
-    The true answer comes from running ``fn`` again without noise and without recording.
+    ``prompt``: a string, or a function of the arguments (called on them as the computation receives them). The
+    true answer comes from running ``fn`` again without noise and without recording. ``semantics``: ``clean`` or
+    ``reference`` dynamic noise (``rlnoise.tint.trace``); the reference corrupts the operands as well.
     """
 
     def wrap(a):
         return [TInt(v) for v in a] if isinstance(a, list | tuple) else TInt(a)
 
-    tracer = Tracer(visibility, dynamic_noise, seed, max_lines, inner_visibility)
+    tracer = Tracer(visibility, dynamic_noise, seed, max_lines, inner_visibility, semantics=semantics)
+    if tracer.reference and tracer.p:
+        args = tuple([tracer.value(v) for v in a] if isinstance(a, list | tuple) else tracer.value(a) for a in args)
+        tracer.corrupted = 0  # a corrupted operand changes the problem, not its trace
     with tracing(tracer):
         answer = _plain(fn(*map(wrap, args)))
     true_answer = answer if tracer.corrupted == 0 else _plain(fn(*map(wrap, args)))
-    if prompt is None:
+    if callable(prompt):
+        prompt = prompt(*args)
+    elif prompt is None:
         prompt = (
             f"{getattr(fn, '__name__', 'f')}("
             + ", ".join(fmt_list(a) if isinstance(a, list | tuple) else fmt(a) for a in args)
             + ")"
         )
-    return Trace(prompt, tracer.lines, answer, true_answer, tracer.corrupted)
+    return Trace(prompt, tracer.lines, answer, true_answer, tracer.corrupted, args)
 
 
 def _number(rng: random.Random, digits: int) -> int:
@@ -164,7 +175,13 @@ def sample_args(task: str, rng: random.Random, min_digits: int, max_digits: int)
 
 
 def run_task(
-    task: str, args, *, dynamic_noise: float = 0.0, seed: int | None = None, visibility: dict | None = None
+    task: str,
+    args,
+    *,
+    dynamic_noise: float = 0.0,
+    seed: int | None = None,
+    visibility: dict | None = None,
+    semantics: str = "clean",
 ) -> Trace:
     """Trace ``task`` on ``args`` (a tuple of ints, or of one list for list tasks).
 
@@ -174,6 +191,7 @@ def run_task(
         dynamic_noise: per-digit corruption probability of each new value written during the computation.
         seed: seed of the dynamic noise.
         visibility: per-operation visibility overrides (on top of the task's own).
+        semantics: ``clean`` or ``reference`` dynamic noise (see ``rlnoise.tint.trace``).
 
     Returns:
         A ``Trace``; without noise ``.answer == .true_answer``.
@@ -183,10 +201,11 @@ def run_task(
     return trace_function(
         spec.fn,
         *args,
-        prompt=spec.prompt(*args),
+        prompt=spec.prompt,
         dynamic_noise=dynamic_noise,
         seed=seed,
         visibility={**spec.visibility, **(visibility or {})},
+        semantics=semantics,
     )
 
 

@@ -10,7 +10,10 @@ negatives ``- 1 2``); lists as ``[5 2, 3, 1 7]``. Three kinds of step line exist
 The final answer stands alone on the last line. Each operation has a ``Visibility``: ``full`` writes its digit-level
 steps, ``call`` one ``call(...)`` line, ``invisible`` nothing. Under dynamic noise every new value written in the
 trace has each of its digits replaced, with probability ``p``, by a different digit before it is written and used,
-so an error propagates into every later step that reads it.
+so an error propagates into every later step that reads it. ``semantics="reference"`` reproduces
+Dahoas/transformer_arithmetic's dynamic noise instead: every integer the computation constructs (operands, operand
+digits, carries, assembled results, step results) is corrupted, each digit of a nonzero value replaced with
+probability ``p`` by a draw from 0-8 (9 is never drawn; the draw may equal the digit).
 
 The recorder is explicit (operations call ``emit``), not ``sys.settrace``: that is what makes generation fast.
 """
@@ -20,6 +23,8 @@ from __future__ import annotations
 import random
 from contextvars import ContextVar
 from enum import Enum
+
+SEMANTICS = ("clean", "reference")  # dynamic noise: rlnoise's, or Dahoas/transformer_arithmetic's
 
 
 class Visibility(str, Enum):
@@ -84,6 +89,7 @@ class Tracer:
         max_lines: int = 10_000,
         inner_visibility: dict | None = None,
         record: bool = True,
+        semantics: str = "clean",
     ):
         self.levels = [
             _visibility_map("visibility", DEFAULT_VISIBILITY, visibility),
@@ -91,7 +97,10 @@ class Tracer:
         ]
         if not 0.0 <= dynamic_noise <= 1.0:
             raise ValueError(f"dynamic_noise must be a probability in [0, 1], got {dynamic_noise!r}")
+        if semantics not in SEMANTICS:
+            raise ValueError(f"noise_semantics must be one of {list(SEMANTICS)}, got {semantics!r}")
         self.p = float(dynamic_noise)
+        self.reference = semantics == "reference"
         self.rng = random.Random(seed) if self.p > 0 else None  # seeding costs more than a clean trace
         self.max_lines = max_lines
         self.record = record
@@ -114,16 +123,27 @@ class Tracer:
         self.lines += lines
 
     def value(self, n: int) -> int:
-        """A new value about to be written in the trace: under dynamic noise, each digit may be corrupted."""
-        if self.p == 0.0:
+        """A new value about to be written in the trace: under dynamic noise, each digit may be corrupted (clean
+        semantics: to one of the nine other digits; reference: to a draw from 0-8, which may be the same digit,
+        and zero is never corrupted)."""
+        if self.p == 0.0 or (self.reference and n == 0):
             return n
         digits = str(abs(n))
         rng, p = self.rng, self.p
-        out = [str((int(d) + rng.randrange(1, 10)) % 10) if rng.random() < p else d for d in digits]
+        if self.reference:
+            out = [str(rng.randrange(9)) if rng.random() < p else d for d in digits]
+        else:
+            out = [str((int(d) + rng.randrange(1, 10)) % 10) if rng.random() < p else d for d in digits]
         corrupted = int("".join(out))
         if corrupted != abs(n):
             self.corrupted += 1
         return -corrupted if n < 0 else corrupted
+
+    def rebuilt(self, n: int) -> int:
+        """A value the computation constructs without writing it as a step result (an operand digit, a carry, an
+        assembled result): the reference corrupts every constructed integer, so it passes through ``value`` there;
+        clean semantics corrupt only step results, so it is returned as is."""
+        return self.value(n) if self.reference else n
 
     def visibility(self, op: str) -> Visibility:
         """How ``op`` is shown at the current nesting depth."""
