@@ -152,6 +152,7 @@ def test_check_parses_and_rejects():
     assert step_consistent("[3, 1 7]") is None and step_consistent("hello") is None
     assert parse_answer("[3, 1 7]") == [3, 17] and parse_answer("- 4 2") == -42 and parse_answer("4x") is None
     assert parse_number("1 0 2") == 102
+    assert evaluate_expression("0 0 9 + 1") == 10 and step_consistent("0 9 + 1 = 1 0")  # model output: leading zeros
 
 
 # --- static noise ---------------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_finetune_lowers_the_loss_on_traces(tmp_path, monkeypatch):
     train = make_dataset("add", 16, min_digits=1, max_digits=1, seed=0)
     config = FinetuneConfig(model="tiny-llama", sft_learning_rate=3e-3, sft_epochs=2, sft_batch_size=4, max_length=64)
     model, _, log = finetune(train, config, tmp_path / "out")
-    losses = [row["loss"] for row in log]
+    losses = [row["loss"] for row in log["loss"]]
     assert len(losses) == 4 and losses[-1] < losses[0] - 0.5  # from ~10.8 (uniform over 49k tokens)
 
 
@@ -213,3 +213,27 @@ def test_tint_claims_compare_each_noisy_cell_with_its_clean_cell():
     claims = tint_claims(rows)
     assert [c.verdict for c in claims] == ["holds", "unresolved"]  # the "x" method has no clean cell: no claim
     assert claims[0].interval.estimate == pytest.approx(0.45) and "static noise, intensity 0.7" in claims[0].statement
+
+
+def test_converge_trains_the_clean_cell_to_target_and_gives_noisy_cells_its_steps(tmp_path):
+    """converge: the clean cell trains until held-out exact match reaches the target or the step cap (checked every
+    converge_every steps, recorded); each noisy cell then trains exactly the clean cell's steps; every fine-tuned
+    row records its loss curve. A resumed sweep reads the clean cell's steps from its row."""
+    flags = ("--converge", "0.99", "--converge_max_steps", "6", "--converge_every", "3", "--methods", "finetune",
+             "--converge_problems", "4")  # fmt: skip
+    proc = run_recipe(*TINY, tmp_path, *flags)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "tint" / "tint_tiny"
+    rows = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
+    clean = next(r for r in rows if r["noise"] == "none")
+    assert clean["converged"] is False and clean["steps"] == 6  # a tiny random model never reaches 0.99
+    assert [step for step, _ in clean["convergence_checks"]] == [3, 6]
+    for r in rows:
+        assert r["steps"] == 6 and r["loss_curve"] and r["loss_curve"][0][0] <= r["loss_curve"][-1][0] <= 6
+        assert (r["converged"] is None) == (r["noise"] != "none")
+    lines = (out / "cells.jsonl").read_text().splitlines()  # drop a noisy cell; the rerun trains it 6 steps again
+    (out / "cells.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    again = run_recipe(*TINY, tmp_path, *flags)
+    assert again.returncode == 0, again.stderr[-3000:]
+    redone = json.loads((out / "cells.jsonl").read_text().splitlines()[-1])
+    assert redone["steps"] == 6 and redone["cell"] == json.loads(lines[-1])["cell"]

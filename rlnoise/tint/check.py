@@ -48,7 +48,7 @@ def evaluate_expression(text: str) -> int | None:
             expect_operand = False
             continue
         if digits:
-            out.append("".join(digits))
+            out.append(str(int("".join(digits))))  # a model may write leading zeros; Python literals may not
             digits = []
         if token == "-" and expect_operand:
             out.append("-")  # unary minus
@@ -58,7 +58,7 @@ def evaluate_expression(text: str) -> int | None:
         else:
             return None
     if digits:
-        out.append("".join(digits))
+        out.append(str(int("".join(digits))))
     if expect_operand:
         return None
     try:  # only ints and + - * // % reach eval, by construction above

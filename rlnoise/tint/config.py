@@ -66,6 +66,17 @@ class TIntSweepConfig(RunSettings):
             "choices": SEMANTICS,
         },
     )
+    converge: float = field(
+        default=0.0,
+        metadata={
+            "help": "Train each task's clean cell until its exact match on converge_problems held-out clean problems "
+            "reaches this (e.g. 0.95), checked every converge_every steps (at most converge_max_steps); every noisy "
+            "cell of the task then trains the same number of steps. 0: every cell trains sft_epochs epochs."
+        },
+    )
+    converge_every: int = field(default=100, metadata={"help": "Steps between convergence checks."})
+    converge_max_steps: int = field(default=3000, metadata={"help": "Step cap of the clean cell's training."})
+    converge_problems: int = field(default=50, metadata={"help": "Held-out clean problems of the check."})
     match: str = field(
         default="none",
         metadata={
@@ -110,6 +121,9 @@ class TIntSweepConfig(RunSettings):
         check_probability("static_line_p", self.static_line_p)
         check_choice("match", self.match, MATCHES)
         check_choice("noise_semantics", self.noise_semantics, SEMANTICS)
+        check_probability("converge", self.converge)
+        for name in ("converge_every", "converge_max_steps", "converge_problems"):
+            check_positive(name, getattr(self, name), integer=True)
         for value in self.match_targets:
             check_probability("match_targets", value)
         self.digit_ranges()  # a malformed task_digits entry fails here, before any work

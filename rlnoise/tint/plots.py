@@ -6,9 +6,17 @@ from pathlib import Path
 
 from rlnoise.core.figures import plt, save_figure
 
+X_AXES = {  # match -> (row field, axis label): matched sweeps are drawn against the damage they fixed
+    "none": ("intensity", "noise intensity (per-digit probability)"),
+    "digit_rate": ("train_digit_rate", "share of training-trace digits changed"),
+    "line_rate": ("train_line_rate", "share of training-trace lines changed"),
+    "wrong_answer_rate": ("train_answer_wrong", "share of training answers wrong"),
+}
+
 
 def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
-    """TInt sweep: exact match on the clean test set vs noise intensity, one row per task and one column per
+    """TInt sweep: exact match on the clean test set vs noise intensity (matched sweeps: vs the measured damage
+    they fixed), one row per task and one column per
     method (fine-tuned, few-shot prompted); a line per noise type (colour) and contamination (style), all starting
     from the clean cell at intensity 0; faint lines are step accuracy.
 
@@ -17,6 +25,8 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
         out_dir: folder for ``tint.png`` / ``.svg``.
     """
     rows = results["cells"]
+    match = results.get("match", "none")
+    x_key, x_label = X_AXES[match]
     tasks = sorted({r["task"] for r in rows})
     methods = [m for m in ("finetune", "few_shot") if any(r["method"] == m for r in rows)]
     contaminations = sorted({r["contamination"] for r in rows if r["noise"] != "none"})
@@ -33,12 +43,12 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
                 for c in contaminations:
                     line = sorted(
                         (r for r in cells if r["noise"] == kind and r["contamination"] == c),
-                        key=lambda r: r["intensity"],
+                        key=lambda r: r[x_key],
                     )
                     if not line:
                         continue
                     line = clean + line
-                    xs = [r["intensity"] for r in line]
+                    xs = [r[x_key] for r in line]
                     style = styles[contaminations.index(c) % len(styles)]
                     ax.plot(
                         xs,
@@ -54,7 +64,7 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
                         high = [r["exact_match_interval"]["high"] - r["exact_match"] for r in line]
                         ax.errorbar(xs, [r["exact_match"] for r in line], yerr=[low, high], fmt="none", color=f"C{k}")
             ax.set_title(f"{task} | {method.replace('_', '-')}", fontsize=10)
-            ax.set_xlabel("noise intensity (per-digit probability)")
+            ax.set_xlabel(x_label)
             if j == 0:
                 ax.set_ylabel("exact match (clean test)")
             ax.set_ylim(-0.02, 1.02)

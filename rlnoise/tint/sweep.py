@@ -27,7 +27,7 @@ from rlnoise.tint.evaluate import draw_exemplars, evaluate_model
 from rlnoise.tint.matching import matched_intensity
 from rlnoise.tint.noise import StaticNoise
 from rlnoise.tint.plots import plot_tint
-from rlnoise.tint.train import finetune
+from rlnoise.tint.train import StopAtExactMatch, finetune
 
 
 @dataclass(frozen=True)
@@ -77,16 +77,65 @@ def cell_datasets(config: TIntSweepConfig, cell: Cell, replicate: int = 0):
         noise = {"static": StaticNoise(cell.intensity, config.static_line_p, semantics=config.noise_semantics)}
     elif cell.noise == "dynamic":
         noise = {"dynamic": cell.intensity, "semantics": config.noise_semantics}
+    excluded = list(test["prompt"])
+    if config.converge:  # the convergence check's problems are held out of training too
+        excluded += held_out_set(config, cell.task, test)["prompt"]
     train = make_dataset(
         cell.task,
         config.n_train,
         seed=config.seed + replicate,
         contamination=cell.contamination,
-        exclude_prompts=test["prompt"],
+        exclude_prompts=excluded,
         **digits,
         **noise,
     )
     return train, test
+
+
+def train_cell(config: TIntSweepConfig, finetune_config: FinetuneConfig, cell: Cell, replicate: int, train, test,
+               budgets: dict) -> tuple:  # fmt: skip
+    """Fine-tune one cell: ``sft_epochs`` epochs, or with ``converge`` the clean cell until it reaches the target
+    exact match on held-out clean problems (its step count goes into ``budgets``) and a noisy cell for the steps
+    its task's clean cell took. Returns (model, tokenizer, training record)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        if not config.converge:
+            return finetune(train, finetune_config, scratch)
+        if cell.noise != "none":
+            model, tokenizer, log = finetune(train, finetune_config, scratch, max_steps=budgets[cell.task, replicate])
+            return model, tokenizer, log
+        check = convergence_check(config, cell.task, test)
+        model, tokenizer, log = finetune(train, finetune_config, scratch, max_steps=config.converge_max_steps,
+                                         until=check)  # fmt: skip
+    budgets[cell.task, replicate] = log["steps"]
+    converged = any(em >= config.converge for _, em in check.checks)
+    return model, tokenizer, dict(log, converged=converged, checks=check.checks)
+
+
+def convergence_check(config: TIntSweepConfig, task: str, test) -> StopAtExactMatch:
+    """Exact match on ``converge_problems`` clean problems outside the test set, every ``converge_every`` steps."""
+    held_out = held_out_set(config, task, test)
+
+    def score(model, tokenizer) -> float:
+        budget = generation_budget(config, tokenizer, held_out)
+        metrics, _ = evaluate_model(model, tokenizer, held_out, max_new_tokens=budget,
+                                    batch_size=config.eval_batch_size, desc=None)  # fmt: skip
+        return metrics["exact_match"]
+
+    return StopAtExactMatch(score, config.converge, config.converge_every)
+
+
+def held_out_set(config: TIntSweepConfig, task: str, test):
+    """The clean problems of the convergence check: outside the test set, and kept out of every training set."""
+    digits = config.digit_ranges()[task]
+    return make_dataset(
+        task, config.converge_problems, seed=config.seed + 20_000, exclude_prompts=test["prompt"], **digits
+    )
+
+
+def loss_curve(rows: list[dict], points: int = 100) -> list[list[float]]:
+    """``[step, loss]`` pairs of a training log, thinned to at most ``points``."""
+    stride = max(1, -(-len(rows) // points))
+    return [[row["step"], round(row["loss"], 5)] for row in rows[::stride]]
 
 
 def generation_budget(config: TIntSweepConfig, tokenizer, test) -> int:
@@ -116,6 +165,8 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
     # replicate 0 keeps the keys of a sweep without replicates, so its finished cells stay valid
     keys = {(c, r, m): log.key(c.id, m, *([r] if r else [])) for c, r in jobs for m in config.methods}
     base = {}  # the prompted model, loaded once
+    # converge: the steps each (task, replicate)'s clean cell needed, which its noisy cells then train
+    budgets = {(r["task"], r.get("seed", 0)): r["steps"] for r in done.values() if r.get("converged") is not None}
     for number, (cell, replicate) in enumerate(jobs, 1):
         name = f"[{number}/{len(jobs)}] {cell.id}" + (f" (seed {replicate})" if len(config.seeds) > 1 else "")
         todo = [m for m in config.methods if keys[cell, replicate, m] not in done]
@@ -127,16 +178,16 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
         damage = train_damage(train)
         for method in todo:
             started = time.time()
+            training = {}
             if method == "finetune":
                 seeded = replace(finetune_config, sft_seed=finetune_config.sft_seed + replicate)
-                with tempfile.TemporaryDirectory() as scratch:
-                    model, tokenizer, train_log = finetune(train, seeded, scratch)
+                model, tokenizer, training = train_cell(config, seeded, cell, replicate, train, test, budgets)
                 exemplars = None
             else:
                 if "model" not in base:
                     prompted = config.few_shot_model or finetune_config.model
                     base["model"], base["tokenizer"] = load_model(prompted, "causal_lm", seed=finetune_config.sft_seed)
-                model, tokenizer, train_log = base["model"], base["tokenizer"], []
+                model, tokenizer = base["model"], base["tokenizer"]
                 exemplars = draw_exemplars(train, config.few_shot_k, len(test), seed=config.seed + replicate)
             budget = generation_budget(config, tokenizer, test)
             metrics, rows = evaluate_model(
@@ -163,7 +214,11 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 "train_answer_wrong": damage["wrong_answer_rate"],
                 "train_digit_rate": damage["digit_rate"],
                 "train_line_rate": damage["line_rate"],
-                "final_train_loss": train_log[-1]["loss"] if train_log else None,
+                "final_train_loss": training["loss"][-1]["loss"] if training.get("loss") else None,
+                "steps": training.get("steps"),
+                "converged": training.get("converged"),
+                "convergence_checks": training.get("checks"),
+                "loss_curve": loss_curve(training.get("loss", [])),
                 "seconds": time.time() - started,
                 "samples": rows[:3],
             }
@@ -219,7 +274,8 @@ def pooled_cells(rows: list[dict]) -> tuple[list[dict], list[Claim]]:
         by_seed.setdefault(row.get("seed", 0), []).append(row)
     cells = []
     for rs in groups.values():
-        cell = pool_seed_results([{k: v for k, v in r.items() if k != "seed"} for r in rs])
+        per_seed = ("seed", "loss_curve", "convergence_checks") if len(rs) > 1 else ("seed",)  # in by_seed
+        cell = pool_seed_results([{k: v for k, v in r.items() if k not in per_seed} for r in rs])
         for name in ("exact_match_interval", "parse_failure_interval"):  # rates: a pooled interval stays in [0, 1]
             cell[name] = dict(cell[name], low=max(cell[name]["low"], 0.0), high=min(cell[name]["high"], 1.0))
         cells.append(dict(cell, seeds=[r.get("seed", 0) for r in rs]))
@@ -267,7 +323,14 @@ def run_tint_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig) -> 
     run = Run("tint", to_dict((config, finetune_config)), axes=TINT_AXES)
     rows = run_sweep(config, finetune_config, run.cells())
     cells, claims = pooled_cells(rows)
-    results = {"recipe": "tint", "seeds": config.seeds, "cells": cells, "claims": [c.as_dict() for c in claims]}
+    results = {
+        "recipe": "tint",
+        "seeds": config.seeds,
+        "match": config.match,
+        "noise_semantics": config.noise_semantics,
+        "cells": cells,
+        "claims": [c.as_dict() for c in claims],
+    }
     if len(config.seeds) > 1:
         results["by_seed"] = [with_intervals({k: v for k, v in r.items() if k != "samples"}) for r in rows]
     samples = [

@@ -11,11 +11,40 @@ from rlnoise.core.models import load_model
 from rlnoise.tint.config import FinetuneConfig
 from rlnoise.tint.evaluate import format_prompt
 
+WARMUP_STEPS = 50  # with max_steps: the same for every run, whatever its length, so schedules agree
 
-def finetune(train, config: FinetuneConfig, output_dir: str | Path):
+
+class StopAtExactMatch:
+    """Stops training once held-out exact match reaches ``target`` (a ``TrainerCallback`` built in ``finetune``):
+    ``score(model, tokenizer)`` runs every ``every`` steps; ``checks`` keeps ``(step, exact match)``."""
+
+    def __init__(self, score, target: float, every: int):
+        self.score, self.target, self.every = score, target, every
+        self.checks: list[tuple[int, float]] = []
+
+
+def _stopper(spec: StopAtExactMatch):
+    from transformers import TrainerCallback
+
+    class Callback(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % spec.every == 0 or state.global_step == state.max_steps:
+                em = spec.score(model, kwargs["processing_class"])
+                spec.checks.append((state.global_step, em))
+                if em >= spec.target:
+                    control.should_training_stop = True
+
+    return Callback()
+
+
+def finetune(train, config: FinetuneConfig, output_dir: str | Path, *, max_steps: int = 0, until=None):
     """Fine-tune ``config.model`` on a TInt dataset (columns prompt, completion); returns (model, tokenizer, log).
 
-    The loss covers the completion (trace + EOS) only, as trl does for prompt-completion datasets.
+
+    The loss covers the completion (trace + EOS) only, as trl does for prompt-completion datasets. ``max_steps``
+    (> 0) trains that many optimisation steps instead of ``config.sft_epochs`` epochs, at a constant learning rate
+    after ``WARMUP_STEPS``, so that a run stopped early by ``until`` (a ``StopAtExactMatch``) and a run given its
+    step count follow the same schedule. ``log``: the trainer's loss rows (``loss``) and the steps trained (``steps``).
     """
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -25,15 +54,17 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path):
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     data = train.select_columns(["prompt", "completion"]).map(lambda row: {"prompt": format_prompt(row["prompt"])})
+    schedule = (
+        dict(max_steps=max_steps, lr_scheduler_type="constant_with_warmup", warmup_steps=WARMUP_STEPS)
+        if max_steps
+        else dict(num_train_epochs=config.sft_epochs, lr_scheduler_type="cosine", warmup_steps=0.05)
+    )  # warmup_steps below 1: a fraction of the steps (transformers 5)
     args = SFTConfig(
         output_dir=str(output_dir),
         learning_rate=config.sft_learning_rate,
-        num_train_epochs=config.sft_epochs,
         per_device_train_batch_size=config.sft_batch_size,
         max_length=config.max_length,
         completion_only_loss=True,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.05,  # a fraction of the steps (transformers 5)
         logging_steps=2,
         save_strategy="no",
         report_to="none",
@@ -41,6 +72,7 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path):
         bf16=False,
         disable_tqdm=False,
         accelerator_config={"use_configured_state": True},
+        **schedule,
     )
     peft_config = None
     if config.lora_r:
@@ -48,9 +80,14 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path):
             r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
         )
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=data, processing_class=tokenizer, peft_config=peft_config
+        model=model,
+        args=args,
+        train_dataset=data,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[_stopper(until)] if until is not None else None,
     )
     summarise_trainer(trainer, "fine-tuned")
     trainer.train()
     log = [row for row in trainer.state.log_history if "loss" in row]
-    return trainer.model, tokenizer, log
+    return trainer.model, tokenizer, {"loss": log, "steps": trainer.state.global_step}
