@@ -357,3 +357,12 @@ def test_nmtune_on_a_sentiment_pair_with_noisily_fine_tuned_encoders(tmp_path):
     assert (out / "nmtune_encoder.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="use feature_mode text"):
         NMTuneStudyConfig(pairs=["amazon->rt"], feature_mode="pair")
+    # encoder_adapters narrows what runs on the noisy encoders (an axis: the finished rows are reused)
+    narrow = run_recipe("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path, *extra,
+                        "--simulation", "false", "--encoder_adapters", "linear")  # fmt: skip
+    assert narrow.returncode == 0, narrow.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert {(e["encoder_noise"], e["adapter"]) for e in results["encoder"]} == {(0.0, "linear"), (0.3, "linear")}
+    assert {p["adapter"] for p in results["pairs"]} == {"linear", "nmtune"}
+    with pytest.raises(ValueError, match="encoder_adapters \\['nmtune'\\] must include linear"):
+        NMTuneStudyConfig(encoder_adapters=["nmtune"])

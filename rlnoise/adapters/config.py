@@ -44,8 +44,9 @@ class NMTuneStudyConfig(RunSettings):
     feature_dtype: str = field(
         default="float32",
         metadata={
-            "help": "Precision of the feature pass: bfloat16 is ~2.3x faster and moves each text's features by "
-            "~1% (SmolLM2) or cosines by <5e-3 (MiniLM); float32 is the reference.",
+            "help": "Precision of the feature pass and of the noisy encoders' fine-tuning: bfloat16 is ~2.3x "
+            "faster and moves each text's features by ~1% (SmolLM2) or cosines by <5e-3 (MiniLM); float32 is the "
+            "reference.",
             "choices": DTYPES,
         },
     )
@@ -79,8 +80,16 @@ class NMTuneStudyConfig(RunSettings):
         default_factory=list,
         metadata={
             "help": "Noisy pre-training on real features: fine-tune feature_model on each pair's ID training "
-            "labels with these shares flipped (symmetric noise), then run every adapter on its frozen features, ID "
+            "labels with these shares flipped (symmetric noise), then run encoder_adapters on its frozen features, ID "
             "and OOD ([] = off; e.g. 0 0.1 0.3)."
+        },
+    )
+    encoder_adapters: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Adapters run on the noisily fine-tuned encoders' features ([] = every one of adapters); the "
+            "linear probe is always among them (the noise claims and every comparison rest on it).",
+            "choices": ADAPTER_NAMES,
         },
     )
     encoder_epochs: float = field(default=1.0, metadata={"help": "Epochs of that fine-tuning."})
@@ -92,7 +101,7 @@ class NMTuneStudyConfig(RunSettings):
     )
 
     def __post_init__(self):
-        check_lists(self, allow_empty=("encoder_noise_rates",))
+        check_lists(self, allow_empty=("encoder_noise_rates", "encoder_adapters"))
         for r in self.encoder_noise_rates:
             check_probability("encoder_noise_rates", r)
         check_positive("encoder_epochs", self.encoder_epochs)
@@ -106,6 +115,13 @@ class NMTuneStudyConfig(RunSettings):
             check_choice("pairs", p, PAIRS)
         for a in self.adapters:
             check_choice("adapters", a, ADAPTER_NAMES)
+        for a in self.encoder_adapters:
+            check_choice("encoder_adapters", a, ADAPTER_NAMES)
+        if self.encoder_adapters and "linear" not in self.encoder_adapters:
+            raise ValueError(
+                f"encoder_adapters {self.encoder_adapters} must include linear: the encoder-noise claims and every "
+                "adapter comparison are against the linear probe"
+            )
         check_choice("spectrum_normalization", self.spectrum_normalization, NORMALIZATIONS)
         check_choice("feature_pooling", self.feature_pooling, POOLINGS)
         check_choice("feature_dtype", self.feature_dtype, DTYPES)

@@ -45,6 +45,7 @@ NMTUNE_AXES = (
     "seeds",
     "sim_seeds",
     "encoder_noise_rates",
+    "encoder_adapters",
 )  # a resumed study may change these, nothing else
 
 
@@ -100,15 +101,17 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
     spec = FeatureSpec(
         config.feature_model, config.feature_pooling, config.feature_mode, config.feature_l2, config.feature_dtype
     )
-    per_features = len(config.pairs) * len(config.seeds) * len(config.adapters)
-    total = per_features * (1 + len(config.encoder_noise_rates)) + (len(config.sim_seeds) if config.simulation else 0)
+    on_encoders = config.encoder_adapters or config.adapters
+    per_pair = len(config.pairs) * len(config.seeds)
+    total = per_pair * (len(config.adapters) + len(on_encoders) * len(config.encoder_noise_rates))
+    total += len(config.sim_seeds) if config.simulation else 0
     number = 0
     # (kind, encoder noise rate or None): frozen features as given, then each noisily fine-tuned encoder's
     for kind, rate in [("pair", None)] + [("encoder", r) for r in config.encoder_noise_rates]:
         for pair in config.pairs:
             data = None
             for seed in config.seeds:
-                for name in config.adapters:
+                for name in config.adapters if rate is None else on_encoders:
                     number += 1
                     key = log.key(kind, pair, seed, name, *([] if rate is None else [rate]))
                     keys.append(key)
@@ -152,7 +155,9 @@ def encoder_spec(config: NMTuneStudyConfig, spec: FeatureSpec, pair: str, rate: 
         return spec
     id_task = PAIRS[pair][0]
     train, _ = id_split(pair, binary_task(id_task)["label"], config.test_share)
-    training = EncoderTraining(epochs=config.encoder_epochs, learning_rate=config.encoder_learning_rate)
+    training = EncoderTraining(
+        epochs=config.encoder_epochs, learning_rate=config.encoder_learning_rate, dtype=config.feature_dtype
+    )
     say(f"      {pair}: {spec.model} fine-tuned on its {len(train)} ID training labels, {rate:.0%} flipped")
     return replace(spec, model=str(noisy_encoder(spec.model, id_task, train, rate, training)))
 

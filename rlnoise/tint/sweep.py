@@ -96,12 +96,16 @@ def train_cell(config: TIntSweepConfig, finetune_config: FinetuneConfig, cell: C
                budgets: dict) -> tuple:  # fmt: skip
     """Fine-tune one cell: ``sft_epochs`` epochs, or with ``converge`` the clean cell until it reaches the target
     exact match on held-out clean problems (its step count goes into ``budgets``) and a noisy cell for the steps
-    its task's clean cell took. Returns (model, tokenizer, training record)."""
+    its task's clean cell took, on the same learning-rate schedule (cosine over ``converge_max_steps``). Returns
+    (model, tokenizer, training record)."""
     with tempfile.TemporaryDirectory() as scratch:
         if not config.converge:
             return finetune(train, finetune_config, scratch)
         if cell.noise != "none":
-            model, tokenizer, log = finetune(train, finetune_config, scratch, max_steps=budgets[cell.task, replicate])
+            steps = budgets[cell.task, replicate]
+            model, tokenizer, log = finetune(
+                train, finetune_config, scratch, max_steps=config.converge_max_steps, stop_at=steps
+            )
             return model, tokenizer, log
         check = convergence_check(config, cell.task, test)
         model, tokenizer, log = finetune(train, finetune_config, scratch, max_steps=config.converge_max_steps,

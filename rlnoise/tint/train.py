@@ -11,8 +11,6 @@ from rlnoise.core.models import load_model
 from rlnoise.tint.config import FinetuneConfig
 from rlnoise.tint.evaluate import format_prompt
 
-WARMUP_STEPS = 50  # with max_steps: the same for every run, whatever its length, so schedules agree
-
 
 class StopAtExactMatch:
     """Stops training once held-out exact match reaches ``target`` (a ``TrainerCallback`` built in ``finetune``):
@@ -23,28 +21,33 @@ class StopAtExactMatch:
         self.checks: list[tuple[int, float]] = []
 
 
-def _stopper(spec: StopAtExactMatch):
+def _stopper(until: StopAtExactMatch | None, stop_at: int):
     from transformers import TrainerCallback
 
     class Callback(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kwargs):
-            if state.global_step % spec.every == 0 or state.global_step == state.max_steps:
-                em = spec.score(model, kwargs["processing_class"])
-                spec.checks.append((state.global_step, em))
-                if em >= spec.target:
+            step = state.global_step
+            if stop_at and step >= stop_at:
+                control.should_training_stop = True
+            if until is not None and (step % until.every == 0 or step == state.max_steps):
+                em = until.score(model, kwargs["processing_class"])
+                until.checks.append((step, em))
+                if em >= until.target:
                     control.should_training_stop = True
 
     return Callback()
 
 
-def finetune(train, config: FinetuneConfig, output_dir: str | Path, *, max_steps: int = 0, until=None):
+def finetune(
+    train, config: FinetuneConfig, output_dir: str | Path, *, max_steps: int = 0, until=None, stop_at: int = 0
+):
     """Fine-tune ``config.model`` on a TInt dataset (columns prompt, completion); returns (model, tokenizer, log).
 
-
-    The loss covers the completion (trace + EOS) only, as trl does for prompt-completion datasets. ``max_steps``
-    (> 0) trains that many optimisation steps instead of ``config.sft_epochs`` epochs, at a constant learning rate
-    after ``WARMUP_STEPS``, so that a run stopped early by ``until`` (a ``StopAtExactMatch``) and a run given its
-    step count follow the same schedule. ``log``: the trainer's loss rows (``loss``) and the steps trained (``steps``).
+    The loss covers the completion (trace + EOS) only, as trl does for prompt-completion datasets. The learning
+    rate follows a cosine schedule over ``config.sft_epochs`` epochs, or over ``max_steps`` steps when given. Training
+    ends early once ``until`` (a ``StopAtExactMatch``) is met or at step ``stop_at``: a run stopped by ``until`` at
+    step S and a run with ``stop_at=S`` and the same ``max_steps`` follow the same schedule to the same step.
+    ``log``: the trainer's loss rows (``loss``) and the steps trained (``steps``).
     """
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -54,17 +57,15 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path, *, max_steps
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     data = train.select_columns(["prompt", "completion"]).map(lambda row: {"prompt": format_prompt(row["prompt"])})
-    schedule = (
-        dict(max_steps=max_steps, lr_scheduler_type="constant_with_warmup", warmup_steps=WARMUP_STEPS)
-        if max_steps
-        else dict(num_train_epochs=config.sft_epochs, lr_scheduler_type="cosine", warmup_steps=0.05)
-    )  # warmup_steps below 1: a fraction of the steps (transformers 5)
+    length = dict(max_steps=max_steps) if max_steps else dict(num_train_epochs=config.sft_epochs)
     args = SFTConfig(
         output_dir=str(output_dir),
         learning_rate=config.sft_learning_rate,
         per_device_train_batch_size=config.sft_batch_size,
         max_length=config.max_length,
         completion_only_loss=True,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,  # a fraction of the steps (transformers 5)
         logging_steps=2,
         save_strategy="no",
         report_to="none",
@@ -72,7 +73,7 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path, *, max_steps
         bf16=False,
         disable_tqdm=False,
         accelerator_config={"use_configured_state": True},
-        **schedule,
+        **length,
     )
     peft_config = None
     if config.lora_r:
@@ -85,7 +86,7 @@ def finetune(train, config: FinetuneConfig, output_dir: str | Path, *, max_steps
         train_dataset=data,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[_stopper(until)] if until is not None else None,
+        callbacks=[_stopper(until, stop_at)] if until is not None or stop_at else None,
     )
     summarise_trainer(trainer, "fine-tuned")
     trainer.train()
