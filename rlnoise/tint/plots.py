@@ -71,5 +71,5 @@ def plot_tint(results: dict, out_dir: str | Path) -> list[Path]:
             ax.legend(fontsize=7)
     pooled = len(results.get("seeds", [0])) > 1
     bars = f"bars: 95%, Wilson{' and seeds pooled' if pooled else ''}"
-    fig.suptitle(f"TInt: accuracy vs training-noise level (faint: step accuracy; {bars})", fontsize=11)
+    fig.suptitle(f"TInt: accuracy vs training-noise level\n(faint: step accuracy; {bars})", fontsize=10)
     return save_figure(fig, Path(out_dir) / "tint")

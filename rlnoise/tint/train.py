@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rlnoise.core.console import summarise_trainer
+from rlnoise.core.console import say, summarise_trainer
 from rlnoise.core.distributed import process_state
 from rlnoise.core.models import load_model
 from rlnoise.tint.config import FinetuneConfig
@@ -32,6 +32,7 @@ def _stopper(until: StopAtExactMatch | None, stop_at: int):
             if until is not None and (step % until.every == 0 or step == state.max_steps):
                 em = until.score(model, kwargs["processing_class"])
                 until.checks.append((step, em))
+                say(f"      step {step}: held-out exact match {em:.2f} (target {until.target:g})")
                 if em >= until.target:
                     control.should_training_stop = True
 
