@@ -37,6 +37,7 @@ def noisy_encoder(
     """Fine-tune ``model`` on ``train_rows`` of the binary ``task`` with a ``rate`` share of labels flipped
     (symmetric noise drawn by ``seed``); returns the folder of the fine-tuned encoder (``from_pretrained``-ready,
     tokenizer included), from the cache when it exists."""
+    import torch
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
@@ -75,6 +76,7 @@ def noisy_encoder(
             report_to="none",
             seed=seed,
             bf16=training.dtype == "bfloat16",
+            use_cpu=training.dtype == "bfloat16" and not torch.cuda.is_available(),  # transformers: bf16 on a CPU
             disable_tqdm=True,
             accelerator_config={"use_configured_state": True},
         )
