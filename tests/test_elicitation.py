@@ -184,8 +184,8 @@ def test_most_uncertain_picks_probabilities_nearest_one_half():
 # --- tasks and splits -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", [t for t in BINARY_TASKS if not t.startswith("multiemo")])  # downloads: see
-# test_sentiment.py (a BIG-bench-shaped archive)
+# MultiEmo needs `make multiemo`; its loader is tested on a BIG-bench-shaped archive in test_sentiment.py
+@pytest.mark.parametrize("task", [t for t in BINARY_TASKS if not t.startswith("multiemo")])
 def test_binary_tasks_are_balanced_and_deterministic(task):
     data = binary_task(task, seed=3)
     labels = data["label"]
