@@ -25,6 +25,8 @@ def test_tint_yaml_parses(config, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["sweep.py", "--config", str(config)])
     sweep, finetune = parse_config(TIntSweepConfig, FinetuneConfig)
     assert sweep.tasks and sweep_cells(sweep) and finetune.sft_batch_size > 0
+    if config.name != "tiny.yaml":  # every preset that measures the paper's question uses the paper's noise
+        assert sweep.noise_semantics == "reference"
 
 
 def test_score_completions_on_hand_built_outputs():
@@ -213,6 +215,22 @@ def test_tint_claims_compare_each_noisy_cell_with_its_clean_cell():
     claims = tint_claims(rows)
     assert [c.verdict for c in claims] == ["holds", "unresolved"]  # the "x" method has no clean cell: no claim
     assert claims[0].interval.estimate == pytest.approx(0.45) and "static noise, intensity 0.7" in claims[0].statement
+
+
+def test_tint_claims_of_prompted_cells_also_compare_parse_failures():
+    from rlnoise.tint.sweep import tint_claims
+
+    def row(noise, em, parse_failure):
+        return dict(task="add", method="few_shot", noise=noise, intensity=0.3, contamination=1.0, exact_match=em,
+                    n=200, parse_failure=parse_failure, step_accuracy=em)  # fmt: skip
+
+    claims = tint_claims([row("none", 0.15, 0.10), row("static", 0.10, 0.40)])
+    assert [c.statement.split(": ", 1)[1] for c in claims] == [
+        "static noise, intensity 0.3, contamination 1 lowers exact match (clean minus noisy)",
+        "static noise, intensity 0.3, contamination 1 raises parse failures (noisy minus clean)",
+    ]
+    assert claims[1].interval.estimate == pytest.approx(0.30) and claims[1].verdict == "holds"
+    assert claims[0].verdict == "unresolved"  # 0.05 on 200 problems each
 
 
 def test_converge_trains_the_clean_cell_to_target_and_gives_noisy_cells_its_steps(tmp_path):

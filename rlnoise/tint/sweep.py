@@ -251,18 +251,22 @@ def with_intervals(row: dict) -> dict:
 
 def tint_claims(rows: list[dict]) -> list[Claim]:
     """For each noisy cell and method: does the noise lower exact match below the clean cell of the same task and
-    method (Newcombe interval on the difference, clean minus noisy)?"""
+    method (Newcombe interval on the difference, clean minus noisy)? For prompted cells also: do noisy exemplars
+    raise the share of unparseable answers (noisy minus clean)?"""
     clean = {(r["task"], r["method"]): r for r in rows if r["noise"] == "none"}
+    count = lambda row, rate: round(row[rate] * row["n"])  # noqa: E731
     claims = []
     for r in rows:
         base = clean.get((r["task"], r["method"]))
         if r["noise"] == "none" or base is None:
             continue
-        gap = proportion_difference(
-            round(base["exact_match"] * base["n"]), base["n"], round(r["exact_match"] * r["n"]), r["n"]
-        )
-        what = f"{r['noise']} noise, intensity {r['intensity']:g}, contamination {r['contamination']:g}"
-        claims.append(Claim(f"{r['task']}, {r['method']}: {what} lowers exact match (clean minus noisy)", gap))
+        what = f"{r['task']}, {r['method']}: {r['noise']} noise, intensity {r['intensity']:g}, "
+        what += f"contamination {r['contamination']:g}"
+        gap = proportion_difference(count(base, "exact_match"), base["n"], count(r, "exact_match"), r["n"])
+        claims.append(Claim(f"{what} lowers exact match (clean minus noisy)", gap))
+        if r["method"] == "few_shot":
+            rise = proportion_difference(count(r, "parse_failure"), r["n"], count(base, "parse_failure"), base["n"])
+            claims.append(Claim(f"{what} raises parse failures (noisy minus clean)", rise))
     return claims
 
 

@@ -2,6 +2,8 @@
 so after PPO steps every process holds the same weights. Prints one JSON line per process."""
 
 import json
+import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -27,4 +29,9 @@ dist.all_gather_object(gathered, dict(checksum=checksum, texts=texts))
 if state.is_main_process:
     print("RESULT " + json.dumps(dict(processes=state.num_processes, results=gathered)))
 dist.barrier()
-dist.destroy_process_group()  # a clean shutdown: a process leaving a live gloo group can abort at exit
+dist.destroy_process_group()
+# Gloo's worker threads can still abort the process during interpreter finalization even after the group is
+# destroyed ("terminate called without an active exception", pytorch/pytorch#190489); everything this check
+# reports is printed, so leave without finalization.
+sys.stdout.flush()
+os._exit(0)
