@@ -161,7 +161,10 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     for c in cells:  # Wilson intervals over the 6 test problems
         em = c["exact_match_interval"]
         assert em["low"] <= c["exact_match"] <= em["high"] and em["high"] - em["low"] > 0.3
-    assert len(results["claims"]) == 4  # (static, dynamic) x (finetune, few_shot), each against its clean cell
+    # (static, dynamic) x (finetune, few_shot) exact-match claims against their clean cells, and 2 parse-failure
+    # claims of the prompted cells
+    assert len(results["claims"]) == 6
+    assert sum("raises parse failures" in c["statement"] for c in results["claims"]) == 2
     assert (out / "results.md").read_text().startswith("## Claims")
     # an interrupted sweep: drop the last finished job; the rerun trains only that one and keeps the rest
     lines = (out / "cells.jsonl").read_text().splitlines()
@@ -182,7 +185,7 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     assert replicated.stdout.count("finished in an earlier run, skipped") == 3
     assert replicated.stdout.count(": exact match") == 6
     pooled = json.loads((out / "results.json").read_text())
-    assert pooled["seeds"] == [0, 1] and len(pooled["by_seed"]) == 12 and len(pooled["claims"]) == 4
+    assert pooled["seeds"] == [0, 1] and len(pooled["by_seed"]) == 12 and len(pooled["claims"]) == 6
     for c in pooled["cells"]:
         runs = [r for r in pooled["by_seed"] if r["cell"] == c["cell"] and r["method"] == c["method"]]
         assert sorted(r["seed"] for r in runs) == [0, 1] and c["seeds"] == [0, 1]
