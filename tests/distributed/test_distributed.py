@@ -1,7 +1,9 @@
 """The best-of-n recipe under `accelerate launch` with 2 CPU processes equals a 1-process run with the same seed."""
 
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,33 +26,75 @@ def fresh_cache(folder: Path) -> dict:
     return dict(os.environ, RLNOISE_CACHE=str(folder))
 
 
+def other_summation_order(env: dict) -> dict:
+    """``env`` with another float32 summation order than this machine's default: ATen's portable kernels in place of
+    its vectorised ones (unless they are already the default) and one thread (so no reduction is split)."""
+    import torch
+
+    native = torch.backends.cpu.get_cpu_capability().lower()
+    changed = dict(env, RLNOISE_NUM_THREADS="1")
+    return changed if native == "default" else dict(changed, ATEN_CPU_CAPABILITY="default")
+
+
+def largest_float_difference(a, b) -> float:
+    """Largest absolute difference between the floats of two JSON-like values of the same shape (NaN equal to NaN)."""
+    if isinstance(a, dict):
+        return max((largest_float_difference(a[k], b[k]) for k in a), default=0.0)
+    if isinstance(a, list):
+        return max((largest_float_difference(x, y) for x, y in zip(a, b)), default=0.0)
+    if isinstance(a, float) and not (math.isnan(a) and math.isnan(b)):
+        return abs(a - b)
+    return 0.0
+
+
 @pytest.mark.distributed
-def test_two_processes_match_one(tmp_path):
-    single = run_recipe(*BON, tmp_path / "one", env=fresh_cache(tmp_path / "cache1"))
+@pytest.mark.equivalence
+def test_two_processes_match_one(tmp_path, monkeypatch):
+    """What must be equal is compared exactly: the pool's text (sampled in shards), every key, count and setting.
+    What may differ: the proxies are trained data-parallel, each process's half of every global batch reduced by an
+    all-reduce, so their weights follow the one-process run only up to float32 summation order, and every score,
+    curve and interval computed from them inherits that. The tolerance for those is measured here, not assumed: the
+    same proxies retrained in one process with another summation order (ATen's portable kernels, one thread) on the
+    same pool and pairs move the results by some spread; the two-process run must stay within 10 times it (an
+    order of magnitude of headroom for the different reduction order; a real fault, such as a process training on
+    its own half of the data, moves them by O(1))."""
+    monkeypatch.setenv("RLNOISE_CACHE", fresh_cache(tmp_path / "cache1")["RLNOISE_CACHE"])  # runs in this process
+    single = run_recipe(*BON, tmp_path / "one")
     assert single.returncode == 0, single.stderr[-3000:]
     double = run_recipe(*BON, tmp_path / "two", launcher=LAUNCH, env=fresh_cache(tmp_path / "cache2"))
     assert double.returncode == 0, double.stderr[-3000:]
-    one, two = (
-        json.loads((tmp_path / r / "overoptimization/bon_tiny/results.json").read_text()) for r in ("one", "two")
+    # retrain the proxies (and rescore the pool with them) under another summation order; pool, gold and pairs reused
+    reordered_env = other_summation_order(fresh_cache(tmp_path / "cache3"))
+    for stage in (tmp_path / "cache1" / "stages").iterdir():
+        if not stage.name.startswith(("ensemble-", "pool_proxy-")):
+            shutil.copytree(stage, tmp_path / "cache3" / "stages" / stage.name)
+    reordered = run_recipe(*BON, tmp_path / "three", env=reordered_env)
+    assert reordered.returncode == 0, reordered.stderr[-3000:]
+    one, two, three = (
+        json.loads((tmp_path / r / "overoptimization/bon_tiny/results.json").read_text())
+        for r in ("one", "two", "three")
     )
     assert one["metadata"]["processes"] == 1 and two["metadata"]["processes"] == 2
     # the pools (sampled in shards) are identical, text for text
     pools = [sorted((tmp_path / c / "stages").glob("pool-*/pool.json")) for c in ("cache1", "cache2")]
     assert len(pools[0]) == 1 and pools[0][0].read_text() == pools[1][0].read_text()
-    # gold scores of the pool: the encoder embeds each shard's prompts in its own batches, so float-level equality
+    # gold scores of the pool: a frozen encoder embeds each shard's prompts in batches of another shape, so only
+    # the GEMM blocking differs: float32 rounding of scores of order 1 (2^-23 ~ 1.2e-7 each, over 4 layers)
     assert_same(one["pool"], two["pool"], tol=1e-6)
-    # Proxies are trained data-parallel on slices of the same global batches, so their weights match a
-    # one-process run up to float summation order (~1e-6); curves and accuracies agree to 1e-4.
     # d*'s interval ends are ratios alpha / 2 beta with beta near 0 where a curve barely bends (here ~2,100): they
-    # amplify 1e-6 differences in the proxies' weights, so they are left out like the verdicts below
+    # amplify any difference in the proxies' weights without bound, so they are left out like the verdicts below
     ignored = ("seconds", "train_loss", "metadata", "claims", "d_peak_interval")
-    assert_same(without(one, *ignored), without(two, *ignored), tol=1e-4)
-    # claims agree in their numbers; a verdict may differ where an interval ends within 1e-4 of its threshold
+    spread = largest_float_difference(without(one, *ignored), without(three, *ignored))
+    assert spread > 0, "the changed summation order changed nothing: the measured tolerance would be void"
+    tol = 10 * spread
+    assert_same(without(one, *ignored), without(two, *ignored), tol=tol)
+    # claims are compared by the interval they summarise, not by their verdict (an end may sit on the threshold)
     strip = lambda claims: [without(c, "verdict") for c in claims]  # noqa: E731
-    assert_same(strip(one["claims"]), strip(two["claims"]), tol=1e-4)
+    assert_same(strip(one["claims"]), strip(two["claims"]), tol=tol)
 
 
 @pytest.mark.distributed
+@pytest.mark.equivalence
 def test_ppo_data_parallel_keeps_processes_in_sync(tmp_path):
     script = Path(__file__).with_name("ppo_ddp_check.py")
     env = dict(fresh_cache(tmp_path / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
@@ -61,7 +105,9 @@ def test_ppo_data_parallel_keeps_processes_in_sync(tmp_path):
     assert out["processes"] == 2
     first, second = out["results"]
     assert first["texts"] != second["texts"]  # each process made its own rollouts
-    assert first["checksum"] == pytest.approx(second["checksum"], rel=1e-6)  # all-reduced gradients: same weights
+    # every rank gets the same all-reduced gradients and applies the same optimizer step to the same weights, so the
+    # weights are equal bit for bit, whatever the CPU's summation order
+    assert first["checksum"] == second["checksum"]
 
 
 def test_cpu_threads_policy():
