@@ -7,7 +7,12 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# pytest-xdist workers share the cores: each takes its share of torch threads, recipes run in a worker included
+# (RLNOISE_NUM_THREADS); more threads than cores slows every worker several times
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    os.environ.setdefault("RLNOISE_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+torch.set_num_threads(int(os.environ.get("RLNOISE_NUM_THREADS", min(2, os.cpu_count() or 1))))
 
 
 @pytest.fixture(autouse=True, scope="session")

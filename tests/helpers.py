@@ -10,6 +10,24 @@ ROOT = Path(__file__).resolve().parents[1]
 BON = ("recipes/overoptimization/bon.py", "recipes/overoptimization/configs/bon_tiny.yaml")
 
 
+# float32's unit roundoff: a rounded sum or product is within a relative 2^-24 of the exact one
+FLOAT32_UNIT_ROUNDOFF = 2.0**-24
+
+
+def reorder_tolerance(reference, terms: int, layers: int = 1) -> float:
+    """How far two float32 evaluations of ``reference`` may lie apart when only their summation order differs (other
+    batch shapes or padding, another kernel, CPU or thread count), derived rather than fitted.
+
+    Higham's bound for a dot product of ``terms`` products is n u sum |x_i y_i| (u the unit roundoff), whatever the
+    order; each of ``layers`` matrix products in sequence adds such an error. The scale of sum |x_i y_i| is taken as
+    the largest magnitude in ``reference``, at least 1 (the activations of the normalised networks used here).
+    """
+    import torch
+
+    scale = max(1.0, float(torch.as_tensor(reference).abs().max()))
+    return layers * terms * FLOAT32_UNIT_ROUNDOFF * scale
+
+
 def assert_same(a, b, tol: float = 0.0, path: str = "") -> None:
     """Deep equality of JSON-like values; floats within ``tol`` (absolute), NaN equal to NaN."""
     if isinstance(a, dict):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import reorder_tolerance
 
 from rlnoise.overoptimization.ensemble import (
     EnsembleConfig,
@@ -76,7 +77,10 @@ def test_ensemble_trains_and_scores(kind, tmp_path):
     assert min(acc["members"]["true"]) > 0.75 and acc["objectives"]["mean"]["true"] > 0.75
     ensemble.save(tmp_path / "saved")
     reloaded = RewardEnsemble.load(tmp_path / "saved")
-    assert torch.allclose(reloaded.score(["q0", "q1"], ["great good nice", "awful bad poor"]), scores, atol=1e-5)
+    # safetensors keep every weight bit, but a model rebuilt by from_pretrained (the independent members) may run
+    # other kernels than the trained one (attention implementation, fused paths): summation order only
+    again = reloaded.score(["q0", "q1"], ["great good nice", "awful bad poor"])
+    assert torch.allclose(again, scores, rtol=0, atol=reorder_tolerance(scores, terms=64, layers=11))
 
 
 def test_lora_mixed_batch_equals_one_adapter_at_a_time(tmp_path):
@@ -92,7 +96,10 @@ def test_lora_mixed_batch_equals_one_adapter_at_a_time(tmp_path):
     for i, name in enumerate(ensemble.adapter_names):
         model.set_adapter(name)
         with torch.no_grad():
-            assert torch.allclose(model(**enc).logits[:, 0], mixed[i], atol=1e-5)
+            # one adapter at a time multiplies other batch shapes than the mixed forward: summation order only
+            # (tiny-bert: inner dimensions <= 64, 2 layers x 5 matrix products plus the head)
+            tol = reorder_tolerance(mixed[i], terms=64, layers=11)
+            assert torch.allclose(model(**enc).logits[:, 0], mixed[i], rtol=0, atol=tol)
 
 
 def test_accuracy_on_true_labels_reverses_flips(tmp_path):
@@ -128,7 +135,8 @@ def test_lora_top_layers_share_the_frozen_trunk(backbone, tmp_path):
     texts = ["q\n\ngreat good", "q\n\nawful bad nasty and more words"]
     shared = ensemble.score_texts(texts)
     ensemble.config.lora_layers = 0  # score again running every layer for every member
-    assert torch.allclose(shared, ensemble.score_texts(texts), atol=1e-5)
+    # the replayed trunk is the same computation on another batch layout: summation order only (as above)
+    assert torch.allclose(shared, ensemble.score_texts(texts), rtol=0, atol=reorder_tolerance(shared, 64, 11))
     assert not any(type(layer).__name__ == "_Replay" for layer in layer_stack(model))  # real layers restored
     with pytest.raises(ValueError, match="lora_layers must be <="):
         train_ensemble(toy_pairs(8), EnsembleConfig(kind="lora", k=1, backbone=backbone, lora_layers=5), tmp_path)
@@ -161,6 +169,10 @@ def test_length_sorted_scoring_equals_scoring_one_text_at_a_time(kind):
     texts = [" ".join(["word"] * n) + f" {n}" for n in (40, 3, 17, 1, 60, 8, 25)]
     batched = ensemble.score_texts(texts, batch_size=3)
     alone = torch.cat([ensemble.score_texts([t], batch_size=1) for t in texts], dim=1)
-    assert batched.shape == (3, len(texts)) and torch.allclose(batched, alone, atol=1e-5)
+    # padded batches of 3 and single texts multiply other shapes: summation order only (padding is masked out)
+    tol = reorder_tolerance(batched, terms=64, layers=11)
+    assert batched.shape == (3, len(texts)) and torch.allclose(batched, alone, rtol=0, atol=tol)
     encoder = SentenceEncoder("tiny-bert", batch_size=3)
-    assert torch.allclose(encoder.encode(texts), torch.cat([encoder.encode([t]) for t in texts]), atol=1e-5)
+    encoded = encoder.encode(texts)
+    alone = torch.cat([encoder.encode([t]) for t in texts])
+    assert torch.allclose(encoded, alone, rtol=0, atol=reorder_tolerance(encoded, terms=64, layers=10))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import reorder_tolerance
 
 from rlnoise.core.features import compute_features, extract_features
 from rlnoise.core.models import load_model
@@ -21,7 +22,10 @@ def test_prefix_features_equal_one_forward_pass_over_prefix_and_text(pooling):
         with torch.no_grad():
             own = model(input_ids=torch.tensor([ids])).last_hidden_state[0, len(prefix_ids) :]
         want = own[-1] if pooling == "last" else own.mean(0)
-        np.testing.assert_allclose(row, want.numpy(), atol=1e-5)
+        # the cached prefix's keys and values meet the text in other matrix shapes than one pass over both:
+        # summation order only (tiny-llama: inner dimensions <= 64 or the sequence, 2 layers x 9 products)
+        terms = max(64, len(ids))
+        np.testing.assert_allclose(row, want.numpy(), rtol=0, atol=reorder_tolerance(want, terms, layers=18))
     plain = compute_features(model, tokenizer, TEXTS, pooling=pooling, desc=None)
     assert np.abs(plain - got).max() > 1e-3  # the prefix is context the features see
 

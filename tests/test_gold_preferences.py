@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import reorder_tolerance
 
 from rlnoise.core.noise import parse_noise_spec
 from rlnoise.overoptimization.gold import GoldConfig, GoldReward, RubricGold, length_score, repetition_fraction
@@ -32,7 +33,9 @@ def test_gold_is_deterministic_and_batched(gold):
     b = gold.score(prompts[::-1], responses[::-1]).flip(0)
     assert isinstance(gold, GoldReward)
     assert a.shape == (3,)
-    assert np.allclose(a.numpy(), b.numpy(), atol=1e-5)
+    # reversed order batches the same texts with other neighbours: MiniLM (6 layers x 5 products plus pooling,
+    # inner dimensions <= 1536) sees other batch shapes, so the summation order may differ, nothing else
+    assert np.allclose(a.numpy(), b.numpy(), rtol=0, atol=reorder_tolerance(a, terms=1536, layers=31))
 
 
 def test_gold_prefers_what_it_documents(gold):
@@ -125,7 +128,8 @@ def test_hf_reward_model_gold_from_a_local_path(tmp_path):
     assert scores.shape == (3,) and torch.isfinite(scores).all()
     assert torch.equal(scores, gold.score(prompts, responses))
     single = torch.cat([gold.score([p], [r]) for p, r in zip(prompts, responses)])
-    assert torch.allclose(scores, single, atol=1e-5)  # padding in a batch does not change a score
+    # padding in a batch does not change a score: other shapes, so summation order only (tiny-bert, as above)
+    assert torch.allclose(scores, single, rtol=0, atol=reorder_tolerance(scores, terms=64, layers=11))
 
 
 def test_make_gold_picks_the_configured_gold(tmp_path):

@@ -95,7 +95,8 @@ def test_checkpoint_resumes(tmp_path):
     assert resumed.step == 1 and resumed.beta == pytest.approx(trainer.kl_controller.value, rel=0.1)
     again = resumed.train_step(PROMPTS)
     assert again["ppo/score"] == pytest.approx(expected["ppo/score"])  # same rollout after resuming
-    assert again["ppo/policy_loss"] == pytest.approx(expected["ppo/policy_loss"], rel=1e-4, abs=1e-6)
+    # same weights, optimizer state and rollout, the same kernels in the same process: bit-identical
+    assert again["ppo/policy_loss"] == expected["ppo/policy_loss"]
 
 
 @pytest.mark.parametrize(

@@ -56,11 +56,10 @@ def test_few_shot_prompt_and_exemplars():
         draw_exemplars(train, 11, 1, seed=0)
 
 
-def test_finetune_lowers_the_loss_on_traces(tmp_path, monkeypatch):
+def test_finetune_lowers_the_loss_on_traces(tmp_path):
     from rlnoise.tint import make_dataset
     from rlnoise.tint.train import finetune
 
-    monkeypatch.setenv("RLNOISE_CACHE", str(tmp_path / "cache"))
     train = make_dataset("add", 16, min_digits=1, max_digits=1, seed=0)
     config = FinetuneConfig(model="tiny-llama", sft_learning_rate=3e-3, sft_epochs=2, sft_batch_size=4, max_length=64)
     model, _, log = finetune(train, config, tmp_path / "out")
@@ -173,10 +172,10 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("finished in an earlier run, skipped") == 2 and again.stdout.count(": exact match") == 1
     rerun = json.loads((out / "results.json").read_text())["cells"]
+    # the retrained job repeats the same seeded computation in the same process: equal exactly (timings aside)
     assert_same(
         [{k: v for k, v in c.items() if k != "seconds"} for c in rerun],
         [{k: v for k, v in c.items() if k != "seconds"} for c in cells],
-        tol=1e-6,
     )
     # replicate seeds: seed 0's jobs are those above; seed 1 draws its own training problems and noise, and the
     # results pool both (means; intervals from the test set and the spread between seeds)

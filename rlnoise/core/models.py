@@ -91,6 +91,21 @@ TINY: dict[str, tuple[str, dict]] = {
             tie_word_embeddings=True,
         ),
     ),
+    # The test-sized version of char-llama-4l: TInt's tiny preset trains it ~100x faster per step than tiny-llama,
+    # whose 49k-token output layer is most of its cost.
+    "tiny-char-llama": (
+        "chars",
+        dict(
+            model_type="llama",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=1024,
+            tie_word_embeddings=True,
+        ),
+    ),
     "tiny-bert": (
         "minilm-l6",
         dict(
