@@ -11,7 +11,7 @@ QUIET_PIP := 2>&1 | { grep -v "is neither a file nor a directory" || true; }
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-slow demo bench lint clean multiemo
+.PHONY: install test test-slow test-cpus demo bench lint clean multiemo
 
 install: $(STAMP)
 
@@ -34,11 +34,18 @@ $(STAMP): pyproject.toml Makefile
 multiemo: $(STAMP)
 	$(PY) -c "from rlnoise.core.sentiment import download_multiemo; print(download_multiemo())"
 
+# One pytest-xdist worker per physical core (at most 4), tests in a random order (pytest-randomly prints its seed;
+# `--randomly-seed=N` replays an order, `-p no:randomly` keeps the file order).
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# The numerical-equivalence tests under other summation orders (AVX2 / portable kernels, 1 and 2 threads, a CPU hog
+# beside them): what another CPU would do to float32 sums (~10 min; part of test-slow).
+test-cpus: $(STAMP)
+	$(PY) -m pytest -q -s -m slow tests/test_cross_cpu.py
 
 demo: $(STAMP)
 	$(PY) recipes/overoptimization/bon.py --config recipes/overoptimization/configs/bon_quick.yaml

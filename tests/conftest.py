@@ -5,13 +5,15 @@ import os
 import pytest
 import torch
 
+from rlnoise.core.distributed import physical_cores
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# pytest-xdist workers share the cores: each takes its share of torch threads, recipes run in a worker included
-# (RLNOISE_NUM_THREADS); more threads than cores slows every worker several times
+# `make test` runs pytest-xdist workers, one per core: each takes its share of the physical cores as torch threads,
+# recipes run inside a worker included (RLNOISE_NUM_THREADS); more threads than cores slows every worker 2-5x.
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _workers > 1:
-    os.environ.setdefault("RLNOISE_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+    os.environ.setdefault("RLNOISE_NUM_THREADS", str(max(1, physical_cores() // _workers)))
 torch.set_num_threads(int(os.environ.get("RLNOISE_NUM_THREADS", min(2, os.cpu_count() or 1))))
 
 
@@ -31,3 +33,10 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("RLNOISE_CACHE", None)
     else:
         os.environ["RLNOISE_CACHE"] = old
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Print the random order's seed (pytest-randomly's header line is hidden by -q) so a failing order can be replayed."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if seed is not None and not getattr(config, "workerinput", None):
+        terminalreporter.write_line(f"tests ran in a random order: replay it with --randomly-seed={seed}")

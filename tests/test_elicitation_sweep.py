@@ -189,6 +189,7 @@ def test_fewshot_scores_are_cached_by_model_prefix_and_texts(capsys):
     assert "fewshot_scores: computing" in capsys.readouterr().out
 
 
+@pytest.mark.equivalence
 def test_head_mode_reads_fewshot_inputs_after_the_exemplars():
     """``fewshot_sft`` in head mode: a causal strong model's features of each text read after the prefix, computed
     once per row, standardised by their own statistics; the plain features are untouched."""

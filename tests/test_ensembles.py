@@ -39,6 +39,7 @@ def toy_pairs(n=96, seed=0, noise="none"):
     )
 
 
+@pytest.mark.equivalence
 @pytest.mark.parametrize("kind", ["independent", "multihead", "lora"])
 def test_ensemble_trains_and_scores(kind, tmp_path):
     data = toy_pairs()
@@ -83,6 +84,7 @@ def test_ensemble_trains_and_scores(kind, tmp_path):
     assert torch.allclose(again, scores, rtol=0, atol=reorder_tolerance(scores, terms=64, layers=11))
 
 
+@pytest.mark.equivalence
 def test_lora_mixed_batch_equals_one_adapter_at_a_time(tmp_path):
     """The single mixed-adapter forward gives each member exactly its own adapter's scores."""
     config = EnsembleConfig(
@@ -122,6 +124,7 @@ def test_config_validation():
         EnsembleConfig(k=0)
 
 
+@pytest.mark.equivalence
 @pytest.mark.parametrize("backbone", ["tiny-bert", "tiny-llama"])
 def test_lora_top_layers_share_the_frozen_trunk(backbone, tmp_path):
     """With lora_layers=1 only the top layer is adapted, and replaying the frozen trunk gives identical scores."""
@@ -156,6 +159,7 @@ def test_forward_by_length_returns_outputs_in_text_order():
     assert forward_by_length(lambda enc: enc, tokenizer, [], batch_size=4) is None
 
 
+@pytest.mark.equivalence
 @pytest.mark.parametrize("kind", ["multihead", "independent"])
 def test_length_sorted_scoring_equals_scoring_one_text_at_a_time(kind):
     """Batches are formed by length; a text's score must not depend on which texts share its batch."""

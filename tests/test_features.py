@@ -12,6 +12,7 @@ TEXTS = ["a good film", "bad , really bad and long and boring", "ok"]
 PREFIX = "Review: great fun\nLabel: 1\n\nReview: dull\nLabel: 0\n\n"
 
 
+@pytest.mark.equivalence
 @pytest.mark.parametrize("pooling", ["last", "mean"])
 def test_prefix_features_equal_one_forward_pass_over_prefix_and_text(pooling):
     model, tokenizer = load_model("tiny-llama", "encoder", seed=0)

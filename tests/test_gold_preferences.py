@@ -26,6 +26,7 @@ def test_rubric_signals_by_hand():
     assert length_score("w " * 10, 20) == pytest.approx(-1.0)
 
 
+@pytest.mark.equivalence
 def test_gold_is_deterministic_and_batched(gold):
     responses = ["Fog is most likely around a marsh, where the air is humid.", "A desert.", "thank you thank you"]
     prompts = [PROMPT] * 3
@@ -114,6 +115,7 @@ def test_preference_dataset_is_cached(gold):
     assert sorted([*first["chosen"], *first["rejected"]]) == sorted([*second["chosen"], *second["rejected"]])
 
 
+@pytest.mark.equivalence
 def test_hf_reward_model_gold_from_a_local_path(tmp_path):
     """HFRewardModelGold loads any sequence-classification RM path and scores in batches, deterministically."""
     from rlnoise.core.models import load_model

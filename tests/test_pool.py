@@ -53,6 +53,7 @@ def test_sample_responses_is_reproducible(policy, n):
     assert first != sample_responses(model, tokenizer, PROMPTS, n=n, config=SAMPLING, seed=4)
 
 
+@pytest.mark.equivalence
 @pytest.mark.parametrize("name", ["tiny-llama", "smollm2-135m-instruct"])
 def test_shared_prompt_sampling_equals_the_unshared_path(name):
     """Prefilling each prompt once and sharing its cache gives the same next-token distribution (to float rounding)
@@ -197,6 +198,7 @@ def test_picks_are_the_best_of_the_first_n():
     ]
 
 
+@pytest.mark.equivalence
 def test_ensemble_reward_and_trl_wrapper():
     from rlnoise.overoptimization.ensemble import RewardEnsemble
     from rlnoise.overoptimization.reward import EnsembleReward, trl_reward_function

@@ -85,6 +85,7 @@ def test_update_improves_the_surrogate_and_fits_values(lora_r):
     assert new_surrogate > surrogate and new_value_error < value_error
 
 
+@pytest.mark.equivalence
 def test_checkpoint_resumes(tmp_path):
     trainer = make_trainer(adaptive_kl=True)
     trainer.train_step(PROMPTS)

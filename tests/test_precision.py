@@ -56,6 +56,7 @@ def test_float32_against_itself_is_exact(tiny):
     assert check.positions == int(inputs["attention_mask"].sum())
 
 
+@pytest.mark.equivalence
 def test_bfloat16_kl_is_the_kl_of_the_two_forwards(tiny):
     """The check's KL and agreement equal a direct computation with torch's kl_div on the same positions."""
     model, tokenizer = tiny

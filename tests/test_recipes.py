@@ -143,6 +143,7 @@ def test_bon_recipe_end_to_end(tmp_path):
 PPO = ("recipes/overoptimization/ppo.py", "recipes/overoptimization/configs/ppo_tiny.yaml")
 
 
+@pytest.mark.equivalence
 def test_ppo_recipe_end_to_end_and_resume(tmp_path):
     proc = run_recipe(*PPO, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -183,6 +184,7 @@ def test_ppo_recipe_sweeps_beta(tmp_path):
     assert no_penalty["step"] == penalised["step"] == [0, 2] and no_penalty["gold"][0] == penalised["gold"][0]
 
 
+@pytest.mark.equivalence
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo"])
 def test_trl_rl_recipe_end_to_end(tmp_path, algorithm):
     args = ("recipes/overoptimization/grpo.py", "recipes/overoptimization/configs/grpo_tiny.yaml", tmp_path)

@@ -139,6 +139,7 @@ def test_matched_sweep_finds_each_noise_types_intensity_for_the_same_damage():
         sweep_cells(TIntSweepConfig(tasks=["add"], match="wrong_answer_rate", match_targets=[0.2]))
 
 
+@pytest.mark.equivalence
 def test_tint_sweep_end_to_end_and_resume(tmp_path):
     proc = run_recipe(*TINY, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -31,7 +31,7 @@ def process_state() -> PartialState:
 @functools.cache
 def _take_cpu_share() -> None:
     """Set this process's torch threads once (later calls of process_state leave them alone)."""
-    torch.set_num_threads(cpu_threads(dict(os.environ), _physical_cores()))
+    torch.set_num_threads(cpu_threads(dict(os.environ), physical_cores()))
 
 
 def cpu_threads(env: dict[str, str], cores: int) -> int:
@@ -52,7 +52,7 @@ def cpu_threads(env: dict[str, str], cores: int) -> int:
     return max(1, cores // max(1, int(env.get("LOCAL_WORLD_SIZE", "1"))))
 
 
-def _physical_cores() -> int:
+def physical_cores() -> int:
     import psutil  # accelerate's dependency
 
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1

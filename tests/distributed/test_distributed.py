@@ -27,13 +27,16 @@ def fresh_cache(folder: Path) -> dict:
 
 
 def other_summation_order(env: dict) -> dict:
-    """``env`` with another float32 summation order than this machine's default: ATen's portable kernels in place of
-    its vectorised ones (unless they are already the default) and one thread (so no reduction is split)."""
+    """``env`` with another float32 summation order than the one this process runs: ATen's portable kernels in place
+    of its vectorised ones (or the machine's own vectorised kernels where the portable ones are already in use) and
+    another thread count (which splits reductions differently)."""
     import torch
 
-    native = torch.backends.cpu.get_cpu_capability().lower()
-    changed = dict(env, RLNOISE_NUM_THREADS="1")
-    return changed if native == "default" else dict(changed, ATEN_CPU_CAPABILITY="default")
+    changed = dict(env, RLNOISE_NUM_THREADS="2" if torch.get_num_threads() == 1 else "1")
+    if torch.backends.cpu.get_cpu_capability().lower() != "default":
+        return dict(changed, ATEN_CPU_CAPABILITY="default")
+    changed.pop("ATEN_CPU_CAPABILITY", None)
+    return changed
 
 
 def largest_float_difference(a, b) -> float:
