@@ -43,7 +43,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 # The numerical-equivalence tests under other summation orders (AVX2 / portable kernels, 1 and 2 threads, a CPU hog
-# beside them): what another CPU would do to float32 sums (~10 min; part of test-slow).
+# beside them): what another CPU would do to float32 sums (~21 min; part of test-slow).
 test-cpus: $(STAMP)
 	$(PY) -m pytest -q -s -m slow tests/test_cross_cpu.py
 

@@ -36,7 +36,7 @@ def _isolated_cache(tmp_path_factory):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """Print the random order's seed (pytest-randomly's header line is hidden by -q) so a failing order can be replayed."""
+    """Print the random order's seed (pytest-randomly's header is hidden by -q) so a failing order can be replayed."""
     seed = getattr(config.option, "randomly_seed", None)
     if seed is not None and not getattr(config, "workerinput", None):
         terminalreporter.write_line(f"tests ran in a random order: replay it with --randomly-seed={seed}")

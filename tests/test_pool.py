@@ -168,6 +168,20 @@ def test_bon_intervals_bracket_the_curves_and_the_fit():
     assert out["single"]["drop"]["estimate"] > 0 and out["single"]["drop"]["low"] > 0  # it overoptimizes
 
 
+def test_objective_that_picks_what_every_member_picks_ties_the_single_rm_exactly():
+    """Members with equal scores pick the same samples as their mean: its advantage over a single RM is exactly 0
+    on every prompt and every resample, so the claim "keeps more gold" does not hold (never a 3e-16 "holds")."""
+    from rlnoise.core.stats import FAILS, Interval
+
+    rng = np.random.default_rng(4)
+    gold, scores = rng.normal(size=(5, 12)) * 0.37, rng.normal(size=(5, 12))
+    out = bon_results(gold, selector_scores(np.stack([scores] * 3), ["mean", "wco"], lam=0.5), [1, 4, 12])
+    for name in ("mean", "wco"):
+        tie = out["selectors"][name]["vs_single"]
+        assert tie["estimate"] == tie["low"] == tie["high"] == 0.0
+        assert Interval.from_dict(tie).verdict() == FAILS
+
+
 def test_bon_claims_follow_the_intervals():
     from rlnoise.core.stats import FAILS, HOLDS, UNRESOLVED
 

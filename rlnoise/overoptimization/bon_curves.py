@@ -85,7 +85,10 @@ def bon_results(
         out["single"]["proxy_over_gold"] = percentile_interval(gap.mean(), weights @ gap).as_dict()
         for name, (gold_rows, _) in rows.items():
             if not name.startswith("member"):
-                difference = _gain(gold_rows) - _gain(single_gold)  # per prompt, paired
+                # per prompt, paired with each member, then averaged (equal to gain minus the single RM's gain):
+                # where the picks agree every term is an exact 0, not the rounding residue of a mean of equal
+                # curves, which a bootstrap would read as a tiny interval above 0 and call "holds"
+                difference = np.mean([_gain(gold_rows) - _gain(g) for g, _ in members], axis=0)
                 vs_single = percentile_interval(difference.mean(), weights @ difference)
                 out["selectors"][name]["vs_single"] = vs_single.as_dict()
     return out
