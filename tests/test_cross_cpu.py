@@ -3,7 +3,8 @@
 CI runs on whichever CPU a change is submitted from: AVX-512 or AVX2 only, one or two cores. Each setting below
 changes the order in which float32 sums are formed, the way another CPU would: ATen's kernels for AVX2 or its portable
 ones (with MKL and oneDNN held to AVX2, as on an AVX2-only CPU), one or two threads, and a CPU hog beside the run.
-A tolerance fitted to one machine's rounding fails here. Slow (2.5-3 min a setting, 10 min under the hog): ``make test-cpus``.
+A tolerance fitted to one machine's rounding fails here. Slow (2.5-3 min a setting, 10 min under the hog):
+``make test-cpus``.
 """
 
 import os
