@@ -37,7 +37,7 @@ multiemo: $(STAMP)
 # One pytest-xdist worker per physical core (at most 4), tests in a random order (pytest-randomly prints its seed;
 # `--randomly-seed=N` replays an order, `-p no:randomly` keeps the file order): pass them as PYTEST_ARGS="...").
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto --maxprocesses 4 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
