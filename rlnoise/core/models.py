@@ -62,20 +62,21 @@ EMBEDDED: dict[str, EmbeddedModel] = {
 }
 
 # Tiny random models for tests: (tokenizer source, config overrides). Small enough to train in seconds.
+_TINY_LLAMA = dict(
+    model_type="llama",
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+    tie_word_embeddings=True,
+)
 TINY: dict[str, tuple[str, dict]] = {
-    "tiny-llama": (
-        "smollm2-135m-instruct",
-        dict(
-            model_type="llama",
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=512,
-            tie_word_embeddings=True,
-        ),
-    ),
+    "tiny-llama": ("smollm2-135m-instruct", _TINY_LLAMA),
+    # the same over characters: TInt's tiny preset trains it ~100x faster a step than tiny-llama, whose 49k-token
+    # output layer is most of its cost
+    "tiny-char-llama": ("chars", _TINY_LLAMA),
     # A small from-scratch Llama over characters, for algorithmic traces (TInt): ~0.8M parameters, so it trains
     # thousands of steps in minutes on a CPU, where a 49k-token vocabulary would dominate the cost.
     "char-llama-4l": (
@@ -88,21 +89,6 @@ TINY: dict[str, tuple[str, dict]] = {
             num_attention_heads=4,
             num_key_value_heads=4,
             max_position_embeddings=2048,
-            tie_word_embeddings=True,
-        ),
-    ),
-    # The test-sized version of char-llama-4l: TInt's tiny preset trains it ~100x faster per step than tiny-llama,
-    # whose 49k-token output layer is most of its cost.
-    "tiny-char-llama": (
-        "chars",
-        dict(
-            model_type="llama",
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
             tie_word_embeddings=True,
         ),
     ),
