@@ -169,13 +169,15 @@ def test_bon_intervals_bracket_the_curves_and_the_fit():
 
 
 def test_objective_that_picks_what_every_member_picks_ties_the_single_rm_exactly():
-    """Members with equal scores pick the same samples as their mean: its advantage over a single RM is exactly 0
-    on every prompt and every resample, so the claim "keeps more gold" does not hold (never a 3e-16 "holds")."""
+    """Members that rank the pool differently but all pick sample 0 at n = N, as their objectives do: an objective's
+    advantage over a single RM is exactly 0 on every prompt and resample (n = 1 is the pool mean for every selector,
+    whatever its order), so "keeps more gold" does not hold; never a rounding residue of 1e-17 read as an effect."""
     from rlnoise.core.stats import FAILS, Interval
 
     rng = np.random.default_rng(4)
-    gold, scores = rng.normal(size=(5, 12)) * 0.37, rng.normal(size=(5, 12))
-    out = bon_results(gold, selector_scores(np.stack([scores] * 3), ["mean", "wco"], lam=0.5), [1, 4, 12])
+    gold, members = rng.normal(size=(5, 12)) * 0.37, rng.normal(size=(3, 5, 12))
+    members[:, :, 0] = 10.0  # every member's (and objective's) best sample
+    out = bon_results(gold, selector_scores(members, ["mean", "wco"], lam=0.5), [1, 12])
     for name in ("mean", "wco"):
         tie = out["selectors"][name]["vs_single"]
         assert tie["estimate"] == tie["low"] == tie["high"] == 0.0

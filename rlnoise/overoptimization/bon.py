@@ -95,9 +95,13 @@ def bon_curve(select_scores, gold_scores, ns: Sequence[int], *, per_prompt: bool
     weights = bon_weights(select.shape[1], ns)  # [G, N]
     order = torch.from_numpy(selector_order(select).copy())
     ranked_gold = torch.gather(torch.from_numpy(gold), 1, order).numpy()  # [P, N], ascending by selector
-    if per_prompt:
-        return ranked_gold @ weights.T
-    return weights @ ranked_gold.mean(axis=0)
+    curve = ranked_gold @ weights.T if per_prompt else weights @ ranked_gold.mean(axis=0)
+    # n = 1 picks uniformly whatever the selector: its value is the pool mean, summed here in pool order so that every
+    # selector gets the same float (each selector's order rounds it differently, and a difference between selectors
+    # that pick alike would come out as a rounding residue that intervals then read as an effect)
+    first = np.asarray(ns) == 1
+    curve[..., first] = gold.mean(axis=1)[:, None] if per_prompt else gold.mean(axis=1).mean()
+    return curve
 
 
 def bon_pick(select_scores, n: int) -> np.ndarray:
