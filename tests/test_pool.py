@@ -80,6 +80,9 @@ def test_shared_prompt_sampling_equals_the_unshared_path(name):
                      position_ids=positions_from_mask(enc["attention_mask"])).logits[:, -1]  # fmt: skip
     p, q = torch.log_softmax(full.repeat_interleave(2, 0), -1), torch.log_softmax(last, -1)
     kl = (p.exp() * (p - q)).sum(-1)
+    # the cached prompt meets the last token in other matrix shapes: summation order only. Logits within d of each
+    # other give KL <= 2 d^2, so 1e-6 allows d ~ 7e-4 on logits of magnitude ~20 (hundreds of float32 roundings,
+    # where Higham's worst case over 30 layers is too loose to test anything); a wrong mask or position moves it > 1e-2
     assert kl.max() < 1e-6 and torch.equal(p.argmax(-1), q.argmax(-1))
 
 

@@ -101,7 +101,9 @@ def test_bfloat16_features_are_float32_arrays_near_the_float32_ones():
     b16 = compute_features(model, tokenizer, texts, pooling="mean", desc=None, dtype="bfloat16")
     assert b16.dtype == f32.dtype == "float32" and b16.shape == f32.shape
     relative = abs(b16 - f32).max() / abs(f32).max()
-    assert 0 < relative < 0.05  # rounded, not another model
+    # rounded, not another model: bfloat16 keeps 8 significant bits (unit roundoff 2^-9 ~ 0.002), so 0.05 is ~25
+    # roundings through tiny-bert's 2 layers, while other weights or pooling would differ by O(1)
+    assert 0 < relative < 0.05
 
 
 def test_feature_cache_keeps_precisions_apart():
