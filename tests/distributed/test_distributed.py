@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers import BON, assert_same, run_recipe, without  # noqa: E402
+from helpers import BON, assert_same, reorder_tolerance, run_recipe, without  # noqa: E402
 
 from rlnoise.core.stages import cache_root  # noqa: E402
 
@@ -81,9 +81,10 @@ def test_two_processes_match_one(tmp_path, monkeypatch):
     # the pools (sampled in shards) are identical, text for text
     pools = [sorted((tmp_path / c / "stages").glob("pool-*/pool.json")) for c in ("cache1", "cache2")]
     assert len(pools[0]) == 1 and pools[0][0].read_text() == pools[1][0].read_text()
-    # gold scores of the pool: a frozen encoder embeds each shard's prompts in batches of another shape, so only
-    # the GEMM blocking differs: float32 rounding of scores of order 1 (2^-23 ~ 1.2e-7 each, over 4 layers)
-    assert_same(one["pool"], two["pool"], tol=1e-6)
+    # gold scores of the pool: the frozen MiniLM gold embeds each shard's texts in batches of another shape, so only
+    # the summation order differs (6 layers x 5 products plus pooling, inner dimensions <= 1536)
+    tol = reorder_tolerance(one["pool"]["gold_mean"], terms=1536, layers=31)
+    assert_same(one["pool"], two["pool"], tol=tol)
     # d*'s interval ends are ratios alpha / 2 beta with beta near 0 where a curve barely bends (here ~2,100): they
     # amplify any difference in the proxies' weights without bound, so they are left out like the verdicts below
     ignored = ("seconds", "train_loss", "metadata", "claims", "d_peak_interval")
