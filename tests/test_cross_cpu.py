@@ -24,7 +24,7 @@ SETTINGS = {
     "portable-2-threads": dict(PORTABLE, RLNOISE_NUM_THREADS="2"),
     "native-2-threads-under-load": dict(RLNOISE_NUM_THREADS="2"),
 }
-HOG = "import time\nend = time.time() + float(__import__('sys').argv[1])\nwhile time.time() < end:\n    pass\n"
+HOG = "import sys, time\nend = time.time() + float(sys.argv[1])\nwhile time.time() < end:\n    pass\n"
 
 
 def cpu_hogs(seconds: float, count: int) -> list[subprocess.Popen]:
