@@ -91,6 +91,7 @@ class RunSettings:
 
 
 DTYPES = ("float32", "bfloat16")  # precisions of forward passes (rlnoise.core.precision); float32 is the reference
+SAMPLERS = ("multinomial", "inverse_cdf")  # how a next token is drawn (rlnoise.core.sampler)
 
 
 @dataclass
@@ -112,6 +113,15 @@ class SamplingConfig:
             "choices": DTYPES,
         },
     )
+    sampler: str = field(
+        default="multinomial",
+        metadata={
+            "help": "How each next token is drawn: multinomial (transformers' torch.multinomial) or inverse_cdf "
+            "(cumsum + searchsorted, one seeded uniform per row; same distribution, other random stream, much "
+            "cheaper over a large vocabulary on CPU). Part of every sampling cache key.",
+            "choices": SAMPLERS,
+        },
+    )
 
     def __post_init__(self):
         check_positive("max_new_tokens", self.max_new_tokens, integer=True)
@@ -123,6 +133,7 @@ class SamplingConfig:
         check_positive("generation_batch_size", self.generation_batch_size, integer=True)
         check_positive("max_prompt_tokens", self.max_prompt_tokens, integer=True)
         check_choice("dtype", self.dtype, DTYPES)
+        check_choice("sampler", self.sampler, SAMPLERS)
 
 
 POOLINGS = ("mean", "last")  # how rlnoise.core.features turns token states into one vector per text

@@ -10,6 +10,7 @@ from rlnoise.core.config import SamplingConfig, check_positive
 from rlnoise.core.console import progress
 from rlnoise.core.distributed import sharded_map
 from rlnoise.core.precision import precision
+from rlnoise.core.sampler import inverse_cdf_processors
 
 
 def chat_prompt(tokenizer, prompt: str) -> str:
@@ -120,7 +121,9 @@ def generate_tokens(
     The one place that turns texts into sampled token ids; the tokenizer's padding and truncation sides and the
     model's train/eval mode are restored afterwards. With ``num_return_sequences=n > 1`` each prompt is prefilled
     once and its cache shared by its n samples (``share_prompt=False``: transformers' own path, for comparison).
-    Forward passes run at ``sampling.dtype`` (:func:`rlnoise.core.precision.precision`).
+    Forward passes run at ``sampling.dtype`` (:func:`rlnoise.core.precision.precision`); tokens are drawn by
+    ``sampling.sampler``: transformers' ``torch.multinomial`` from the global seed, or an inverse-CDF draw from a
+    generator seeded with ``seed`` (:mod:`rlnoise.core.sampler`).
 
     Returns:
         ``(enc, responses)``: the prompt encoding and the ``[B * num_return_sequences, T]`` response token ids.
@@ -145,15 +148,14 @@ def generate_tokens(
             if count > 1 and share_prompt and enc["input_ids"].shape[1] > 1:
                 inputs = {k: v.repeat_interleave(count, 0) for k, v in enc.items()}
                 inputs["cache"] = shared_prompt_cache(lm, enc, count)
+            elif count > 1 and sampling.sampler == "inverse_cdf":  # greedy generate refuses num_return_sequences
+                inputs = {k: v.repeat_interleave(count, 0) for k, v in enc.items()}  # what generate's expansion does
             elif count > 1:
                 inputs["num_return_sequences"] = count
             out = lm.generate(
                 **inputs,
-                do_sample=True,
+                **_draw_kwargs(lm, sampling, seed),
                 max_new_tokens=sampling.max_new_tokens,
-                temperature=sampling.temperature,
-                top_k=sampling.top_k,
-                top_p=sampling.top_p,
                 pad_token_id=tokenizer.pad_token_id,
                 use_cache=True,
                 **generate_kwargs,
@@ -162,6 +164,16 @@ def generate_tokens(
         tokenizer.padding_side, tokenizer.truncation_side = sides
         lm.train(was_training)
     return enc, out[:, enc["input_ids"].shape[1] :]
+
+
+def _draw_kwargs(lm, sampling: SamplingConfig, seed: int) -> dict:
+    """``generate``'s arguments that draw the tokens: its own warpers and ``torch.multinomial`` (``multinomial``,
+    from the global seed), or the same warpers then an inverse-CDF draw from a generator seeded with ``seed``
+    (``inverse_cdf``, :mod:`rlnoise.core.sampler`), picked by greedy selection."""
+    if sampling.sampler == "inverse_cdf":
+        processors = inverse_cdf_processors(sampling, seed, lm.generation_config)
+        return dict(do_sample=False, logits_processor=processors)
+    return dict(do_sample=True, temperature=sampling.temperature, top_k=sampling.top_k, top_p=sampling.top_p)
 
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
