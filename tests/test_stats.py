@@ -136,14 +136,14 @@ Z = 1.959963984540054
 
 
 def test_pool_seeds_adds_the_sample_error_to_the_spread_between_seeds():
-    """Two seeds, estimates 1 and 2, each +- z * 0.1: variance 0.01 (sample) + 0.25 (seeds) with
-    Welch-Satterthwaite's 0.26^2 / 0.25^2 degrees of freedom; one seed is returned unchanged."""
+    """Two seeds, estimates 1 and 2, each +- z * 0.1: variance 0.01 (sample, scaled by z^2) + 0.25 (seeds, scaled
+    by t(1)^2: the modified-large-sample combination); one seed is returned unchanged."""
     from scipy.stats import t
 
     one = Interval(1.0, 0.5, 1.2)
     assert pool_seeds([one]) is one
     pooled = pool_seeds([Interval(1.0, 1 - Z * 0.1, 1 + Z * 0.1), Interval(2.0, 2 - Z * 0.1, 2 + Z * 0.1)])
-    half = t.ppf(0.975, 0.26**2 / 0.25**2) * math.sqrt(0.26)
+    half = math.sqrt(Z**2 * 0.01 + t.ppf(0.975, 1) ** 2 * 0.25)
     assert pooled.estimate == 1.5
     assert pooled.low == pytest.approx(1.5 - half) and pooled.high == pytest.approx(1.5 + half)
     same = pool_seeds([Interval(1.0, 1 - Z * 0.1, 1 + Z * 0.1)] * 3)  # no spread between seeds: the sample error

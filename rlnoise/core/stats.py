@@ -7,9 +7,11 @@
   every resample of the data (``[B, P, ...]``), hence this small hand-written version.
 - Accuracies and exact-match rates: Wilson intervals (``scipy.stats.binomtest``); differences of two of them:
   Newcombe's interval.
-- Seeds: a t interval over per-seed results (``scipy.stats.t``); for results measured on one shared sample in
-  every seed (prompts, a test set), :func:`pool_seeds` adds the sample's error to the spread between seeds, and
-  :func:`pool_seed_results` / :func:`pool_seed_claims` do that for every interval of a study's results.
+- Seeds: a t interval over per-seed results (``scipy.stats.t``). Results measured on one shared sample in every
+  seed (prompts, a test set) keep their per-unit values (``per_unit``); :func:`pool_seed_results` /
+  :func:`pool_seed_claims` pool them by the two-way random-effects model on the units x seeds table
+  (:mod:`rlnoise.core.variance`, the model the power planner predicts with), and fall back to
+  :func:`pool_seeds` on the intervals alone where no per-unit values exist.
 
 A claim "X > threshold" *holds* when the whole interval lies above the threshold, *does not hold* when it lies
 below, and is *unresolved* otherwise: never a trend read off noise.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -158,13 +160,17 @@ def across_seeds(values, level: float = LEVEL) -> Interval:
 
 
 def pool_seeds(intervals) -> Interval:
-    """The mean over seeds of estimates that were each measured on the same sample (prompts, test problems).
+    """The mean over seeds of estimates that were each measured on the same sample (prompts, test problems), when
+    only their intervals are known; with the per-unit values, :func:`rlnoise.core.variance.table_interval` is
+    tighter and is what results use (:func:`pool_seed_results` and :func:`pool_seed_claims` pick it).
 
     Two errors add up: the sample's own (each seed's interval read as a normal half-width; their variances are
     averaged, not divided by the number of seeds, because a shared sample's error does not shrink with more seeds)
-    and the spread between seeds (variance / k, k - 1 degrees of freedom). The quantile is Student's t with
-    Welch-Satterthwaite's degrees of freedom, so two or three seeds give the wide interval they deserve. One seed:
-    its own interval, unchanged. An unbounded end in any seed leaves that end unbounded.
+    and the spread between seeds (variance / k). Each enters the half-width with its own quantile (normal for the
+    sample, Student's t with k - 1 degrees of freedom for the seeds: the modified-large-sample combination), so two
+    or three seeds give the wide interval they deserve even when their spread happens to come out small. It is
+    conservative: the sample's part also holds unit x seed noise that does shrink with seeds. One seed: its own
+    interval, unchanged. An unbounded end in any seed leaves that end unbounded.
     """
     from scipy.stats import norm, t
 
@@ -182,15 +188,34 @@ def pool_seeds(intervals) -> Interval:
         return Interval(mean, float(lows.min()), float(highs.max()), level)
     z = float(norm.ppf((1 + level) / 2))
     sample_var = float(np.mean(((highs - lows) / (2 * z)) ** 2)) if np.isfinite(lows).all() else math.inf
-    seed_var = float(estimates.var(ddof=1)) / k
-    total = sample_var + seed_var
-    if not math.isfinite(total):
+    if not math.isfinite(sample_var):
         low = mean if np.isfinite(lows).all() else -math.inf  # only the unbounded side stays open
         high = mean if np.isfinite(highs).all() else math.inf
         return Interval(mean, min(low, float(lows.min())), max(high, float(highs.max())), level)
-    df = (k - 1) * (total / seed_var) ** 2 if seed_var > 0 else math.inf
-    half = float(t.ppf((1 + level) / 2, df)) * math.sqrt(total)
+    seed_var = float(estimates.var(ddof=1)) / k
+    half = math.sqrt(z**2 * sample_var + float(t.ppf((1 + level) / 2, k - 1)) ** 2 * seed_var)
     return Interval(mean, mean - half, mean + half, level)
+
+
+def unit_table(fields: dict) -> np.ndarray | None:
+    """The ``[units, seeds]`` table behind an interval dict or a claim: its ``units_by_seeds`` (pooled seeds) or
+    its ``per_unit`` values (one seed, as a one-column table); None when it has neither."""
+    if "units_by_seeds" in fields:
+        return np.asarray(fields["units_by_seeds"], dtype=np.float64)
+    if "per_unit" in fields:
+        return np.asarray(fields["per_unit"], dtype=np.float64)[:, None]
+    return None
+
+
+def pool_tables(tables: list) -> tuple[Interval, list]:
+    """Per-seed tables of one quantity on shared units, side by side: its two-way interval and the ``[units,
+    seeds]`` table (as nested lists) that results keep for the power planner."""
+    from rlnoise.core.variance import table_interval
+
+    if len({len(t) for t in tables}) != 1:
+        raise ValueError(f"seeds disagree on the number of units: {[len(t) for t in tables]}")
+    table = np.hstack(tables)
+    return table_interval(table), table.tolist()
 
 
 INTERVAL_FIELDS = ("estimate", "low", "high")
@@ -206,8 +231,16 @@ def pool_seed_results(per_seed: list):
         return first
     if isinstance(first, dict):
         if all(f in first for f in INTERVAL_FIELDS):
-            pooled = pool_seeds([Interval.from_dict(r) for r in per_seed]).as_dict()
-            return {k: pooled[k] if k in pooled else _most_common([r[k] for r in per_seed]) for k in first}
+            tables = [unit_table(r) for r in per_seed]
+            if all(t is not None for t in tables):
+                interval, table = pool_tables(tables)
+                pooled = dict(interval.as_dict(), units_by_seeds=table)
+            else:
+                pooled = pool_seeds([Interval.from_dict(r) for r in per_seed]).as_dict()
+            kept = {
+                k: _most_common([r[k] for r in per_seed]) for k in first if k not in ("per_unit", "units_by_seeds")
+            }
+            return kept | pooled
         out = {}
         for key in first:
             if key.endswith("_band") and key[: -len("_band")] in first or not all(key in r for r in per_seed):
@@ -249,15 +282,22 @@ def pooled_note(seeds: int) -> str:
 
 
 def pool_seed_claims(per_seed: list[list[Claim]]) -> list[Claim]:
-    """The same claims made in every seed (same statements, same order), each with its intervals pooled by
-    :func:`pool_seeds`."""
+    """The same claims made in every seed (same statements, same order), each pooled over the seeds: by the
+    two-way model on its units x seeds table when every seed has its per-unit values, else by :func:`pool_seeds`."""
     statements = [[c.statement for c in claims] for claims in per_seed]
     if any(s != statements[0] for s in statements):
         raise ValueError("the seeds' claims differ: every seed must make the same statements in the same order")
-    return [
-        Claim(claims[0].statement, pool_seeds([c.interval for c in claims]), claims[0].threshold)
-        for claims in zip(*per_seed)
-    ]
+    if len(per_seed) == 1:
+        return list(per_seed[0])
+    pooled = []
+    for claims in zip(*per_seed):
+        first = claims[0]
+        if all(c.table is not None for c in claims):
+            interval, table = pool_tables([c.table for c in claims])
+            pooled.append(Claim(first.statement, interval, first.threshold, np.asarray(table)))
+        else:
+            pooled.append(Claim(first.statement, pool_seeds([c.interval for c in claims]), first.threshold))
+    return pooled
 
 
 @dataclass(frozen=True)
@@ -267,6 +307,7 @@ class Claim:
     statement: str
     interval: Interval
     threshold: float = 0.0
+    table: np.ndarray | None = field(default=None, compare=False)  # per-unit values [units, seeds]: the planner's
 
     @property
     def verdict(self) -> str:
@@ -277,11 +318,19 @@ class Claim:
 
     def as_dict(self) -> dict:
         fields = dict(statement=self.statement, threshold=self.threshold, verdict=self.verdict)
-        return fields | self.interval.as_dict()
+        table = {} if self.table is None else dict(units_by_seeds=np.asarray(self.table).tolist())
+        return fields | self.interval.as_dict() | table
 
     @classmethod
     def from_dict(cls, fields: dict) -> Claim:
-        return cls(fields["statement"], Interval.from_dict(fields), fields.get("threshold", 0.0))
+        """A claim from its ``as_dict``, or from an interval dict (with a ``statement``) of a study's results."""
+        return cls(fields["statement"], Interval.from_dict(fields), fields.get("threshold", 0.0), unit_table(fields))
+
+    @classmethod
+    def of(cls, statement: str, fields: dict, threshold: float = 0.0) -> Claim:
+        """The claim "``statement``" decided by the interval dict ``fields`` of a study's results (with its
+        per-unit table when it has one)."""
+        return cls(statement, Interval.from_dict(fields), threshold, unit_table(fields))
 
 
 def claims_markdown(claims: list[Claim], level: float = LEVEL) -> str:
