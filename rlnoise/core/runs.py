@@ -29,7 +29,7 @@ from rlnoise.core.files import (
     write_yaml,
 )
 from rlnoise.core.samples import samples_markdown
-from rlnoise.core.stages import fingerprint
+from rlnoise.core.stages import STAGE_LOG, fingerprint
 
 # Fields that name where a run goes or how it is split, not what it computes.
 PLACEMENT_FIELDS = ("run_name", "output_root", "overwrite", "shard")
@@ -87,6 +87,7 @@ class Run:
             self.fixed.pop(k, None)
         self.key = fingerprint(self.fixed)
         self.metadata = run_metadata()  # stamped now, at the start of the run
+        self._stages_from = len(STAGE_LOG)  # the stages this run asks for are logged from here on
         models = {k: v for k, v in config.items() if k not in PLACEMENT_FIELDS and isinstance(v, str)}
         tiny = sorted({v for v in models.values() if v.startswith("tiny-")})  # the tiny test models' names
         if tiny:
@@ -133,7 +134,7 @@ class Run:
         ``plot(results, folder)``."""
         if world()[0] != 0:
             return
-        results = dict(results, config_key=self.key, metadata=self.metadata)
+        results = dict(results, config_key=self.key, metadata=self.metadata, stages=STAGE_LOG[self._stages_from :])
         write_json(self.folder / "results.json", results)
         if samples is not None:
             write_jsonl(self.folder / "samples.jsonl", samples)

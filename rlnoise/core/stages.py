@@ -29,6 +29,11 @@ from rlnoise.core.files import canonical, clean_orphans, temp_dir, write_json
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+SCALES = ("fixed", "units", "seeds", "units x seeds")
+# Every stage this process asked for, in order: ``stage``, ``key``, ``seconds`` (its build time, measured now or
+# recorded when it was built; None for stages built before builds were timed), ``scales`` (what its cost grows
+# with) and ``cached``. Runs keep their part of it in results (the power planner's cost model).
+STAGE_LOG: list[dict] = []
 SCHEMA = 2  # bump when the layout of stage folders changes: older folders are then never reused
 
 
@@ -109,6 +114,7 @@ def cached_stage(
     inputs: Sequence[Stage | str] = (),
     root: str | Path | None = None,
     label: str | None = None,
+    scales: str = "fixed",
 ) -> Stage:
     """Return a finished, verified stage, building it first when no intact copy exists.
 
@@ -123,7 +129,11 @@ def cached_stage(
         inputs: the stages (or keys of keyed values) this stage reads; their keys enter this stage's key.
         root: cache root (default ``$RLNOISE_CACHE/stages``).
         label: how the console names the stage (default ``name``), e.g. ``"scored_pairs (train split)"``.
+        scales: what the stage's cost grows with in its study, one of :data:`SCALES` (units: prompts, examples;
+            seeds: replicate seeds), for the power planner's cost model; not part of the key.
     """
+    if scales not in SCALES:
+        raise ValueError(f"scales must be one of {list(SCALES)}, got {scales!r}")
     root = Path(root) if root is not None else cache_root() / "stages"
     key = stage_key(name, settings, inputs)
     final = root / f"{name}-{key}"
@@ -140,14 +150,18 @@ def cached_stage(
     barrier()
     if (final / MANIFEST).exists():
         say(f"      {label or name}: cached ({final.name})")
+        seconds = json.loads((final / "stage.json").read_text()).get("seconds")
+        STAGE_LOG.append(dict(stage=label or name, key=key, seconds=seconds, scales=scales, cached=True))
         return Stage(name, key, final)
     scratch = temp_dir(root, final.name)
     start = time.perf_counter()
     say(f"      {label or name}: computing")
     try:
         build(scratch)
+        seconds = time.perf_counter() - start
         if rank == 0:
-            write_json(scratch / "stage.json", dict(name=name, key=key, settings=settings, inputs=_keys(inputs)))
+            record = dict(name=name, key=key, settings=settings, inputs=_keys(inputs), seconds=seconds, host=_host())
+            write_json(scratch / "stage.json", record)
             write_manifest(scratch)
             try:
                 os.rename(scratch, final)
@@ -158,7 +172,14 @@ def cached_stage(
         shutil.rmtree(scratch, ignore_errors=True)
     barrier()
     say(f"      {label or name}: done in {duration(time.perf_counter() - start)}, cached as {final.name}")
+    STAGE_LOG.append(dict(stage=label or name, key=key, seconds=seconds, scales=scales, cached=False))
     return Stage(name, key, final)
+
+
+def _host() -> str:
+    import platform
+
+    return platform.node()
 
 
 def _keys(inputs: Sequence[Stage | str]) -> list[str]:

@@ -278,7 +278,12 @@ def _most_common(values: list):
 
 def pooled_note(seeds: int) -> str:
     """How a report's intervals were pooled: "" for one seed."""
-    return f", pooled over {seeds} replicate seeds (mean; the spread between seeds added)" if seeds > 1 else ""
+    if seeds < 2:
+        return ""
+    return (
+        f", pooled over {seeds} replicate seeds (mean; two-way random effects on the units x seeds table where "
+        "per-unit values exist, else the spread between seeds added)"
+    )
 
 
 def pool_seed_claims(per_seed: list[list[Claim]]) -> list[Claim]:
@@ -294,9 +299,10 @@ def pool_seed_claims(per_seed: list[list[Claim]]) -> list[Claim]:
         first = claims[0]
         if all(c.table is not None for c in claims):
             interval, table = pool_tables([c.table for c in claims])
-            pooled.append(Claim(first.statement, interval, first.threshold, np.asarray(table)))
+            pooled.append(Claim(first.statement, interval, first.threshold, np.asarray(table), first.note))
         else:
-            pooled.append(Claim(first.statement, pool_seeds([c.interval for c in claims]), first.threshold))
+            interval = pool_seeds([c.interval for c in claims])
+            pooled.append(Claim(first.statement, interval, first.threshold, note=first.note))
     return pooled
 
 
@@ -308,6 +314,7 @@ class Claim:
     interval: Interval
     threshold: float = 0.0
     table: np.ndarray | None = field(default=None, compare=False)  # per-unit values [units, seeds]: the planner's
+    note: str = ""  # what would decide the claim when more units or seeds cannot (e.g. a larger n)
 
     @property
     def verdict(self) -> str:
@@ -319,12 +326,13 @@ class Claim:
     def as_dict(self) -> dict:
         fields = dict(statement=self.statement, threshold=self.threshold, verdict=self.verdict)
         table = {} if self.table is None else dict(units_by_seeds=np.asarray(self.table).tolist())
-        return fields | self.interval.as_dict() | table
+        return fields | self.interval.as_dict() | table | (dict(note=self.note) if self.note else {})
 
     @classmethod
     def from_dict(cls, fields: dict) -> Claim:
         """A claim from its ``as_dict``, or from an interval dict (with a ``statement``) of a study's results."""
-        return cls(fields["statement"], Interval.from_dict(fields), fields.get("threshold", 0.0), unit_table(fields))
+        interval, threshold = Interval.from_dict(fields), fields.get("threshold", 0.0)
+        return cls(fields["statement"], interval, threshold, unit_table(fields), fields.get("note", ""))
 
     @classmethod
     def of(cls, statement: str, fields: dict, threshold: float = 0.0) -> Claim:

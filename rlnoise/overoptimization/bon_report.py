@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from rlnoise.core.stats import Claim, Interval, claims_markdown, paired_difference, pooled_note
+from dataclasses import replace
+
+import numpy as np
+
+from rlnoise.core.stats import Claim, Interval, bootstrap_mean, claims_markdown, pooled_note
 
 
 def bon_claims(results: dict) -> list[Claim]:
@@ -22,17 +26,26 @@ def bon_claims(results: dict) -> list[Claim]:
         n_max = setting["ns"][-1]
         label = f"noise {spec}"
         where = f"gold at the best n minus gold at n={n_max}"
-        claims.append(Claim(f"{label}: single RMs overoptimize ({where})", Interval.from_dict(single["drop"])))
+        drop = Claim.of(f"{label}: single RMs overoptimize ({where})", single["drop"])
+        if single["drop"]["n_index"] == len(setting["ns"]) - 1:
+            kl = setting["kl"][-1]
+            note = (
+                f"gold still rises at the largest n (KL {kl:.1f} nats), so the drop is 0 for every prompt and seed; "
+                "Gao et al. and Coste et al. see best-of-n gold peak at KL 4-6 nats: a pool of n >= 256 (KL >= 4.5)"
+            )
+            drop = replace(drop, note=note)
+        claims.append(drop)
         statement = f"{label}: single RMs' proxy gain exceeds their gold gain at n={n_max} (proxy minus gold)"
-        claims.append(Claim(statement, Interval.from_dict(single["proxy_over_gold"])))
+        claims.append(Claim.of(statement, single["proxy_over_gold"]))
         if clean is not None and spec != "none":
-            cost = paired_difference(clean["gold_gain_by_prompt"], single["gold_gain_by_prompt"])
-            claims.append(Claim(f"{label}: the noise costs single RMs gold at n={n_max} (clean minus noisy)", cost))
+            cost = np.subtract(clean["gold_gain_by_prompt"], single["gold_gain_by_prompt"])
+            statement = f"{label}: the noise costs single RMs gold at n={n_max} (clean minus noisy)"
+            claims.append(Claim(statement, bootstrap_mean(cost), table=cost[:, None]))
         for name in results.get("objectives", []):
             vs = setting["selectors"][name].get("vs_single")
             if vs is not None:
                 statement = f"{label}: {name} keeps more gold than a single RM at n={n_max} (difference)"
-                claims.append(Claim(statement, Interval.from_dict(vs)))
+                claims.append(Claim.of(statement, vs))
     return claims
 
 

@@ -72,7 +72,7 @@ def run_bon_study(
         ):
             accuracy = pair_accuracy(ensemble, pairs["eval"], objectives)
             member_scores = cached_scores(
-                "pool_proxy", {}, ensemble.score, bon_prompts, pool, [pool_stage, ensemble_stage]
+                "pool_proxy", {}, ensemble.score, bon_prompts, pool, [pool_stage, ensemble_stage], "units x seeds"
             )
             # 3. curves and fits
             selectors = selector_scores(member_scores, study.objectives, study.uwo_lambda)

@@ -36,7 +36,7 @@ def cached_pool(
         )
         (folder / "pool.json").write_text(json.dumps(pool))
 
-    stage = cached_stage("pool", settings, build)
+    stage = cached_stage("pool", settings, build, scales="units")
     return json.loads((stage / "pool.json").read_text()), stage
 
 
@@ -62,16 +62,23 @@ def score_pool(score_fn, prompts: list[str], pool: list[list[str]], desc: str | 
 
 
 def cached_scores(
-    name: str, settings: dict, score_fn, prompts: list[str], pool: list[list[str]], inputs: list[Stage]
+    name: str,
+    settings: dict,
+    score_fn,
+    prompts: list[str],
+    pool: list[list[str]],
+    inputs: list[Stage],
+    scales: str = "units",
 ) -> np.ndarray:
     """:func:`score_pool`, cached as stage ``name``.
 
     Args:
         settings: the scorer's own settings (e.g. the gold config).
         inputs: the stages the scores depend on: the pool's, and the scorer's when it is one (a trained ensemble).
+        scales: what the stage's cost grows with (:data:`rlnoise.core.stages.SCALES`).
     """
 
     def build(folder):
         np.save(folder / "scores.npy", score_pool(score_fn, prompts, pool, desc=f"scoring ({name})"))
 
-    return np.load(cached_stage(name, settings, build, inputs=inputs) / "scores.npy")
+    return np.load(cached_stage(name, settings, build, inputs=inputs, scales=scales) / "scores.npy")
