@@ -139,10 +139,11 @@ def test_pool_sampling_with_inverse_cdf_is_reproducible_and_spread_independent(p
         assert first != sample_responses(model, tokenizer, PROMPTS, n=n, config=config, seed=4)
 
 
-def test_multinomial_default_is_transformers_own_draw(policy):
-    """The default sampler calls generate exactly as before: bit-identical to a direct do_sample call."""
+def test_multinomial_is_transformers_own_draw(policy):
+    """``sampler: multinomial`` calls generate as before the setting existed: bit-identical to a direct do_sample
+    call."""
     model, tokenizer = policy
-    config = SamplingConfig(max_new_tokens=5, temperature=0.9, top_p=0.95)
+    config = SamplingConfig(max_new_tokens=5, temperature=0.9, top_p=0.95, sampler="multinomial")
     texts = [chat_prompt(tokenizer, p) for p in PROMPTS]
     enc, ours = generate_tokens(model, tokenizer, texts, config, seed=11, num_return_sequences=2, share_prompt=False)
     torch.manual_seed(11)
@@ -154,7 +155,7 @@ def test_multinomial_default_is_transformers_own_draw(policy):
 
 
 def test_sampler_is_part_of_the_pool_key(policy):
-    base = SamplingConfig(max_new_tokens=2, generation_batch_size=4)
+    base = SamplingConfig(max_new_tokens=2, generation_batch_size=4, sampler="multinomial")
     pool, stage = cached_pool("tiny-llama", PROMPTS[:2], 2, base, seed=0)
     other = cached_pool("tiny-llama", PROMPTS[:2], 2, SamplingConfig(**{**to_dict(base), "sampler": "inverse_cdf"}), 0)
     assert other[1].key != stage.key and [len(p) for p in other[0]] == [2, 2]
