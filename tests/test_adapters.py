@@ -298,7 +298,7 @@ def test_summary_compares_each_adapter_with_the_probe_example_by_example_and_poo
     import math
 
     from rlnoise.adapters.study import results_table, summarize
-    from rlnoise.core.stats import paired_difference, pool_seeds
+    from rlnoise.core.variance import table_interval
 
     def row(adapter, seed, right, ood_acc, keep_examples=True):
         spectrum = dict(sve=1.0, lsvr=0.5)
@@ -312,7 +312,7 @@ def test_summary_compares_each_adapter_with_the_probe_example_by_example_and_poo
     summary = summarize(probe + mlp)
     entry = next(e for e in summary["pairs"] if e["adapter"] == "mlp")
     right = lambda r: np.array([int(c) for c in r["id_correct"]])  # noqa: E731
-    expected = pool_seeds([paired_difference(right(a), right(b)) for a, b in zip(mlp, probe)])
+    expected = table_interval(np.column_stack([right(a) - right(b) for a, b in zip(mlp, probe)]))
     assert entry["id_vs_linear"]["estimate"] == pytest.approx(0.05)
     assert (entry["id_vs_linear"]["low"], entry["id_vs_linear"]["high"]) == pytest.approx(
         (expected.low, expected.high)

@@ -350,7 +350,8 @@ def test_regime_is_called_only_beyond_the_intervals():
 
 
 def test_method_effects_pair_each_seed_over_the_test_examples_then_pool_seeds():
-    from rlnoise.core.stats import paired_accuracy_difference, pool_seeds
+    from rlnoise.core.stats import correctness_difference, paired_accuracy_difference
+    from rlnoise.core.variance import table_interval
     from rlnoise.elicitation.analysis import method_effects
 
     def row(method, seed, correct, **extra):
@@ -367,9 +368,14 @@ def test_method_effects_pair_each_seed_over_the_test_examples_then_pool_seeds():
     ]
     (effect,) = method_effects(rows, "fewshot_sft", "sequential")
     assert effect["seeds"] == 2 and effect["difference"]["estimate"] == pytest.approx((0.2 + 0.1) / 2)
-    want = pool_seeds([paired_accuracy_difference(rows[0]["test_correct"], rows[1]["test_correct"]),
-                       paired_accuracy_difference(rows[2]["test_correct"], rows[3]["test_correct"])])  # fmt: skip
-    assert effect["difference"] == want.as_dict()
+    # seeds pool on the examples x seeds table of per-example differences (the two-way model)
+    table = np.column_stack([correctness_difference(rows[0]["test_correct"], rows[1]["test_correct"]),
+                             correctness_difference(rows[2]["test_correct"], rows[3]["test_correct"])])  # fmt: skip
+    want = table_interval(table)
+    assert {k: effect["difference"][k] for k in ("estimate", "low", "high")} == pytest.approx(
+        dict(estimate=want.estimate, low=want.low, high=want.high)
+    )
+    assert effect["difference"]["units_by_seeds"] == table.tolist()
     # rows from before per-example results were kept: an unpaired (wider) interval from the accuracies
     old = [{k: v for k, v in r.items() if k != "test_correct"} for r in rows[:2]]
     (unpaired,) = method_effects(old, "fewshot_sft", "sequential")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from rlnoise.core.stats import FAILS, HOLDS, Interval, pool_seeds
+from rlnoise.core.variance import table_interval
 from rlnoise.overoptimization.rl_study import rl_results, run_label
 
 STEPS = (0, 2, 4)
@@ -54,8 +55,9 @@ def test_claims_follow_the_curves_of_one_seed():
 
 
 def test_replicate_seeds_pool_into_one_run_with_the_spread_between_seeds():
-    """Two seeds of the same runs: the pooled curve is the mean of the seeds' curves, each interval comes from
-    :func:`pool_seeds`, and a seed that did not finish every evaluation is left out of the pooled runs."""
+    """Two seeds of the same runs: the pooled curve is the mean of the seeds' curves, intervals without per-prompt
+    values come from :func:`pool_seeds`, claims from the two-way model on their prompts x seeds table, and a seed
+    that did not finish every evaluation is left out of the pooled runs."""
     rng = np.random.default_rng(1)
     seed0 = rows_of("single", 0, [0, 1, 0.5], [0, 1, 2], rng)
     seed1 = rows_of("single", 1, [0, 0.6, 0.1], [0, 1.2, 2.2], rng)
@@ -68,7 +70,20 @@ def test_replicate_seeds_pool_into_one_run_with_the_spread_between_seeds():
     expected = pool_seeds([Interval.from_dict(r["last_gold_gain"]) for r in seed_runs])
     assert Interval.from_dict(run["last_gold_gain"]) == pytest.approx(expected)
     assert [c["statement"] for c in pooled["claims"]] == [c["statement"] for c in alone[0]["claims"]]
-    rises = [Interval.from_dict(a["claims"][0]) for a in alone]
-    assert Interval.from_dict(pooled["claims"][0]) == pytest.approx(pool_seeds(rises))
+    rises = np.column_stack([a["claims"][0]["units_by_seeds"] for a in alone])
+    assert pooled["claims"][0]["units_by_seeds"] == rises.tolist()
+    assert Interval.from_dict(pooled["claims"][0]) == pytest.approx(table_interval(rises))
     unfinished = rl_results(seed0 + rows_of("single", 1, [0, 1], [0, 1], rng))  # seed 1 stopped at step 2
     assert unfinished["runs"] == {} and unfinished["claims"] == []
+
+
+def test_interpolation_weights_give_the_mean_curves_gold_at_kl():
+    """Matched-KL claims keep per-prompt values: each prompt's gold weighted by where the mean KL curve meets the
+    target, so their mean is exactly the interpolated mean curve."""
+    from rlnoise.overoptimization.rl_report import interpolation_weights
+
+    kl = np.array([0.0, 0.5, 0.4, 2.0])  # dips: the running maximum is used
+    gold = np.random.default_rng(0).normal(size=(4, 7))
+    for target in (0.0, 0.3, 0.5, 1.2, 2.0, 3.0):
+        per_prompt = interpolation_weights(kl, target) @ gold
+        assert per_prompt.mean() == pytest.approx(np.interp(target, np.maximum.accumulate(kl), gold.mean(axis=1)))

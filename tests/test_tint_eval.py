@@ -220,6 +220,29 @@ def test_tint_claims_compare_each_noisy_cell_with_its_clean_cell():
     assert claims[0].interval.estimate == pytest.approx(0.45) and "static noise, intensity 0.7" in claims[0].statement
 
 
+def test_tint_claims_pair_cells_over_the_shared_test_problems():
+    """Rows that kept their per-problem results are compared problem by problem (the claim keeps the differences,
+    so seeds pool on the problems x seeds table); the paired interval is narrower than Newcombe's when the two
+    cells fail on the same problems."""
+    from rlnoise.tint.sweep import tint_claims
+
+    def row(noise, correct):
+        rate = correct.count("1") / len(correct)
+        return dict(task="add", method="finetune", noise=noise, intensity=0.5, contamination=1.0, n=len(correct),
+                    exact_match=rate, parse_failure=0.0, test_correct=correct)  # fmt: skip
+
+    clean, noisy = "1" * 30 + "0" * 10, "1" * 24 + "0" * 16  # the noisy cell loses 6 problems the clean one solved
+    (paired,) = tint_claims([row("none", clean), row("static", noisy)])
+    assert (
+        paired.interval.estimate == pytest.approx(6 / 40)
+        and paired.table[:, 0].tolist() == [0] * 24 + [1] * 6 + [0] * 10
+    )
+    unpaired = tint_claims(
+        [{k: v for k, v in r.items() if k != "test_correct"} for r in (row("none", clean), row("static", noisy))]
+    )[0]
+    assert paired.verdict == "holds" and unpaired.verdict == "unresolved"
+
+
 def test_tint_claims_of_prompted_cells_also_compare_parse_failures():
     from rlnoise.tint.sweep import tint_claims
 

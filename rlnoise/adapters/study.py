@@ -24,12 +24,14 @@ from rlnoise.core.stats import (
     Claim,
     Interval,
     across_seeds,
+    bootstrap_mean,
     claims_markdown,
+    correctness_difference,
     correctness_string,
-    paired_accuracy_difference,
-    pool_seeds,
+    pool_seed_results,
     proportion_difference,
     wilson,
+    with_units,
 )
 from rlnoise.core.tasks import binary_task
 
@@ -226,19 +228,21 @@ def _entry(pair: str, rate: float | None, name: str, rs: list[dict], probe: list
         entry[f"{split}_accuracy_seed_interval"] = across_seeds(values).as_dict()
         pairs = [(r, probe_by_seed[r["seed"]]) for r in rs if r["seed"] in probe_by_seed]
         if name != "linear" and pairs:
-            entry[f"{split}_vs_linear"] = pool_seeds([_versus(a, b, split) for a, b in pairs]).as_dict()
+            entry[f"{split}_vs_linear"] = pool_seed_results([_versus(a, b, split) for a, b in pairs])
     return entry
 
 
-def _versus(row: dict, probe: dict, split: str) -> Interval:
-    """One seed's accuracy difference from the probe: paired over the test examples when both rows kept them,
-    else Newcombe's interval for two independent proportions (conservative on a shared test set)."""
+def _versus(row: dict, probe: dict, split: str) -> dict:
+    """One seed's accuracy difference from the probe: paired over the test examples when both rows kept them
+    (with its per-example values, so seeds pool on the examples x seeds table), else Newcombe's interval for two
+    independent proportions (conservative on a shared test set)."""
     key = f"{split}_correct"
     if key in row and key in probe:
-        return paired_accuracy_difference(row[key], probe[key])
+        difference = correctness_difference(row[key], probe[key])
+        return with_units(bootstrap_mean(difference), difference)
     n = row[f"n_{split}_test"]
     k = [round(r[f"{split}_accuracy"] * n) for r in (row, probe)]
-    return proportion_difference(k[0], n, k[1], n)
+    return proportion_difference(k[0], n, k[1], n).as_dict()
 
 
 def nmtune_claims(summary: dict) -> list[Claim]:
@@ -251,7 +255,7 @@ def nmtune_claims(summary: dict) -> list[Claim]:
         for split, label in (("id", "in distribution"), ("ood", "out of distribution")):
             if f"{split}_vs_linear" in s:
                 statement = f"{where}: {s['adapter']} beats the linear probe {label} (accuracy difference)"
-                claims.append(Claim(statement, Interval.from_dict(s[f"{split}_vs_linear"])))
+                claims.append(Claim.of(statement, s[f"{split}_vs_linear"]))
     probes = {(s["pair"], s["encoder_noise"]): s for s in summary.get("encoder", []) if s["adapter"] == "linear"}
     for (pair, rate), noisy in probes.items():
         clean = probes.get((pair, 0.0))

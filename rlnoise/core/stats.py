@@ -112,11 +112,24 @@ def correctness_string(correct) -> str:
     return "".join(map(str, np.asarray(correct).astype(int)))
 
 
+def correctness_difference(a: str, b: str) -> np.ndarray:
+    """Per test example, right in ``a`` minus right in ``b`` (two ``correctness_string`` on the same examples)."""
+    if len(a) != len(b):
+        raise ValueError(f"paired results need the same test examples, got {len(a)} and {len(b)}")
+    right = [np.frombuffer(x.encode(), dtype=np.uint8).astype(np.float64) - ord("0") for x in (a, b)]
+    return right[0] - right[1]
+
+
 def paired_accuracy_difference(a: str, b: str, level: float = LEVEL) -> Interval:
     """Accuracy of ``a`` minus ``b`` (``correctness_string`` of two classifiers on the same test examples),
     paired over the examples."""
-    right = [np.frombuffer(x.encode(), dtype=np.uint8) - ord("0") for x in (a, b)]
-    return paired_difference(*right, level=level)
+    return bootstrap_mean(correctness_difference(a, b), level=level)
+
+
+def with_units(interval: Interval, per_unit) -> dict:
+    """An interval dict with the per-unit values (prompts, examples) it is the mean of: what pooling seeds and the
+    power planner read (:func:`unit_table`)."""
+    return dict(interval.as_dict(), per_unit=np.asarray(per_unit, dtype=np.float64).tolist())
 
 
 def wilson(successes: int, n: int, level: float = LEVEL) -> Interval:

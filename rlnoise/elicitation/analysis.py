@@ -7,7 +7,14 @@ from collections import defaultdict
 
 import numpy as np
 
-from rlnoise.core.stats import normal_interval, paired_accuracy_difference, pool_seeds, proportion_difference
+from rlnoise.core.stats import (
+    bootstrap_mean,
+    correctness_difference,
+    normal_interval,
+    pool_seed_results,
+    proportion_difference,
+    with_units,
+)
 from rlnoise.elicitation.cost import Spend, check_weak_cost
 from rlnoise.elicitation.frontier import decided_regime, pareto_frontier, regime
 
@@ -122,7 +129,8 @@ def frontier(summary: list[dict], task: str, **tolerances) -> list[dict]:
 
 def method_effects(rows: list[dict], method: str, baseline: str) -> list[dict]:
     """``method`` minus ``baseline`` at every (task, budget, weak fraction) both ran: per seed a paired difference
-    over the shared test examples (Newcombe's interval for rows without per-example results), pooled over seeds."""
+    over the shared test examples (Newcombe's interval for rows without per-example results), pooled over seeds
+    (:func:`rlnoise.core.stats.pool_seed_results`: the two-way model on the examples x seeds table)."""
     by_point = defaultdict(dict)
     for r in rows:
         if r["method"] in (method, baseline):
@@ -133,13 +141,14 @@ def method_effects(rows: list[dict], method: str, baseline: str) -> list[dict]:
             groups[(task, budget, f)].append(_difference(pair[method], pair[baseline]))
     return [
         dict(task=t, budget=b, weak_fraction=f, seeds=len(d), method=method, baseline=baseline,
-             difference=pool_seeds(d).as_dict())
+             difference=pool_seed_results(d))
         for (t, b, f), d in groups.items()
     ]  # fmt: skip
 
 
-def _difference(row: dict, baseline: dict):
+def _difference(row: dict, baseline: dict) -> dict:
     if "test_correct" in row and "test_correct" in baseline:
-        return paired_accuracy_difference(row["test_correct"], baseline["test_correct"])
+        difference = correctness_difference(row["test_correct"], baseline["test_correct"])
+        return with_units(bootstrap_mean(difference), difference)
     n = row["n_test"]
-    return proportion_difference(round(row["accuracy"] * n), n, round(baseline["accuracy"] * n), n)
+    return proportion_difference(round(row["accuracy"] * n), n, round(baseline["accuracy"] * n), n).as_dict()

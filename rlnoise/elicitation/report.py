@@ -25,7 +25,7 @@ def elicitation_claims(results: dict) -> list[Claim]:
             f"{e['task']}, budget {e['budget']:g}, weak fraction {e['weak_fraction']:g}: {e['method']} beats "
             f"{e['baseline']} (few-shot exemplars in every input; accuracy difference, paired over the test set)"
         )
-        claims.append(Claim(statement, Interval.from_dict(e["difference"])))
+        claims.append(Claim.of(statement, e["difference"]))
     return claims
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rlnoise.core.stats import RESAMPLES, percentile_interval, resample_weights
+from rlnoise.core.stats import RESAMPLES, percentile_interval, resample_weights, with_units
 from rlnoise.overoptimization.bon import bon_curve, bon_kl, bon_pick
 from rlnoise.overoptimization.ensemble import member_names
 from rlnoise.overoptimization.objectives import OBJECTIVES, Standardizer, apply_objective
@@ -82,7 +82,7 @@ def bon_results(
         out["single"] = _curve_entry(single_gold, single_proxy, kl, weights)
         out["single"]["gold_gain_by_prompt"] = _gain(single_gold).tolist()  # pairs settings on the same pool
         gap = _gain(single_proxy) - _gain(single_gold)
-        out["single"]["proxy_over_gold"] = _with_units(percentile_interval(gap.mean(), weights @ gap), gap)
+        out["single"]["proxy_over_gold"] = with_units(percentile_interval(gap.mean(), weights @ gap), gap)
         for name, (gold_rows, _) in rows.items():
             if not name.startswith("member"):
                 # per prompt, paired with each member, then averaged (equal to gain minus the single RM's gain):
@@ -90,14 +90,8 @@ def bon_results(
                 # curves, which a bootstrap would read as a tiny interval above 0 and call "holds"
                 difference = np.mean([_gain(gold_rows) - _gain(g) for g, _ in members], axis=0)
                 vs_single = percentile_interval(difference.mean(), weights @ difference)
-                out["selectors"][name]["vs_single"] = _with_units(vs_single, difference)
+                out["selectors"][name]["vs_single"] = with_units(vs_single, difference)
     return out
-
-
-def _with_units(interval, per_prompt: np.ndarray) -> dict:
-    """An interval dict with the per-prompt values it is the mean of: what seeds pool and the power planner reads
-    (:func:`rlnoise.core.stats.unit_table`)."""
-    return dict(interval.as_dict(), per_unit=per_prompt.tolist())
 
 
 def _gain(per_prompt: np.ndarray) -> np.ndarray:
@@ -134,7 +128,7 @@ def _curve_entry(gold_rows: np.ndarray, proxy_rows: np.ndarray, kl: np.ndarray, 
     # the overoptimization drop: gold at the best n (chosen on the full data) minus gold at the largest n, paired
     best = int(np.argmax(gold_curve))
     drop = percentile_interval(gold_curve[best] - gold_curve[-1], gold_draws[:, best] - gold_draws[:, -1])
-    entry["drop"] = dict(_with_units(drop, gold_rows[:, best] - gold_rows[:, -1]), n_index=best)
+    entry["drop"] = dict(with_units(drop, gold_rows[:, best] - gold_rows[:, -1]), n_index=best)
     return entry
 
 

@@ -7,6 +7,8 @@ steps stay paired with each other.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from rlnoise.core.stats import (
@@ -17,6 +19,7 @@ from rlnoise.core.stats import (
     percentile_interval,
     pooled_note,
     resample_weights,
+    with_units,
 )
 from rlnoise.overoptimization.scaling import fit_rl, rl_peak
 
@@ -36,8 +39,12 @@ def add_intervals(
     ``step_index``), and, when the Gao fit exists, ``d_peak_interval`` and ``fit_resolved`` (False when the
     interval of d* is unbounded: the data do not locate a peak).
 
+    Intervals decided by claims also keep their ``per_unit`` (per-prompt) values, for pooling seeds and the power
+    planner.
+
     Returns:
-        ``{"gold", "proxy", "kl"}`` -> ``[resamples, steps]`` draws, for paired comparisons between runs.
+        ``{"gold", "proxy", "kl"}`` -> ``[resamples, steps]`` draws, for paired comparisons between runs, and
+        ``"gold_by_prompt"`` -> the ``[steps, prompts]`` gold gains themselves.
     """
     gold = (by_prompt["gold"] - by_prompt["gold"][:1]) / gold_std  # [T, P] paired gains over step 0
     proxy = by_prompt["proxy"] - by_prompt["proxy"][:1]
@@ -49,16 +56,17 @@ def add_intervals(
         band = [percentile_interval(x, d) for x, d in zip(run[key], drawn.T)]
         run[f"{key}_band"] = [[b.low for b in band], [b.high for b in band]]
     run["last_gold_gain"] = percentile_interval(run["gold"][-1], draws["gold"][:, -1]).as_dict()
-    run["last_proxy_gain"] = percentile_interval(run["proxy"][-1], draws["proxy"][:, -1]).as_dict()
+    last_proxy = percentile_interval(run["proxy"][-1], draws["proxy"][:, -1])
+    run["last_proxy_gain"] = with_units(last_proxy, proxy[-1])
     best = int(np.argmax(run["gold"]))
     drop = percentile_interval(run["gold"][best] - run["gold"][-1], draws["gold"][:, best] - draws["gold"][:, -1])
-    run["drop"] = dict(drop.as_dict(), step_index=best)
+    run["drop"] = dict(with_units(drop, gold[best] - gold[-1]), step_index=best)
     if "d_peak" in run:
         peaks = [_peak(k, g) for k, g in zip(draws["kl"], draws["gold"])]
         interval = percentile_interval(run["d_peak"], peaks)
         run["d_peak_interval"] = interval.as_dict()
         run["fit_resolved"] = bool(np.isfinite(interval.high))
-    return draws
+    return dict(draws, gold_by_prompt=gold)
 
 
 def _peak(kl: np.ndarray, gold: np.ndarray) -> float:
@@ -66,6 +74,13 @@ def _peak(kl: np.ndarray, gold: np.ndarray) -> float:
     if np.count_nonzero(kl > 0) < 2:
         return float("inf")
     return rl_peak(*fit_rl(kl, gold))
+
+
+def interpolation_weights(kl: np.ndarray, target: float) -> np.ndarray:
+    """Weights ``w`` over evaluations with ``w @ gold == np.interp(target, running max of kl, gold)``: the gold at
+    KL ``target`` of the mean curve, as a linear function of each prompt's gold (its per-prompt values)."""
+    kl = np.maximum.accumulate(np.asarray(kl, dtype=np.float64))
+    return np.array([np.interp(target, kl, e) for e in np.eye(len(kl))])
 
 
 def gold_at_kl(kl: np.ndarray, gold: np.ndarray, target: float) -> np.ndarray:
@@ -87,15 +102,16 @@ def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
             continue
         setting = f"noise {single['noise']}, beta {single['beta']:g}"
         step = single["step"][-1]
-        claims.append(
-            Claim(
-                f"{setting}: the single proxy's score rises by step {step}",
-                Interval.from_dict(single["last_proxy_gain"]),
-            )
-        )
-        falls = Interval.from_dict(single["drop"])
+        claims.append(Claim.of(f"{setting}: the single proxy's score rises by step {step}", single["last_proxy_gain"]))
         statement = f"{setting}: the single proxy's gold falls from its best evaluation to step {step}"
-        claims.append(Claim(statement, falls))
+        falls = Claim.of(statement, single["drop"])
+        if single["drop"]["step_index"] == len(single["step"]) - 1:
+            note = (
+                f"gold still rises at the last evaluation (KL {single['kl'][-1]:.1f} nats), so the fall is 0 in "
+                "every prompt; a smaller KL coefficient or more steps reach the gold peak"
+            )
+            falls = replace(falls, note=note)
+        claims.append(falls)
         for label, run in runs.items():
             same_setting = run["noise"] == single["noise"] and run["beta"] == single["beta"]
             if run is single or not same_setting or label not in draws:
@@ -103,11 +119,11 @@ def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
             target = min(max(run["kl"]), max(single["kl"]))
             a = gold_at_kl(draws[label]["kl"], draws[label]["gold"], target)
             b = gold_at_kl(draws[single_label]["kl"], draws[single_label]["gold"], target)
-            point = np.interp(target, np.maximum.accumulate(run["kl"]), run["gold"]) - np.interp(
-                target, np.maximum.accumulate(single["kl"]), single["gold"]
-            )
+            ours = interpolation_weights(run["kl"], target) @ draws[label]["gold_by_prompt"]
+            per_prompt = ours - interpolation_weights(single["kl"], target) @ draws[single_label]["gold_by_prompt"]
             statement = f"{setting}: {run['objective']} keeps more gold than the single proxy at matched KL"
-            claims.append(Claim(statement, percentile_interval(float(point), a - b)))
+            interval = percentile_interval(float(per_prompt.mean()), a - b)
+            claims.append(Claim(statement, interval, table=per_prompt[:, None]))
     return claims
 
 

@@ -13,12 +13,16 @@ from rlnoise.core.runs import CellLog, Run
 from rlnoise.core.stats import (
     Claim,
     Interval,
+    bootstrap_mean,
     claims_markdown,
+    correctness_difference,
+    correctness_string,
     pool_seed_claims,
     pool_seed_results,
     pooled_note,
     proportion_difference,
     wilson,
+    with_units,
 )
 from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
 from rlnoise.tint.convergence import generation_budget, held_out_set, loss_curve, train_cell
@@ -155,6 +159,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 "intensity": cell.intensity,
                 "match_target": cell.target,
                 **metrics,
+                "test_correct": correctness_string([r["correct"] for r in rows]),  # pairs cells on the test set
                 "train_noised": sum(train["noised"]) / len(train),
                 "train_changed": sum(train["changed"]) / len(train),
                 "train_answer_wrong": damage["wrong_answer_rate"],
@@ -193,8 +198,9 @@ def with_intervals(row: dict) -> dict:
 
 def tint_claims(rows: list[dict]) -> list[Claim]:
     """For each noisy cell and method: does the noise lower exact match below the clean cell of the same task and
-    method (Newcombe interval on the difference, clean minus noisy)? For prompted cells also: do noisy exemplars
-    raise the share of unparseable answers (noisy minus clean)?"""
+    method (clean minus noisy, paired over the shared test problems when both rows kept their per-problem results,
+    else Newcombe's interval)? For prompted cells also: do noisy exemplars raise the share of unparseable answers
+    (noisy minus clean)?"""
     clean = {(r["task"], r["method"]): r for r in rows if r["noise"] == "none"}
     count = lambda row, rate: round(row[rate] * row["n"])  # noqa: E731
     claims = []
@@ -204,8 +210,13 @@ def tint_claims(rows: list[dict]) -> list[Claim]:
             continue
         what = f"{r['task']}, {r['method']}: {r['noise']} noise, intensity {r['intensity']:g}, "
         what += f"contamination {r['contamination']:g}"
-        gap = proportion_difference(count(base, "exact_match"), base["n"], count(r, "exact_match"), r["n"])
-        claims.append(Claim(f"{what} lowers exact match (clean minus noisy)", gap))
+        statement = f"{what} lowers exact match (clean minus noisy)"
+        if "test_correct" in r and "test_correct" in base:
+            lower = correctness_difference(base["test_correct"], r["test_correct"])
+            claims.append(Claim.of(statement, with_units(bootstrap_mean(lower), lower)))
+        else:
+            gap = proportion_difference(count(base, "exact_match"), base["n"], count(r, "exact_match"), r["n"])
+            claims.append(Claim(statement, gap))
         if r["method"] == "few_shot":
             rise = proportion_difference(count(r, "parse_failure"), r["n"], count(base, "parse_failure"), base["n"])
             claims.append(Claim(f"{what} raises parse failures (noisy minus clean)", rise))
