@@ -2,8 +2,9 @@
 
 Options: ``--target H`` (the half-width to reach; default half the distance from each estimate to its threshold),
 ``--hours H`` (flag plans that need longer), ``--claim TEXT`` (only claims whose statement contains TEXT),
-``--min-seeds N`` (default 3), ``--json`` (print the plans as JSON instead of a table) and ``--compare LARGER_RUN``
-(predict LARGER_RUN's half-widths from RUN_DIR's claims and set them beside the measured ones).
+``--min-seeds N`` (default 3), ``--json`` (print the plans as JSON instead of a table), ``--at UNITSxSEEDS`` (the
+half-width each claim would have at that size) and ``--compare LARGER_RUN`` (predict LARGER_RUN's half-widths from
+RUN_DIR's claims and set them beside the measured ones).
 """
 
 from __future__ import annotations
@@ -93,6 +94,32 @@ def comparison_markdown(small: dict, large: dict) -> tuple[str, list[float]]:
     return "\n".join(rows), ratios
 
 
+def predictions_markdown(results: dict, units: int, seeds: int) -> str:
+    """Each claim's predicted half-width at ``units`` x ``seeds``, beside its current one."""
+    rows = [f"| claim | now | +- now | predicted +- at {units} x {seeds} |", "|---" * 4 + "|"]
+    for claim in results.get("claims", []):
+        table = unit_table(claim)
+        if table is None or seeds > 1 and table.shape[1] < 2:
+            predicted = "-"
+        else:
+            value = predicted_half_width(claim, units, seeds)
+            predicted = "- (the same in every unit and seed)" if value is None else f"{value:.3g}"
+        size = f"{table.shape[0]} x {table.shape[1]}" if table is not None else "-"
+        half = (claim["high"] - claim["low"]) / 2
+        rows.append(f"| {claim['statement']} | {size} | {half:.3g} | {predicted} |")
+    return "\n".join(rows)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        units, seeds = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--at must be UNITSxSEEDS, e.g. 32x3, got {text!r}") from None
+    if units < 2 or seeds < 1:
+        raise argparse.ArgumentTypeError(f"--at needs at least 2 units and 1 seed, got {text!r}")
+    return units, seeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rlnoise.power", description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="a finished run's folder (holding results.json)")
@@ -101,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claim", help="only claims whose statement contains this text")
     parser.add_argument("--min-seeds", type=int, default=MIN_SEEDS, help=f"fewest seeds a plan uses ({MIN_SEEDS})")
     parser.add_argument("--json", action="store_true", help="print the plans as JSON")
+    parser.add_argument("--at", type=_size, metavar="UNITSxSEEDS", help="each claim's half-width at this size")
     parser.add_argument("--compare", metavar="LARGER_RUN", help="predict this run's half-widths and compare")
     args = parser.parse_args(argv)
     if args.target is not None and args.target <= 0:
@@ -110,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.min_seeds < 1:
         parser.error(f"--min-seeds must be >= 1, got {args.min_seeds}")
     results = _load(args.run_dir)
+    if args.at:
+        print(predictions_markdown(results, *args.at))
+        return 0
     if args.compare:
         table, ratios = comparison_markdown(results, _load(args.compare))
         print(table)

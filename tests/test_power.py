@@ -122,6 +122,11 @@ def test_command_table_json_and_comparison(tmp_path, capsys):
     assert main([str(small), "--json"]) == 0
     plans = json.loads(capsys.readouterr().out)["plans"]
     assert plans[0]["units"] == 16 and plans[0]["allocation"]["seeds"] >= 3
+    assert main([str(small), "--at", "32x3"]) == 0
+    assert "predicted +- at 32 x 3" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([str(small), "--at", "32 by 3"])
+    assert "--at must be UNITSxSEEDS" in capsys.readouterr().err
     assert main([str(small), "--compare", str(large)]) == 0
     assert "| effect | 16 x 2 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
