@@ -9,7 +9,7 @@ below are what "the same policy" means for rlnoise's studies:
   shift a response's log-likelihood by ~0.05 nats, a quarter of that first step, so it is not negligible here.
 - ``AGREEMENT_LIMIT = 0.99``: the greedy (argmax) token agrees at 99% of positions or more.
 
-bfloat16 on SmolLM2-135M measures ~1.2e-3 nats/token and 0.96 agreement (see the README's bench table), so float32
+bfloat16 on SmolLM2-135M measures ~1.2e-3 nats/token and 0.96 agreement (see docs/performance.md), so float32
 stays the default and bfloat16 is an explicit ``dtype`` choice, for GPUs and for runs that accept the drift.
 """
 

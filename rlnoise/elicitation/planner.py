@@ -1,6 +1,6 @@
 """The planner: from a finished sweep, how to spend a label budget.
 
-Method (documented in the README). Re-score every cell under the asked weak marginal cost ``W``. A *series* is one
+Method (docs/elicitation.md). Re-score every cell under the asked weak marginal cost ``W``. A *series* is one
 (method, swept weak fraction); its cells at the swept budgets give points (cost under ``W``, mean accuracy,
 standard error, labels used). For the asked budget ``B``, each series is read at ``B``:
 

@@ -200,7 +200,7 @@ class EnsembleConfig:
         default="float32",
         metadata={
             "help": "Precision of reward-model training: bfloat16 is mixed precision (autocast, float32 weights), "
-            "the usual choice on GPUs; see the README's bench table for what it changes on a CPU.",
+            "the usual choice on GPUs; see docs/performance.md for what it changes on a CPU.",
             "choices": DTYPES,
         },
     )
