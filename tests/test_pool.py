@@ -1,5 +1,8 @@
 """Sampling units, pools and pool scoring on tiny models; selectors, curves and picks on hand-built scores."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -84,6 +87,30 @@ def test_shared_prompt_sampling_equals_the_unshared_path(name):
     # other give KL <= 2 d^2, so 1e-6 allows d ~ 7e-4 on logits of magnitude ~20 (hundreds of float32 roundings,
     # where Higham's worst case over 30 layers is too loose to test anything); a wrong mask or position moves it > 1e-2
     assert kl.max() < 1e-6 and torch.equal(p.argmax(-1), q.argmax(-1))
+
+
+def test_an_interrupted_pool_resumes_from_its_finished_parts(policy, monkeypatch):
+    """A pool is sampled and cached in parts: after a kill that lost the last part, a rerun samples only that part
+    and returns the same pool."""
+    import rlnoise.overoptimization.pool as pool_module
+    from rlnoise.core.stages import STAGE_LOG, cache_root
+
+    monkeypatch.setattr(pool_module, "POOL_PART", 2)
+    pool, stage = cached_pool("tiny-llama", PROMPTS, 4, SAMPLING, seed=5)
+    settings = {
+        p: json.loads((p / "stage.json").read_text())["settings"] for p in cache_root().glob("stages/pool_part-*")
+    }
+    ours = {s["seed"]: (p, s["prompts"]) for p, s in settings.items() if s["pool_size"] == 4 and s["seed"] in (5, 7)}
+    assert [ours[5][1], ours[7][1]] == [PROMPTS[:2], PROMPTS[2:]]  # parts seeded by their first prompt's position
+    shutil.rmtree(ours[7][0])  # the last part was being sampled when the run was killed
+    shutil.rmtree(stage.folder)
+    logged = len(STAGE_LOG)
+    assert cached_pool("tiny-llama", PROMPTS, 4, SAMPLING, seed=5) == (pool, stage)
+    assert [(s["stage"], s["cached"]) for s in STAGE_LOG[logged:]] == [
+        ("pool (prompts 1-2 of 3)", True),
+        ("pool (prompts 3-3 of 3)", False),
+        ("pool", False),
+    ]
 
 
 def test_pool_is_cached_and_scored_per_prompt(policy):

@@ -18,25 +18,51 @@ from rlnoise.core.generation import sample_responses
 from rlnoise.core.models import load_model
 from rlnoise.core.stages import Stage, cached_stage
 
+POOL_PART = 8  # prompts per cached part of a pool: a killed run keeps the parts it finished
+
 
 def cached_pool(
     policy: str, prompts: list[str], pool_size: int, sampling: SamplingConfig, seed: int
 ) -> tuple[list[list[str]], Stage]:
     """``pool[p][j]``: the j-th of ``pool_size`` responses of ``policy`` to prompt p (loaded from cache if done).
 
+    The prompts are sampled in parts of :data:`POOL_PART`, each cached as its own stage (seeded by its position),
+    so an interrupted pool (an hour of sampling at paper-like sizes) resumes from its last finished part; a small
+    ``pool`` stage then joins the parts.
+
     Returns:
         ``(pool, stage)``; the stage's key identifies the pool for every score computed on it.
     """
-    settings = dict(policy=policy, prompts=prompts, pool_size=pool_size, sampling=asdict(sampling), seed=seed)
+    loaded = {}
 
-    def build(folder):
-        model, tokenizer = load_model(policy, "causal_lm")
-        pool = sample_responses(
-            model.to(device()), tokenizer, prompts, n=pool_size, config=sampling, seed=seed, desc="sampling pool"
+    def policy_model():
+        if not loaded:
+            model, tokenizer = load_model(policy, "causal_lm")
+            loaded.update(model=model.to(device()), tokenizer=tokenizer)
+        return loaded["model"], loaded["tokenizer"]
+
+    parts = []
+    for first in range(0, len(prompts), POOL_PART):
+        chunk = prompts[first : first + POOL_PART]
+
+        def build(folder, chunk=chunk, first=first):
+            model, tokenizer = policy_model()
+            pool = sample_responses(
+                model, tokenizer, chunk, n=pool_size, config=sampling, seed=seed + first, desc="sampling pool"
+            )
+            (folder / "pool.json").write_text(json.dumps(pool))
+
+        settings = dict(
+            policy=policy, prompts=chunk, pool_size=pool_size, sampling=asdict(sampling), seed=seed + first
         )
+        label = f"pool (prompts {first + 1}-{first + len(chunk)} of {len(prompts)})"
+        parts.append(cached_stage("pool_part", settings, build, label=label, scales="units"))
+
+    def join(folder):
+        pool = [responses for part in parts for responses in json.loads((part / "pool.json").read_text())]
         (folder / "pool.json").write_text(json.dumps(pool))
 
-    stage = cached_stage("pool", settings, build, scales="units")
+    stage = cached_stage("pool", dict(part=POOL_PART), join, inputs=parts, scales="units")
     return json.loads((stage / "pool.json").read_text()), stage
 
 
