@@ -99,8 +99,8 @@ def test_bon_recipe_end_to_end(tmp_path):
     again = run_recipe(*BON, tmp_path)
     assert again.returncode == 0 and "sampling" not in again.stderr and "scoring" not in again.stderr
     assert_same(
-        without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
-        without(results, "seconds", "metadata"),
+        without(json.loads((out / "results.json").read_text()), "seconds", "metadata", "stages"),
+        without(results, "seconds", "metadata", "stages"),
     )
     # a damaged cached stage (right shape, wrong numbers) is named and rebuilt, never used
     proxy = sorted(cache_root().glob("stages/pool_proxy-*"))[0]  # one of this run's two (one per noise setting)
@@ -109,8 +109,8 @@ def test_bon_recipe_end_to_end(tmp_path):
     assert repaired.returncode == 0 and f"stage 'pool_proxy' ({proxy.name})" in repaired.stdout
     assert "scores.npy does not match" in repaired.stdout
     assert_same(
-        without(json.loads((out / "results.json").read_text()), "seconds", "metadata"),
-        without(results, "seconds", "metadata"),
+        without(json.loads((out / "results.json").read_text()), "seconds", "metadata", "stages"),
+        without(results, "seconds", "metadata", "stages"),
     )
     # replicate seeds share the pool and pairs, redraw noise and proxies, and pool into one result; seed 0 is the
     # study above
@@ -119,7 +119,9 @@ def test_bon_recipe_end_to_end(tmp_path):
     assert "sampling" not in replicated.stderr and "replicate seed 1" in replicated.stdout
     pooled = json.loads((out / "results.json").read_text())
     assert pooled["seeds"] == [0, 1] and set(pooled["by_seed"]) == {"0", "1"}
-    assert_same(without(pooled["by_seed"]["0"], "seconds"), without(results, "seconds", "metadata")["settings"])
+    assert_same(
+        without(pooled["by_seed"]["0"], "seconds"), without(results, "seconds", "metadata", "stages")["settings"]
+    )
     for spec, setting in pooled["settings"].items():
         seeds = [pooled["by_seed"][s][spec]["selectors"]["mean"] for s in ("0", "1")]
         assert seeds[0]["gold"] != seeds[1]["gold"]  # other proxies pick other samples
