@@ -9,6 +9,7 @@ import yaml
 from datasets import Dataset
 from helpers import ROOT, assert_same, run_recipe
 
+from rlnoise.core.power import plan_run
 from rlnoise.tint.evaluate import draw_exemplars, few_shot_prompt, score_completions
 from rlnoise.tint.sweep import TIntSweepConfig, cell_datasets, sweep_cells
 from rlnoise.tint.train import FinetuneConfig
@@ -174,9 +175,10 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     assert again.stdout.count("finished in an earlier run, skipped") == 2 and again.stdout.count(": exact match") == 1
     rerun = json.loads((out / "results.json").read_text())["cells"]
     # the retrained job repeats the same seeded computation in the same process: equal exactly (timings aside)
+    timings = ("seconds", "evaluation_seconds")
     assert_same(
-        [{k: v for k, v in c.items() if k != "seconds"} for c in rerun],
-        [{k: v for k, v in c.items() if k != "seconds"} for c in cells],
+        [{k: v for k, v in c.items() if k not in timings} for c in rerun],
+        [{k: v for k, v in c.items() if k not in timings} for c in cells],
     )
     # replicate seeds: seed 0's jobs are those above; seed 1 draws its own training problems and noise, and the
     # results pool both (means; intervals from the test set and the spread between seeds)
@@ -197,6 +199,14 @@ def test_tint_sweep_end_to_end_and_resume(tmp_path):
     (train0, test0), (train1, test1) = (cell_datasets(config, sweep_cells(config)[1], r) for r in (0, 1))
     assert test0["prompt"] == test1["prompt"] and train0["prompt"] != train1["prompt"]
     assert "pooled over 2 replicate seeds" in (out / "results.md").read_text()
+    # the power planner reads each claim's problems x seeds table and prices plans by the jobs' own timings (each
+    # job logs its training and its evaluation; the 6 jobs of seed 0 finished in the earlier run)
+    jobs = [s for s in pooled["stages"] if s["stage"].endswith(("(training)", "(evaluation)"))]
+    assert sorted(s["cached"] for s in jobs) == [False] * 12 + [True] * 12
+    cost, plans = plan_run(pooled)
+    assert cost.per_seed > 0 and cost.per_unit_seed > 0
+    exact_match = [p for p in plans if "lowers exact match" in p.statement]  # paired per problem: tables
+    assert exact_match and all((p.units, p.seeds) == (config.n_test, 2) for p in exact_match)
     # a rerun with other training settings never reports the old cells: it stops, naming the fields
     other = run_recipe(*TINY, tmp_path, "--n_train", "8", "--seed", "5")
     assert other.returncode != 0 and "n_train" in other.stderr and "seed: 0 -> 5" in other.stderr

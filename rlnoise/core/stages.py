@@ -150,8 +150,7 @@ def cached_stage(
     barrier()
     if (final / MANIFEST).exists():
         say(f"      {label or name}: cached ({final.name})")
-        seconds = json.loads((final / "stage.json").read_text()).get("seconds")
-        STAGE_LOG.append(dict(stage=label or name, key=key, seconds=seconds, scales=scales, cached=True))
+        log_cost(label or name, key, json.loads((final / "stage.json").read_text()).get("seconds"), scales, True)
         return Stage(name, key, final)
     scratch = temp_dir(root, final.name)
     start = time.perf_counter()
@@ -172,8 +171,17 @@ def cached_stage(
         shutil.rmtree(scratch, ignore_errors=True)
     barrier()
     say(f"      {label or name}: done in {duration(time.perf_counter() - start)}, cached as {final.name}")
-    STAGE_LOG.append(dict(stage=label or name, key=key, seconds=seconds, scales=scales, cached=False))
+    log_cost(label or name, key, seconds, scales, False)
     return Stage(name, key, final)
+
+
+def log_cost(stage: str, key: str, seconds: float | None, scales: str, cached: bool) -> None:
+    """Record a piece of a run's work in :data:`STAGE_LOG` (cached stages do it themselves; sweeps log their
+    cells): what it was, its identity, its seconds (when it was done, or when an earlier run did it: ``cached``)
+    and what its cost grows with (:data:`SCALES`)."""
+    if scales not in SCALES:
+        raise ValueError(f"scales must be one of {list(SCALES)}, got {scales!r}")
+    STAGE_LOG.append(dict(stage=stage, key=key, seconds=seconds, scales=scales, cached=cached))
 
 
 def _host() -> str:

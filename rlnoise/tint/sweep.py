@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from rlnoise.core.config import to_dict
 from rlnoise.core.models import load_model
 from rlnoise.core.runs import CellLog, Run
+from rlnoise.core.stages import log_cost
 from rlnoise.core.stats import (
     Claim,
     Interval,
@@ -120,6 +121,8 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
     for number, (cell, replicate) in enumerate(jobs, 1):
         name = f"[{number}/{len(jobs)}] {cell.id}" + (f" (seed {replicate})" if len(config.seeds) > 1 else "")
         todo = [m for m in config.methods if keys[cell, replicate, m] not in done]
+        for method in set(config.methods) - set(todo):  # an earlier run's cost still counts in the cost model
+            log_job_cost(keys[cell, replicate, method], done[keys[cell, replicate, method]], cached=True)
         if not todo:
             echo(f"{name}: finished in an earlier run, skipped")
             continue
@@ -140,6 +143,7 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 model, tokenizer = base["model"], base["tokenizer"]
                 exemplars = draw_exemplars(train, config.few_shot_k, len(test), seed=config.seed + replicate)
             budget = generation_budget(config, tokenizer, test)
+            evaluation_started = time.time()
             metrics, rows = evaluate_model(
                 model,
                 tokenizer,
@@ -171,9 +175,11 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 "convergence_checks": training.get("checks"),
                 "loss_curve": loss_curve(training.get("loss", [])),
                 "seconds": time.time() - started,
+                "evaluation_seconds": time.time() - evaluation_started,
                 "samples": rows[:3],
             }
             log.append(keys[cell, replicate, method], row)
+            log_job_cost(keys[cell, replicate, method], row, cached=False)
             echo(
                 f"      {method}: exact match {metrics['exact_match']:.3f}, "
                 f"step accuracy {metrics['step_accuracy']:.3f}, parse failures {metrics['parse_failure']:.3f} "
@@ -183,6 +189,15 @@ def run_sweep(config: TIntSweepConfig, finetune_config: FinetuneConfig, log: Cel
                 del model
                 gc.collect()
     return log.rows(keys.values())
+
+
+def log_job_cost(key: str, row: dict, cached: bool) -> None:
+    """A job's cost for the power planner: its training grows with seeds, its evaluation with test problems x
+    seeds (rows from before evaluations were timed count whole as training)."""
+    evaluation = row.get("evaluation_seconds", 0.0)
+    name = f"{row['cell']} {row['method']}"
+    log_cost(f"{name} (training)", f"{key}/train", row["seconds"] - evaluation, "seeds", cached)
+    log_cost(f"{name} (evaluation)", f"{key}/evaluate", evaluation, "units x seeds", cached)
 
 
 def with_intervals(row: dict) -> dict:
