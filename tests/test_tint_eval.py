@@ -253,6 +253,25 @@ def test_tint_claims_pair_cells_over_the_shared_test_problems():
     assert paired.verdict == "holds" and unpaired.verdict == "unresolved"
 
 
+def test_tint_claims_contrast_static_and_dynamic_noise_at_matched_damage():
+    """The paper's ordering: cells matched to the same damage and contamination give one claim, static minus
+    dynamic exact match paired per test problem; unmatched cells (no target) give none."""
+    from rlnoise.tint.sweep import tint_claims
+
+    def row(noise, correct, target=0.4):
+        return dict(task="add", method="finetune", noise=noise, intensity=0.1, contamination=1.0, n=len(correct),
+                    exact_match=correct.count("1") / len(correct), parse_failure=0.0, test_correct=correct,
+                    match_target=target)  # fmt: skip
+
+    clean, static, dynamic = "1" * 40, "1" * 38 + "0" * 2, "1" * 20 + "0" * 20
+    claims = tint_claims([row("none", clean, None), row("static", static), row("dynamic", dynamic)])
+    (contrast,) = [c for c in claims if "more than static" in c.statement]
+    assert contrast.interval.estimate == pytest.approx(18 / 40) and contrast.verdict == "holds"
+    assert contrast.table[:, 0].tolist() == [0] * 20 + [1] * 18 + [0] * 2
+    unmatched = tint_claims([row("none", clean, None), row("static", static, None), row("dynamic", dynamic, None)])
+    assert not [c for c in unmatched if "more than static" in c.statement]
+
+
 def test_tint_claims_of_prompted_cells_also_compare_parse_failures():
     from rlnoise.tint.sweep import tint_claims
 

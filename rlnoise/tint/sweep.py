@@ -235,6 +235,27 @@ def tint_claims(rows: list[dict]) -> list[Claim]:
         if r["method"] == "few_shot":
             rise = proportion_difference(count(r, "parse_failure"), r["n"], count(base, "parse_failure"), base["n"])
             claims.append(Claim(f"{what} raises parse failures (noisy minus clean)", rise))
+    return claims + _noise_type_claims(rows)
+
+
+def _noise_type_claims(rows: list[dict]) -> list[Claim]:
+    """The paper's contrast: at the same contamination and matched damage (the same match target), dynamic noise
+    lowers exact match more than static noise (static minus dynamic, paired over the test problems)."""
+    matched = {}
+    for r in rows:
+        if r["noise"] != "none" and r.get("match_target") is not None and "test_correct" in r:
+            matched[r["task"], r["method"], r["contamination"], r["match_target"], r["noise"]] = r
+    claims = []
+    for (task, method, contamination, target, noise), static in matched.items():
+        dynamic = matched.get((task, method, contamination, target, "dynamic"))
+        if noise != "static" or dynamic is None:
+            continue
+        gap = correctness_difference(static["test_correct"], dynamic["test_correct"])
+        statement = (
+            f"{task}, {method}: dynamic noise lowers exact match more than static noise at matched damage "
+            f"({target:g}), contamination {contamination:g} (static minus dynamic)"
+        )
+        claims.append(Claim.of(statement, with_units(bootstrap_mean(gap), gap)))
     return claims
 
 
