@@ -8,6 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BON = ("recipes/overoptimization/bon.py", "recipes/overoptimization/configs/bon_tiny.yaml")
+RM = ("recipes/overoptimization/train_rms.py", "recipes/overoptimization/configs/rm_tiny.yaml")
 
 
 # float32's unit roundoff: a rounded sum or product is within a relative 2^-24 of the exact one

@@ -78,6 +78,7 @@ def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] |
     from trl import TrlParser
 
     from rlnoise.core.console import set_verbose
+    from rlnoise.core.engine import FALLBACK_FLAG, check_engine
 
     argv = list(sys.argv[1:] if argv is None else argv)
     for dtype in dataclass_types:  # HfArgumentParser's hook for one help section per dataclass
@@ -98,15 +99,24 @@ def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] |
     # Shown in the help page only: TrlParser takes --config out of argv before argparse sees it.
     parser.add_argument("--config", metavar="PATH", help="YAML preset: its values become the defaults")
     parser.add_argument("--verbose", action="store_true", help="Show library warnings and every trainer log line.")
+    parser.add_argument(
+        FALLBACK_FLAG,
+        action="store_true",
+        help="Run even where the launch's FSDP or DeepSpeed config would fall back to plain data parallelism "
+        "(no CUDA): by default such a launch stops.",
+    )
     _check_config_path(argv)
-    verbose = "--verbose" in argv
-    argv = [a for a in argv if a != "--verbose"]
+    verbose, allow_fallback = "--verbose" in argv, FALLBACK_FLAG in argv
+    argv = [a for a in argv if a not in ("--verbose", FALLBACK_FLAG)]
     try:
         parsed = parser.parse_args_and_config(argv)
     except ValueError as err:  # a preset key no dataclass has, or a value a config's checks refuse
         raise SystemExit(f"error: {err}") from None
     parsed = [p for p in parsed if not isinstance(p, argparse.Namespace)]  # leftovers: --config's default
     set_verbose(verbose)
+    engine = check_engine(allow_fallback=allow_fallback)  # before any model loads
+    if os.environ.get("RANK", "0") == "0":
+        print(engine, flush=True)
     return parsed[0] if len(dataclass_types) == 1 else tuple(parsed)
 
 

@@ -40,10 +40,16 @@ class ConfigMismatch(ValueError):
 
 
 def run_metadata() -> dict:
-    """Where and with what a run ran: start time, host, Python and library versions, process count."""
+    """Where and with what a run ran: start time, host, Python and library versions, process count and the
+    distributed engine that ran (:mod:`rlnoise.core.engine`)."""
+    import os
     import platform
     import time
     from importlib.metadata import version
+
+    import torch
+
+    from rlnoise.core.engine import running_engine
 
     packages = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
     return dict(
@@ -52,6 +58,7 @@ def run_metadata() -> dict:
         python=platform.python_version(),
         versions={p: version(p) for p in packages},
         processes=world()[1],
+        engine=running_engine(dict(os.environ), torch.cuda.is_available()),
     )
 
 

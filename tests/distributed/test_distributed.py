@@ -78,6 +78,7 @@ def test_two_processes_match_one(tmp_path, monkeypatch):
         for r in ("one", "two", "three")
     )
     assert one["metadata"]["processes"] == 1 and two["metadata"]["processes"] == 2
+    assert (one["metadata"]["engine"], two["metadata"]["engine"]) == ("none", "DDP")
     # the pools (sampled in shards) are identical, text for text
     pools = [sorted((tmp_path / c / "stages").glob("pool-*/pool.json")) for c in ("cache1", "cache2")]
     assert len(pools[0]) == 1 and pools[0][0].read_text() == pools[1][0].read_text()
