@@ -62,7 +62,9 @@ def _check_config_path(argv: list[str]) -> None:
         )
 
 
-def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] | None = None, argv=None):
+def parse_config(
+    *dataclass_types, doc: str | None = None, presets: list[Path] | None = None, argv=None, check_launch=True
+):
     """Parse ``--config file.yaml`` plus CLI overrides into the given dataclasses.
 
     Args:
@@ -70,6 +72,8 @@ def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] |
         doc: the recipe's docstring, shown as the help page's description.
         presets: preset YAML files, listed in the help page.
         argv: arguments (default ``sys.argv[1:]``).
+        check_launch: name the distributed engine that will run, and stop where the launch's engine would be
+            dropped (:func:`rlnoise.core.engine.check_engine`); off for tools that only read a preset.
 
     Returns:
         One instance per dataclass type (a single instance when one type is given). ``--verbose`` is applied
@@ -114,9 +118,10 @@ def parse_config(*dataclass_types, doc: str | None = None, presets: list[Path] |
         raise SystemExit(f"error: {err}") from None
     parsed = [p for p in parsed if not isinstance(p, argparse.Namespace)]  # leftovers: --config's default
     set_verbose(verbose)
-    engine = check_engine(allow_fallback=allow_fallback)  # before any model loads
-    if os.environ.get("RANK", "0") == "0":
-        print(engine, flush=True)
+    if check_launch:
+        engine = check_engine(allow_fallback=allow_fallback)  # before any model loads
+        if os.environ.get("RANK", "0") == "0":
+            print(engine, flush=True)
     return parsed[0] if len(dataclass_types) == 1 else tuple(parsed)
 
 

@@ -1,0 +1,86 @@
+"""Resource estimates: parameter counts from architectures built on the meta device, memory and time formulas by
+hand, and the command on the paper presets."""
+
+import json
+
+import pytest
+from helpers import ROOT
+
+from rlnoise.core.architectures import architecture, dims, parameter_count
+from rlnoise.core.resources import (
+    DEVICES,
+    GIB,
+    Device,
+    generation_seconds,
+    kv_cache_bytes,
+    train_seconds,
+    training_memory,
+)
+
+D = dict(hidden=8, layers=2, heads=2, kv_heads=1, head_dim=4, intermediate=16, vocab=10)
+
+
+def test_parameter_counts_match_built_models_and_published_sizes():
+    from rlnoise.core.models import load_model
+
+    model, _ = load_model("tiny-llama", "causal_lm")
+    assert parameter_count("tiny-llama") == sum(p.numel() for p in model.parameters())
+    assert parameter_count("EleutherAI/pythia-1.4b-deduped") == 1_414_647_808  # the Pythia model card's count
+    assert parameter_count("EleutherAI/pythia-70m-deduped") == 70_426_624
+    assert dims("tatsu-lab/alpaca-farm-reward-model-human-wdiff")["layers"] == 32
+    with pytest.raises(ValueError, match="'no/such-model'.*known: EleutherAI"):
+        architecture("no/such-model")
+
+
+def test_training_memory_by_hand():
+    m = training_memory(1000, 100, D, batch=2, seq=3, dtype="bfloat16")
+    assert (m.weights, m.gradients, m.optimizer) == (4000, 400, 800)
+    per_token_layer = 8 * 8 + 3 * 16  # elements
+    assert m.activations == 2 * 3 * 2 * per_token_layer * 2 + 8 * 2 * 3 * 10
+    zero3 = training_memory(1000, 100, D, batch=2, seq=3, dtype="bfloat16", processes=4, engine="zero3")
+    zero2 = training_memory(1000, 100, D, batch=2, seq=3, dtype="bfloat16", processes=4, engine="zero2")
+    assert (zero3.weights, zero3.gradients, zero3.optimizer) == (1000, 100, 200)
+    assert (zero2.weights, zero2.gradients, zero2.optimizer) == (4000, 100, 200)
+    with pytest.raises(ValueError, match="engine 'tp'"):
+        training_memory(1000, 100, D, 2, 3, "float32", engine="tp")
+
+
+def test_times_by_hand():
+    device = Device("test", 1, tflops=1e-12 / 0.4, bandwidth_gbs=1e-9 / 0.6, source="")  # 1 FLOP/s, 1 B/s effective
+    assert train_seconds(10, 5, device, lora=False) == pytest.approx(300)
+    assert train_seconds(10, 5, device, lora=True) == pytest.approx(200)
+    assert kv_cache_bytes(D, sequences=3, length=5, dtype="float32") == 2 * 2 * 1 * 4 * 3 * 5 * 4
+    # 2 prompts x 3 samples of 4 new tokens after 5 prompt tokens, batch 3: prefill 2 x 5 tokens (shared), then 2
+    # batches x 4 steps, each the slower of 2 x 10 x 3 FLOPs and reading 40 weight bytes + the mean cache
+    read = 40 + kv_cache_bytes(D, 3, 5 + 2, "float32")
+    expected = 2 * 10 * 10 + 8 * max(60, read)
+    assert generation_seconds(10, D, 2, 3, 5, 4, 3, "float32", device) == pytest.approx(expected)
+    unshared = generation_seconds(10, D, 2, 3, 5, 4, 3, "float32", device, shared_prompt=False)
+    assert unshared - expected == pytest.approx(2 * 10 * (6 - 2) * 5)
+
+
+def estimate(capsys, *args: str) -> str:
+    from rlnoise.estimate import main
+
+    main(list(args))
+    return capsys.readouterr().out
+
+
+def test_estimate_command_on_paper_presets(capsys):
+    out = estimate(capsys, "--config", str(ROOT / "recipes/tint/configs/paper.yaml"))
+    assert "EleutherAI/pythia-410m (405M)" in out and "NVIDIA H100 datasheet" in out
+    (warning,) = [x for x in out.splitlines() if x.startswith("warning: fine-tuning")]
+    assert "lower sft_batch_size" in warning
+    ppo = str(ROOT / "recipes/overoptimization/configs/ppo_paper.yaml")
+    single = json.loads(estimate(capsys, "--config", ppo, "--json"))[-1]
+    sharded = json.loads(estimate(capsys, "--config", ppo, "--json", "--processes", "8", "--engine", "fsdp"))[-1]
+    assert single["stage"].startswith("PPO") and sharded["memory"]["optimizer"] == single["memory"]["optimizer"] / 8
+    assert sharded["seconds"] < single["seconds"]
+    assert single["memory"]["total"] / GIB + DEVICES["h100-80gb"].runtime_gib < 80
+
+
+def test_estimate_refuses_what_it_cannot_estimate(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="no estimate for this preset's recipe yet"):
+        estimate(capsys, "--config", str(ROOT / "recipes/nmtune/configs/paper.yaml"))
+    with pytest.raises(SystemExit, match="no such preset file"):
+        estimate(capsys, "--config", str(tmp_path / "none.yaml"))
