@@ -20,10 +20,11 @@ from pathlib import Path
 
 from rlnoise.core.resources import DEVICES, ENGINES, GIB, Device, StageEstimate
 
-STUDIES = ("overoptimization", "tint")
+STUDIES = ("overoptimization", "tint", "elicitation", "nmtune")
+ESTIMATED = ("bon", "rm", "ppo", "grpo", "tint")
 
 
-def _recipe(config: Path) -> str:
+def recipe_of(config: Path) -> str:
     """The recipe a preset belongs to: its study folder, and for overoptimization the preset's prefix."""
     study = config.resolve().parent.parent.name
     if study == "overoptimization":
@@ -32,7 +33,8 @@ def _recipe(config: Path) -> str:
     return study if study in STUDIES else ""
 
 
-def _parse(recipe: str, config: Path):
+def load_preset(recipe: str, config: Path):
+    """The preset's configs, parsed and checked as its recipe parses them (no launch check)."""
     from rlnoise.core.cli import parse_config
     from rlnoise.core.config import SamplingConfig
 
@@ -41,6 +43,14 @@ def _parse(recipe: str, config: Path):
         from rlnoise.tint.config import FinetuneConfig, TIntSweepConfig
 
         return parse_config(TIntSweepConfig, FinetuneConfig, argv=argv, check_launch=False)
+    if recipe == "elicitation":
+        from rlnoise.elicitation.config import LearnerConfig, SweepConfig
+
+        return parse_config(SweepConfig, LearnerConfig, argv=argv, check_launch=False)
+    if recipe == "nmtune":
+        from rlnoise.adapters.config import AdapterConfig, NMTuneStudyConfig
+
+        return parse_config(NMTuneStudyConfig, AdapterConfig, argv=argv, check_launch=False)
     from rlnoise.overoptimization import config as oo
 
     types = {
@@ -245,13 +255,13 @@ def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
 
 
 def estimate(config: Path, device: Device, processes=1, engine="ddp", prompt_tokens=None) -> list[StageEstimate]:
-    recipe = _recipe(config)
-    if not recipe:
+    recipe = recipe_of(config)
+    if recipe not in ESTIMATED:
         raise SystemExit(
             f"error: --config {config}: no estimate for this preset's recipe yet (estimated: the overoptimization "
             "presets bon_*, rm_*, ppo_*, grpo_* and the TInt presets)"
         )
-    configs = _parse(recipe, config)
+    configs = load_preset(recipe, config)
     est = Estimator(device, processes, engine, prompt_tokens)
     return tint_stages(configs, est) if recipe == "tint" else overoptimization_stages(recipe, configs, est)
 

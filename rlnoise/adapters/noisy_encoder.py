@@ -16,6 +16,7 @@ import numpy as np
 
 from rlnoise.core.features import texts_fingerprint
 from rlnoise.core.noise import apply_noise
+from rlnoise.core.precision import trainer_precision
 from rlnoise.core.stages import cached_stage
 from rlnoise.core.tasks import binary_task
 
@@ -37,7 +38,6 @@ def noisy_encoder(
     """Fine-tune ``model`` on ``train_rows`` of the binary ``task`` with a ``rate`` share of labels flipped
     (symmetric noise drawn by ``seed``); returns the folder of the fine-tuned encoder (``from_pretrained``-ready,
     tokenizer included), from the cache when it exists."""
-    import torch
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
@@ -75,8 +75,7 @@ def noisy_encoder(
             save_strategy="no",
             report_to="none",
             seed=seed,
-            bf16=training.dtype == "bfloat16",
-            use_cpu=training.dtype == "bfloat16" and not torch.cuda.is_available(),  # transformers: bf16 on a CPU
+            **trainer_precision(training.dtype),
             disable_tqdm=True,
             accelerator_config={"use_configured_state": True},
         )

@@ -83,6 +83,8 @@ def parse_config(
 
     from rlnoise.core.console import set_verbose
     from rlnoise.core.engine import FALLBACK_FLAG, check_engine
+    from rlnoise.core.rehearsal import FLAG as REHEARSAL_FLAG
+    from rlnoise.core.rehearsal import record, rehearse
 
     argv = list(sys.argv[1:] if argv is None else argv)
     for dtype in dataclass_types:  # HfArgumentParser's hook for one help section per dataclass
@@ -92,7 +94,7 @@ def parse_config(
             )
     parser = TrlParser(
         dataclass_types,
-        usage="%(prog)s [--config PRESET.yaml] [--FIELD VALUE ...] [--verbose]",
+        usage="%(prog)s [--config PRESET.yaml] [--FIELD VALUE ...] [--verbose] [--rehearse]",
         description=doc,
         epilog=presets_epilog(presets) if presets else None,
         formatter_class=_HelpFormatter,
@@ -109,15 +111,29 @@ def parse_config(
         help="Run even where the launch's FSDP or DeepSpeed config would fall back to plain data parallelism "
         "(no CUDA): by default such a launch stops.",
     )
+    parser.add_argument(
+        REHEARSAL_FLAG,
+        action="store_true",
+        help="Rehearse the preset: tiny models of the same families, sizes cut to minutes on a CPU, every other "
+        "setting kept; prints what it changed and writes to <run_name>_rehearsal.",
+    )
     _check_config_path(argv)
-    verbose, allow_fallback = "--verbose" in argv, FALLBACK_FLAG in argv
-    argv = [a for a in argv if a not in ("--verbose", FALLBACK_FLAG)]
+    verbose, allow_fallback, rehearsal = (flag in argv for flag in ("--verbose", FALLBACK_FLAG, REHEARSAL_FLAG))
+    argv = [a for a in argv if a not in ("--verbose", FALLBACK_FLAG, REHEARSAL_FLAG)]
     try:
         parsed = parser.parse_args_and_config(argv)
     except ValueError as err:  # a preset key no dataclass has, or a value a config's checks refuse
         raise SystemExit(f"error: {err}") from None
     parsed = [p for p in parsed if not isinstance(p, argparse.Namespace)]  # leftovers: --config's default
     set_verbose(verbose)
+    changes = []
+    if rehearsal:
+        try:
+            parsed, changes = rehearse(parsed)
+        except ValueError as err:
+            raise SystemExit(f"error: {err}") from None
+        print("rehearsal (tiny models, cut sizes; every other setting kept):\n  " + "\n  ".join(changes), flush=True)
+    record(changes)
     if check_launch:
         engine = check_engine(allow_fallback=allow_fallback)  # before any model loads
         if os.environ.get("RANK", "0") == "0":

@@ -92,6 +92,20 @@ TINY: dict[str, tuple[str, dict]] = {
             tie_word_embeddings=True,
         ),
     ),
+    # GPT-NeoX (Pythia's family) with a byte-level BPE tokenizer like Pythia's; --rehearse runs Pythia presets on it
+    "tiny-gpt-neox": (
+        "smollm2-135m-instruct",
+        dict(
+            model_type="gpt_neox",
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=512,
+            rotary_pct=0.25,
+            tie_word_embeddings=False,
+        ),
+    ),
     "tiny-bert": (
         "minilm-l6",
         dict(

@@ -66,6 +66,14 @@ class Fidelity:
 
 
 @torch.no_grad()
+def trainer_precision(dtype: str) -> dict:
+    """transformers ``TrainingArguments`` for a run's dtype: bfloat16 autocast, which transformers allows on a
+    machine without CUDA only with ``use_cpu`` (it stops with "Your setup doesn't support bf16/gpu" otherwise)."""
+    check_choice("dtype", dtype, DTYPES)
+    bf16 = dtype == "bfloat16"
+    return dict(bf16=bf16, use_cpu=bf16 and not torch.cuda.is_available())
+
+
 def next_token_fidelity(lm, inputs: dict[str, torch.Tensor], dtype: str) -> Fidelity:
     """Compare ``lm``'s next-token distributions in float32 and at ``dtype`` at every non-padding position.
 

@@ -50,6 +50,7 @@ def run_metadata() -> dict:
     import torch
 
     from rlnoise.core.engine import running_engine
+    from rlnoise.core.rehearsal import applied
 
     packages = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
     return dict(
@@ -59,6 +60,7 @@ def run_metadata() -> dict:
         versions={p: version(p) for p in packages},
         processes=world()[1],
         engine=running_engine(dict(os.environ), torch.cuda.is_available()),
+        **({"rehearsal": applied()} if applied() else {}),
     )
 
 

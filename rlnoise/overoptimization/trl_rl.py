@@ -12,6 +12,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from rlnoise.core.console import summarise_trainer
 from rlnoise.core.models import load_model
+from rlnoise.core.precision import trainer_precision
 from rlnoise.overoptimization.config import TrlRLConfig
 from rlnoise.overoptimization.reward import trl_reward_function
 from rlnoise.overoptimization.rl_study import RLContext, evaluate_and_record, run_folder_name, run_label
@@ -52,7 +53,7 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
         report_to="none",
         seed=study.seed + run["seed"],
         # trl samples and computes both log-probs under one autocast, so the importance ratio stays consistent
-        bf16=sampling.dtype == "bfloat16",
+        **trainer_precision(sampling.dtype),
         accelerator_config={"use_configured_state": True},
     )
     if rl.algorithm == "grpo":
