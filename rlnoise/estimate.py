@@ -18,6 +18,7 @@ import math
 import sys
 from pathlib import Path
 
+from rlnoise.core.architectures import dims, parameter_count
 from rlnoise.core.resources import DEVICES, ENGINES, GIB, Device, StageEstimate
 
 STUDIES = ("overoptimization", "tint", "elicitation", "nmtune")
@@ -70,8 +71,6 @@ class Estimator:
         self.device, self.processes, self.engine, self.prompt_tokens = device, processes, engine, prompt_tokens
 
     def _model(self, name: str, kind: str):
-        from rlnoise.core.architectures import dims, parameter_count
-
         return parameter_count(name, kind), dims(name)
 
     def generate(self, stage, name, prompts, per_prompt, prompt, new, batch, dtype, change) -> StageEstimate:
@@ -167,14 +166,14 @@ def overoptimization_stages(recipe: str, configs, est: Estimator) -> list[StageE
                                 prompt + new, gold.gold_batch_size, dtype, "gold_batch_size",
                                 copies=members))  # fmt: skip
     if recipe in ("ppo", "grpo"):
-        stages.append(_rl_stage(recipe, study, sampling, ensemble, rest[0], est, prompt, members))
+        gold_params = parameter_count(gold_name, gold_kind)
+        stages.append(_rl_stage(recipe, study, sampling, ensemble, rest[0], est, prompt, members, gold_params))
     return stages
 
 
-def _rl_stage(recipe, study, sampling, ensemble, rl, est: Estimator, prompt: int, members: int) -> StageEstimate:
+def _rl_stage(recipe, study, sampling, ensemble, rl, est, prompt, members, gold_params) -> StageEstimate:
     """One RL run (per objective, KL coefficient, noise setting and seed): rollouts, then the policy update, with
-    the reference, the value model and the proxies resident."""
-    from rlnoise.core.architectures import parameter_count
+    the reference, the value model, the proxies and the gold (it scores the evaluations) resident."""
 
     new, dtype = sampling.max_new_tokens, sampling.dtype
     runs = len(study.objectives) * len(study.kl_coefs) * len(study.noise) * len(study.seeds)
@@ -192,7 +191,7 @@ def _rl_stage(recipe, study, sampling, ensemble, rl, est: Estimator, prompt: int
         resident += 4 * policy  # the reference policy (LoRA: the base with adapters off)
     if recipe == "ppo" and getattr(rl, "value_model", "shared") == "separate":
         resident += 16 * policy  # a second trained model: weights, gradients, Adam
-    resident += 4 * members * parameter_count(ensemble.backbone, "reward_model")
+    resident += 4 * members * parameter_count(ensemble.backbone, "reward_model") + 4 * gold_params
     from rlnoise.core.resources import Memory
 
     sequences = study.total_steps * prompts_per_step * samples * est.processes * passes

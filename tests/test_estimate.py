@@ -76,7 +76,10 @@ def test_estimate_command_on_paper_presets(capsys):
     sharded = json.loads(estimate(capsys, "--config", ppo, "--json", "--processes", "8", "--engine", "fsdp"))[-1]
     assert single["stage"].startswith("PPO") and sharded["memory"]["optimizer"] == single["memory"]["optimizer"] / 8
     assert sharded["seconds"] < single["seconds"]
-    assert single["memory"]["total"] / GIB + DEVICES["h100-80gb"].runtime_gib < 80
+    # the trained policy, its float32 reference and the 7B gold reward model (it scores the evaluations) do not fit
+    # one H100; FSDP over 8 processes shards the trained policy's weights, gradients and Adam states enough
+    fits = [r["memory"]["total"] / GIB + DEVICES["h100-80gb"].runtime_gib < 80 for r in (single, sharded)]
+    assert fits == [False, True]
 
 
 def test_estimate_refuses_what_it_cannot_estimate(tmp_path, capsys):
