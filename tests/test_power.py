@@ -106,6 +106,9 @@ def test_plan_reasons():
     cost = CostModel(fixed=0.0, per_unit=3600.0, per_seed=0.0, per_unit_seed=0.0)
     slow = plan_claim(_claim(np.random.default_rng(0).normal(0.2, 1.0, (10, 3))), cost, hours=1.0)
     assert slow.reason.startswith("not decidable within 1 h")
+    # every reason that applies is given: a one-seed run that would also take too long says both
+    slow_one_seed = plan_claim(_claim(np.random.default_rng(0).normal(0.2, 1.0, (10, 1))), cost, hours=1.0)
+    assert slow_one_seed.reason.startswith("not decidable within 1 h") and "; one seed:" in slow_one_seed.reason
 
 
 def test_command_table_json_and_comparison(tmp_path, capsys):

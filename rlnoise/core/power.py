@@ -170,13 +170,15 @@ def plan_claim(
     units, seeds = allocation
     seconds = cost.seconds(units, seeds) if cost is not None else None
     plan.allocation = dict(units=units, seeds=seeds, half_width=components.half_width(units, seeds), seconds=seconds)
-    if claim.verdict != UNRESOLVED:
-        plan.reason = f"decided now ({claim.verdict}); the plan reaches the target margin"
-    if not components.seeds_known:
-        plan.reason = "one seed: the seed variance is unknown, so this plan varies units only; run 3 seeds to plan"
+    reasons = []  # every one that applies, most pressing first
     if hours is not None and seconds is not None and seconds > hours * 3600:
-        plan.reason = f"not decidable within {hours:g} h: needs {seconds / 3600:.1f} h on {cost.host or 'this host'}"
-        plan.reason += f"; {claim.note}" if claim.note else ""
+        reasons.append(f"not decidable within {hours:g} h: needs {seconds / 3600:.1f} h on {cost.host or 'this host'}")
+        reasons += [claim.note] if claim.note else []
+    if not components.seeds_known:
+        reasons.append("one seed: the seed variance is unknown, so this plan varies units only; run 3 seeds to plan")
+    if claim.verdict != UNRESOLVED:
+        reasons.append(f"decided now ({claim.verdict}); the plan reaches the target margin")
+    plan.reason = "; ".join(reasons)
     return plan
 
 
