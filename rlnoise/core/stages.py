@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlnoise.core.config import check_choice
 from rlnoise.core.console import duration, say
 from rlnoise.core.distributed import barrier, world
 from rlnoise.core.files import canonical, clean_orphans, temp_dir, write_json
@@ -132,8 +133,7 @@ def cached_stage(
         scales: what the stage's cost grows with in its study, one of :data:`SCALES` (units: prompts, examples;
             seeds: replicate seeds), for the power planner's cost model; not part of the key.
     """
-    if scales not in SCALES:
-        raise ValueError(f"scales must be one of {list(SCALES)}, got {scales!r}")
+    check_choice("scales", scales, SCALES)
     root = Path(root) if root is not None else cache_root() / "stages"
     key = stage_key(name, settings, inputs)
     final = root / f"{name}-{key}"
@@ -179,8 +179,7 @@ def log_cost(stage: str, key: str, seconds: float | None, scales: str, cached: b
     """Record a piece of a run's work in :data:`STAGE_LOG` (cached stages do it themselves; sweeps log their
     cells): what it was, its identity, its seconds (when it was done, or when an earlier run did it: ``cached``)
     and what its cost grows with (:data:`SCALES`)."""
-    if scales not in SCALES:
-        raise ValueError(f"scales must be one of {list(SCALES)}, got {scales!r}")
+    check_choice("scales", scales, SCALES)
     STAGE_LOG.append(dict(stage=stage, key=key, seconds=seconds, scales=scales, cached=cached))
 
 
