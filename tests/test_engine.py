@@ -60,3 +60,14 @@ def test_fsdp_launch_on_a_cpu_machine_is_refused_then_runs_as_ddp_with_the_flag(
     (results,) = (tmp_path / "ran").rglob("results.json")
     metadata = json.loads(results.read_text())["metadata"]
     assert metadata["engine"] == "DDP" and metadata["processes"] == 2
+
+
+def test_ppo_under_fsdp_is_refused_before_any_work(tmp_path, monkeypatch):
+    """PPO samples from the policy inside its value wrapper, which a layer-wise FSDP wrap leaves sharded
+    (tests/distributed/fsdp2_check.py), so a FSDP launch of PPO stops at once, naming the configs that work."""
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    monkeypatch.setenv("FSDP_VERSION", "2")
+    ppo = ("recipes/overoptimization/ppo.py", "recipes/overoptimization/configs/ppo_tiny.yaml")
+    run = run_recipe(*ppo, tmp_path, FALLBACK_FLAG)
+    assert run.returncode != 0 and "error: PPO does not run under FSDP yet" in run.stderr
+    assert "zero2.yaml" in run.stderr and not (tmp_path / "overoptimization").exists()

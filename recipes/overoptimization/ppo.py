@@ -24,6 +24,17 @@ def main():
     configs = parse_config(
         RLStudyConfig, PPOConfig, SamplingConfig, GoldConfig, EnsembleConfig, doc=__doc__, presets=PRESETS
     )
+    import os
+
+    from rlnoise.core.engine import requested_engine
+
+    if requested_engine(dict(os.environ)).startswith("FSDP"):
+        raise SystemExit(
+            "error: PPO does not run under FSDP yet: it samples from and scores the reference with the policy inside "
+            "its value wrapper, which a layer-wise FSDP wrap leaves sharded (reproduced on the CPU by "
+            "tests/distributed/fsdp2_check.py). Launch PPO with recipes/accelerate_configs/ddp.yaml, zero2.yaml or "
+            "zero3.yaml."
+        )
     from rlnoise.overoptimization.rl_study import run_rl_study  # after parsing: --help never loads torch
 
     run_rl_study(*configs)
