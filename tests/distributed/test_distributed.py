@@ -150,6 +150,16 @@ def test_launched_processes_share_the_cores(tmp_path, processes):
     assert threads == [str(expected)] * processes, proc.stderr[-2000:]
 
 
+def torchrun_result(script: str, tmp_path, **env) -> dict:
+    """The RESULT line of a check script of this folder run under `torchrun --nproc_per_node 2`."""
+    env = dict(fresh_cache(tmp_path / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[2]), **env)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    proc = subprocess.run([*torchrun, str(Path(__file__).with_name(script))], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    return json.loads(line[7:])
+
+
 @pytest.mark.distributed
 @pytest.mark.equivalence
 def test_fsdp2_shards_train_checkpoint_and_generate_on_the_cpu(tmp_path):
@@ -158,13 +168,7 @@ def test_fsdp2_shards_train_checkpoint_and_generate_on_the_cpu(tmp_path):
     policy generates what the unsharded one does, once it is its own unit (tests/distributed/fsdp2_check.py)."""
     from helpers import reorder_tolerance
 
-    script = Path(__file__).with_name("fsdp2_check.py")
-    env = dict(fresh_cache(tmp_path / "cache"), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    proc = subprocess.run([*torchrun, str(script)], capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    out = json.loads(line[7:])
+    out = torchrun_result("fsdp2_check.py", tmp_path)
     assert out["world"] == 2 and out["dtensor_parameters"]
     # two SGD steps of a 2-layer, hidden-32 model on 4 short texts: the sharded run differs from the unsharded one
     # only in summation order (the gradient averaged across processes): products of at most 64 terms (hidden 32,
@@ -175,3 +179,18 @@ def test_fsdp2_shards_train_checkpoint_and_generate_on_the_cpu(tmp_path):
         assert out[name] <= tol and moved > 10 * tol, (name, out[name], moved, tol)
     assert out["lora_adapter_keys"] > 0 and out["checkpoint"] == 0.0 and out["generation_equal"]
     assert "mixed torch.Tensor and DTensor" in out["layer_wrap_generation_error"]
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+@pytest.mark.parametrize("stage", [2, 3])
+def test_deepspeed_zero_trains_and_generates_on_the_cpu(tmp_path, stage):
+    """DeepSpeed's CPU accelerator over gloo (tests/distributed/zero_check.py): the PPO policy with its value head
+    takes the same two SGD steps under ZeRO-2 and ZeRO-3 as its unsharded copy, and generates the same tokens from
+    the engine's inner policy (ZeRO-3 gathers each module's parameters in its own forward)."""
+    from helpers import reorder_tolerance
+
+    out = torchrun_result("zero_check.py", tmp_path, ZERO_STAGE=str(stage))
+    tol = reorder_tolerance(out["scale"], terms=64, layers=16)  # as for FSDP2 above
+    assert (out["stage"], out["world"]) == (stage, 2) and out["difference"] <= tol < out["moved"] / 10
+    assert out["generation_equal"]
