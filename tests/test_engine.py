@@ -43,18 +43,24 @@ def test_a_dropped_engine_stops_unless_the_flag_is_given():
     assert check_engine(FSDP_ENV, cuda=True) == "engine: FSDP2 over 2 processes"
 
 
+FSDP_LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
+FSDP_LAUNCH += ["recipes/accelerate_configs/fsdp.yaml", "--num_processes", "2", "--mixed_precision", "no"]
+
+
 @pytest.mark.distributed
-def test_fsdp_launch_on_a_cpu_machine_is_refused_then_runs_as_ddp_with_the_flag(tmp_path):
+def test_fsdp_launch_on_a_cpu_machine_is_refused(tmp_path):
     """The shipped FSDP config under `accelerate launch` on this machine: stopped before any model loads, with
-    one line; with the flag it trains data-parallel and results.json records the engine that ran."""
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
-    launch += ["recipes/accelerate_configs/fsdp.yaml", "--num_processes", "2", "--mixed_precision", "no"]
-    refused = run_recipe(*RM, tmp_path / "refused", launcher=launch)
+    one line (the launcher then adds its own report of the failed processes)."""
+    refused = run_recipe(*RM, tmp_path / "refused", launcher=FSDP_LAUNCH)
     assert refused.returncode != 0
-    # said once (the launcher then adds its own report of the failed processes)
     (error,) = [x for x in refused.stderr.splitlines() if x.startswith("error: the accelerate config asks for")]
     assert "FSDP2" in error and "DDP over 2 processes" in error and not (tmp_path / "refused").exists()
-    ran = run_recipe(*RM, tmp_path / "ran", FALLBACK_FLAG, launcher=launch)
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_fsdp_launch_with_the_flag_runs_as_ddp_and_says_so(tmp_path):
+    ran = run_recipe(*RM, tmp_path / "ran", FALLBACK_FLAG, launcher=FSDP_LAUNCH)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert "engine: DDP over 2 processes (warning:" in ran.stdout
     (results,) = (tmp_path / "ran").rglob("results.json")
