@@ -17,14 +17,12 @@ initial weights, which takes the same steps on the whole batch; rank 0 prints on
 """
 
 import copy
-import json
-import os
-import sys
 import tempfile
 
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
+from check_common import TEXTS, finish, greedy, value_loss
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 from torch.distributed.fsdp import fully_shard
 from torch.distributed.tensor import DTensor
@@ -32,8 +30,6 @@ from torch.distributed.tensor import DTensor
 from rlnoise.core.distributed import process_state
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.ppo import PolicyWithValue
-
-TEXTS = ["The cat sat on the mat.", "A dog ran far away today.", "Birds sing at dawn.", "Rain fell all night long."]
 
 
 def shard(model, layers) -> None:
@@ -84,10 +80,6 @@ def main():
     shard(value_model, [*value_model.policy.model.layers, value_model.policy])
     out["dtensor_parameters"] = all(isinstance(p, DTensor) for p in value_model.parameters())
 
-    def value_loss(model, b):
-        logprobs, values = model(b["input_ids"], b["attention_mask"], n_response=3, temperature=1.0)
-        return -logprobs.mean() + values.pow(2).mean()
-
     sgd_steps(value_model, reference, value_loss, batch, rank, world)
     out["policy_value"] = largest_difference(full_state(value_model), reference.state_dict())
     out["policy_value_moved"] = largest_difference(reference.state_dict(), initial)
@@ -106,8 +98,7 @@ def main():
     out["checkpoint"] = largest_difference(full_state(fresh), full_state(value_model))
 
     # generation from the sharded policy (greedy, a fixed number of steps on every process)
-    prompts = tokenizer(["The cat", "Birds"], return_tensors="pt", padding=True, padding_side="left")
-    settings = dict(max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    prompts, settings = greedy(tokenizer)
     with torch.no_grad():
         sharded_tokens = value_model.policy.generate(**prompts, **settings)
         reference_tokens = reference.policy.generate(**prompts, **settings)
@@ -156,12 +147,7 @@ def main():
     out["lora_adapter_keys"] = len(adapters)
     out["lora_adapters"] = largest_difference(adapters, reference_adapters)
     out["lora_moved"] = largest_difference(reference_adapters, initial_adapters)
-    if rank == 0:
-        print("RESULT " + json.dumps(out), flush=True)
-    dist.barrier()
-    dist.destroy_process_group()
-    sys.stdout.flush()
-    os._exit(0)  # gloo's threads can abort interpreter finalization (see ppo_ddp_check.py)
+    finish(out, rank)
 
 
 if __name__ == "__main__":

@@ -6,24 +6,15 @@ prints one JSON line: the largest difference, how far the weights moved, and whe
 engine's inner policy matches the copy's."""
 
 import copy
-import json
 import os
-import sys
 
 import deepspeed
 import torch
-import torch.distributed as dist
+from check_common import TEXTS, finish, greedy, value_loss
 
 from rlnoise.core.distributed import process_state
 from rlnoise.core.models import load_model
 from rlnoise.overoptimization.ppo import PolicyWithValue
-
-TEXTS = ["The cat sat on the mat.", "A dog ran far away today.", "Birds sing at dawn.", "Rain fell all night long."]
-
-
-def value_loss(model, b):
-    logprobs, values = model(b["input_ids"], b["attention_mask"], n_response=3, temperature=1.0)
-    return -logprobs.mean() + values.pow(2).mean()
 
 
 def full_parameters(engine, module) -> dict[str, torch.Tensor]:
@@ -67,20 +58,14 @@ def main():
         moved=max(float((reference_params[k].detach() - initial[k]).abs().max()) for k in initial),
         scale=max(float(p.detach().abs().max()) for p in reference.parameters()),
     )
-    prompts = tokenizer(["The cat", "Birds"], return_tensors="pt", padding=True, padding_side="left")
-    settings = dict(max_new_tokens=6, min_new_tokens=6, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    prompts, settings = greedy(tokenizer)
     try:
         with torch.no_grad():
             tokens = engine.module.policy.generate(**prompts, **settings)
             out["generation_equal"] = bool(torch.equal(tokens, reference.policy.generate(**prompts, **settings)))
     except Exception as err:  # recorded, not raised: the test reads it
         out["generation_error"] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
-    if rank == 0:
-        print("RESULT " + json.dumps(out), flush=True)
-    dist.barrier()
-    dist.destroy_process_group()
-    sys.stdout.flush()
-    os._exit(0)  # gloo's threads can abort interpreter finalization (see ppo_ddp_check.py)
+    finish(out, rank)
 
 
 if __name__ == "__main__":
