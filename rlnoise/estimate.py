@@ -215,8 +215,10 @@ def _rl_stage(recipe, study, sampling, ensemble, rl, est, prompt, members, gold_
 
 def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
     sweep, finetune = configs
-    n_noisy = len(sweep.noise_types) * len([c for c in sweep.contaminations if c > 0])
-    n_noisy *= len(sweep.match_targets) if sweep.match != "none" else len(sweep.static_intensities)
+    intensities = {"static": len(sweep.static_intensities), "dynamic": len(sweep.dynamic_intensities)}
+    if sweep.match != "none":  # one intensity per match target and noise type
+        intensities = dict.fromkeys(intensities, len(sweep.match_targets))
+    n_noisy = len([c for c in sweep.contaminations if c > 0]) * sum(intensities[t] for t in sweep.noise_types)
     cells = (1 + n_noisy) * len(sweep.tasks) * len(sweep.seeds)
     if sweep.converge:
         steps = sweep.converge_max_steps
@@ -238,9 +240,9 @@ def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
             repeats=cells,
         ),  # fmt: skip
         est.generate(
-            f"evaluation: {cells} cells x {sweep.n_test} problems (greedy)",
+            f"evaluation: {cells} cells x {len(sweep.methods)} methods x {sweep.n_test} problems (greedy)",
             finetune.model,
-            sweep.n_test * cells,
+            sweep.n_test * cells * len(sweep.methods),
             1,
             finetune.max_length // 4,
             finetune.max_length * 3 // 4,
@@ -250,7 +252,7 @@ def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
         ),  # fmt: skip
     ]
     stages[0].notes.append("sequences counted at max_length: an upper bound")
-    return stages
+    return stages if "finetune" in sweep.methods else stages[1:]
 
 
 def estimate(config: Path, device: Device, processes=1, engine="ddp", prompt_tokens=None) -> list[StageEstimate]:

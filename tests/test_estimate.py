@@ -69,6 +69,7 @@ def estimate(capsys, *args: str) -> str:
 def test_estimate_command_on_paper_presets(capsys):
     out = estimate(capsys, "--config", str(ROOT / "recipes/tint/configs/paper.yaml"))
     assert "EleutherAI/pythia-410m (405M)" in out and "NVIDIA H100 datasheet" in out
+    assert "fine-tuning: 164 cells" in out  # 4 tasks x (clean + 4 contaminations x (6 static + 4 dynamic))
     (warning,) = [x for x in out.splitlines() if x.startswith("warning: fine-tuning")]
     assert "lower sft_batch_size" in warning
     ppo = str(ROOT / "recipes/overoptimization/configs/ppo_paper.yaml")
