@@ -315,8 +315,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not args.config.is_file():
         sys.exit(f"error: --config {args.config}: no such preset file")
-    if args.processes < 1:
-        sys.exit(f"error: --processes {args.processes}: expected a positive integer")
+    for name in ("processes", "prompt_tokens"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            sys.exit(f"error: --{name} {value}: expected a positive integer")
     from rlnoise.core.resources import cpu_device
 
     device = cpu_device() if args.gpu == "cpu" else DEVICES[args.gpu]
