@@ -7,7 +7,8 @@ the device gets a warning naming the setting to change. ``--gpu cpu`` measures t
 
 Options: ``--processes N`` and ``--engine ddp|zero2|zero3|fsdp`` (how the training stages shard),
 ``--prompt_tokens N`` (prompt length; default the preset's ``max_prompt_tokens``, an upper bound), ``--json``.
-Estimated: the overoptimization presets (best-of-n, reward models, PPO, GRPO/RLOO) and TInt.
+Estimated: every study's presets (overoptimization: best-of-n, reward models, PPO, GRPO/RLOO; TInt; elicitation;
+NMTune).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rlnoise.core.architectures import dims, parameter_count
 from rlnoise.core.resources import DEVICES, ENGINES, GIB, Device, StageEstimate
 
 STUDIES = ("overoptimization", "tint", "elicitation", "nmtune")
-ESTIMATED = ("bon", "rm", "ppo", "grpo", "tint")
+ESTIMATED = ("bon", "rm", "ppo", "grpo", *STUDIES[1:])
 
 
 def recipe_of(config: Path) -> str:
@@ -259,15 +260,23 @@ def estimate(config: Path, device: Device, processes=1, engine="ddp", prompt_tok
     recipe = recipe_of(config)
     if recipe not in ESTIMATED:
         raise SystemExit(
-            f"error: --config {config}: no estimate for this preset's recipe yet (estimated: the overoptimization "
-            "presets bon_*, rm_*, ppo_*, grpo_* and the TInt presets)"
+            f"error: --config {config}: not a preset of a known recipe (estimated: the overoptimization presets "
+            "bon_*, rm_*, ppo_*, grpo_*, and the TInt, elicitation and NMTune presets)"
         )
     configs = load_preset(recipe, config)
     est = Estimator(device, processes, engine, prompt_tokens)
-    return tint_stages(configs, est) if recipe == "tint" else overoptimization_stages(recipe, configs, est)
+    if recipe == "tint":
+        return tint_stages(configs, est)
+    if recipe in ("elicitation", "nmtune"):
+        from rlnoise import estimate_classifiers
+
+        return getattr(estimate_classifiers, f"{recipe}_stages")(configs, est)
+    return overoptimization_stages(recipe, configs, est)
 
 
 def _hours(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.2g} s"
     return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:,.1f} min"
 
 

@@ -2,6 +2,7 @@
 hand, and the command on the paper presets."""
 
 import json
+import math
 
 import pytest
 from helpers import ROOT
@@ -84,7 +85,55 @@ def test_estimate_command_on_paper_presets(capsys):
 
 
 def test_estimate_refuses_what_it_cannot_estimate(tmp_path, capsys):
-    with pytest.raises(SystemExit, match="no estimate for this preset's recipe yet"):
-        estimate(capsys, "--config", str(ROOT / "recipes/nmtune/configs/paper.yaml"))
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs/x.yaml").write_text("run_name: x\n")
+    with pytest.raises(SystemExit, match="not a preset of a known recipe"):
+        estimate(capsys, "--config", str(tmp_path / "configs/x.yaml"))
     with pytest.raises(SystemExit, match="no such preset file"):
         estimate(capsys, "--config", str(tmp_path / "none.yaml"))
+
+
+def test_mean_tokens_measures_the_texts():
+    from rlnoise.core.models import load_tokenizer
+    from rlnoise.estimate_classifiers import mean_tokens
+
+    texts = ["a short one", "a somewhat longer text of several words", "x"]
+    ids = load_tokenizer("tiny-bert")(texts)["input_ids"]
+    assert mean_tokens(texts, "tiny-bert") == pytest.approx(sum(map(len, ids)) / 3)
+
+
+def test_elicitation_estimate_counts_the_sweeps_cells_by_hand(tmp_path, capsys):
+    from rlnoise.elicitation.sweep import task_splits
+    from rlnoise.estimate import load_preset
+    from rlnoise.estimate_classifiers import mean_tokens
+
+    preset = (ROOT / "recipes/elicitation/configs/tiny.yaml").read_text()
+    preset = preset.replace(
+        "methods: [sft_gold, sft_weak, sequential, sequential_logconf, sequential_active, "
+        "fewshot_prompt, fewshot_sft]",
+        "methods: [sft_gold, fewshot_prompt]",
+    )
+    folder = tmp_path / "elicitation/configs"
+    folder.mkdir(parents=True)
+    (folder / "hand.yaml").write_text(preset.replace("seeds: [0]", "seeds: [0, 1]"))
+    stages = json.loads(estimate(capsys, "--config", str(folder / "hand.yaml"), "--json"))
+    assert [s["stage"] for s in stages] == [
+        "strong learner (full): 4 cells",
+        "few-shot prompting: 2 prefixes x their test sets",
+    ]  # no weak labels: no method reads them
+    sweep, _ = load_preset("elicitation", folder / "hand.yaml")
+    n = mean_tokens(task_splits(sweep, "openbookqa").data["text"], "tiny-bert")
+    # budgets 12 and 24 less 4 validation labels buy 8 and 20 gold labels, x 2 seeds x 2 epochs; each cell then
+    # reads its 40 test problems and its 4 validation examples after each of 2 epochs
+    assert stages[0]["tokens_processed"] == pytest.approx((8 + 20) * 2 * 2 * n + 4 * (40 + 4 * 2) * n)
+    assert stages[1]["tokens_processed"] == 2 * 40 * math.ceil(3 * (n + 4))  # 2 shots + the query each
+
+
+def test_nmtune_estimate_on_the_tiny_preset(capsys):
+    from rlnoise.core.tasks import binary_task
+
+    stages = json.loads(estimate(capsys, "--config", str(ROOT / "recipes/nmtune/configs/tiny.yaml"), "--json"))
+    texts = 2 * (len(binary_task("commonsenseqa")) + len(binary_task("openbookqa")))  # pair mode: q and a
+    assert stages[0]["stage"] == f"features: {texts:,} texts, and their pairs' again for 0 noisy encoders"
+    assert [s["stage"] for s in stages[1:]] == ["adapters: 2 fits per pair", "simulation: 2 noisy pre-trainings"]
+    assert stages[2]["tokens_processed"] == 400 * 2 * 2  # examples x epochs x runs
