@@ -53,6 +53,16 @@ def test_every_paper_preset_rehearses_to_valid_configs(name):
     assert configs[0].run_name.endswith("_rehearsal") and any("(cut)" in line for line in said)
 
 
+def test_the_elicitation_rehearsal_runs_every_method():
+    """The weak-fraction grid keeps an interior value, where the sequential methods run."""
+    from rlnoise.elicitation.sweep import grid
+
+    configs, said = rehearse(list(load_preset("elicitation", ROOT / PAPER["elicitation"][1])))
+    assert configs[0].weak_fractions == [0.0, 0.5, 1.0] and configs[0].budgets == [64]
+    assert {p.method for p in grid(configs[0])} == set(configs[0].methods)
+    assert any(line.endswith("-> [0.0, 0.5, 1.0] (the grid's ends and middle)") for line in said)
+
+
 def test_a_family_without_a_tiny_model_is_named(tmp_path):
     from transformers import GPT2Config
 

@@ -46,11 +46,12 @@ CAPS = {
     "sim_downstream_examples": 128,
     "encoder_epochs": 0.25,
 }
-LIST_CAPS = {"budgets": 128}  # values above are cut (the smallest is kept if none is below)
+LIST_CAPS = {"budgets": 64}  # values above are cut (the smallest is kept if none is below)
 GRID_FIELDS = (
     "contaminations", "static_intensities", "dynamic_intensities", "kl_coefs", "tasks", "weak_fractions", "budgets",
     "seeds", "sim_seeds", "sim_noise_rates", "encoder_noise_rates", "pairs",
 )  # fmt: skip
+GRID_MIDDLE = ("weak_fractions",)  # keep a middle value too: the sequential methods run only at interior fractions
 _APPLIED: list[str] = []  # this process's rehearsal changes, recorded in results.json's metadata
 STEPS = 4  # a rehearsed RL run: evaluations and checkpoints every STEPS // 2 steps (twice, as a long run does)
 
@@ -94,7 +95,9 @@ def _changes(config) -> tuple[dict, list[str]]:
             change(name, [v for v in values if v <= cap] or [min(values)], "cut")
     for name in sorted(names & set(GRID_FIELDS)):
         values = changes.get(name, getattr(config, name))
-        if len(values) > 2:
+        if name in GRID_MIDDLE and len(values) > 3:
+            change(name, [values[0], values[len(values) // 2], values[-1]], "the grid's ends and middle")
+        elif name not in GRID_MIDDLE and len(values) > 2:
             change(name, [values[0], values[-1]], "the grid's ends")
     if "pool_size" in names:
         pool = min(config.pool_size, 64)
