@@ -31,7 +31,7 @@ def recipe_of(config: Path) -> str:
     study = config.resolve().parent.parent.name
     if study == "overoptimization":
         prefix = config.name.split("_")[0]
-        return {"bon": "bon", "rm": "rm", "ppo": "ppo", "grpo": "grpo"}.get(prefix, "")
+        return prefix if prefix in ("bon", "rm", "ppo", "grpo", "dpo") else ""
     return study if study in STUDIES else ""
 
 
@@ -55,6 +55,11 @@ def load_preset(recipe: str, config: Path):
         return parse_config(NMTuneStudyConfig, AdapterConfig, argv=argv, check_launch=False)
     from rlnoise.overoptimization import config as oo
 
+    if recipe == "dpo":
+        from rlnoise.overoptimization.dpo_config import DPOConfig, DPOStudyConfig
+
+        return parse_config(DPOStudyConfig, DPOConfig, SamplingConfig, oo.GoldConfig, oo.EnsembleConfig, argv=argv,
+                            check_launch=False)  # fmt: skip
     types = {
         "bon": (oo.BonStudyConfig,),
         "rm": (oo.RMStudyConfig,),

@@ -21,6 +21,7 @@ from rlnoise.core.config import (
 )
 from rlnoise.core.data import data_yaml
 from rlnoise.core.noise import parse_noise_spec
+from rlnoise.overoptimization.preference_losses import RM_LOSSES, parse_loss
 
 # The names of rlnoise.overoptimization.objectives.OBJECTIVES (a test checks they agree), spelled out here so the
 # command line can list them without importing torch. `single` is one member alone, the baseline of online RL.
@@ -186,6 +187,14 @@ class EnsembleConfig:
     center_rewards_coefficient: float | None = field(
         default=None, metadata={"help": "Eisenstein et al.'s centering term weight (e.g. 0.01); None disables it."}
     )
+    rm_loss: str = field(
+        default="bt",
+        metadata={
+            "help": "Pairwise loss: bt (Bradley-Terry), cbt:EPS (label-smoothed) or rbt:EPS (unbiased robust BT, "
+            "Chowdhury et al. 2024), EPS the assumed flip rate in [0, 0.5), 'measured' (the pairs' own flip rate) "
+            "or measured*F."
+        },
+    )
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
     lora_layers: int = field(
@@ -215,6 +224,7 @@ class EnsembleConfig:
         check_positive("rm_batch_size", self.rm_batch_size, integer=True)
         check_positive("rm_max_length", self.rm_max_length, integer=True)
         check_positive("lora_r", self.lora_r, integer=True)
+        parse_loss(self.rm_loss, "rm_loss", RM_LOSSES)
         check_choice("rm_dtype", self.rm_dtype, DTYPES)
         check_positive("lora_alpha", self.lora_alpha, integer=True)
         check_positive("lora_layers", self.lora_layers, integer=True, allow_zero=True)

@@ -31,6 +31,7 @@ from rlnoise.core.models import forward_by_length, load_model
 from rlnoise.core.precision import precision
 from rlnoise.overoptimization.config import EnsembleConfig
 from rlnoise.overoptimization.gold import rm_text
+from rlnoise.overoptimization.preference_losses import RM_LOSSES, bradley_terry_loss, parse_loss
 
 
 def member_names(k: int) -> list[str]:
@@ -221,11 +222,31 @@ def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning
     )
 
 
-def _fit(model, tokenizer, dataset: Dataset, args, dtype: str) -> list[float]:
+def reward_trainer(model, tokenizer, dataset: Dataset, args, loss: tuple[str, float] = ("bt", 0.0)):
+    """trl's ``RewardTrainer`` with ``loss`` = (kind, eps) of
+    :func:`rlnoise.overoptimization.preference_losses.bradley_terry_loss` in place of its Bradley-Terry term."""
     from trl import RewardTrainer
 
-    trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    return _run(trainer, dtype)
+    kind, eps = loss
+    if kind == "bt":
+        return RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+
+    class NoisyLabelRewardTrainer(RewardTrainer):
+        # trl has no label-noise correction for reward models: only the loss changes (trl's forward pass, centering
+        # term and metrics are kept; its Bradley-Terry value is replaced)
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            bt, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
+            chosen, rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
+            loss = bradley_terry_loss(chosen - rejected, kind, eps).mean()
+            if self.args.center_rewards_coefficient is not None:
+                loss = loss + self.args.center_rewards_coefficient * torch.mean((chosen + rejected) ** 2)
+            return (loss, outputs) if return_outputs else loss
+
+    return NoisyLabelRewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+
+
+def _fit(model, tokenizer, dataset: Dataset, args, dtype: str, loss=("bt", 0.0)) -> list[float]:
+    return _run(reward_trainer(model, tokenizer, dataset, args, loss), dtype)
 
 
 def _run(trainer, dtype: str) -> list[float]:
@@ -271,6 +292,9 @@ def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | P
         raise ValueError(
             f"rm_batch_size must be divisible by the number of processes ({processes}), got {config.rm_batch_size}"
         )
+    spec = parse_loss(config.rm_loss, "rm_loss", RM_LOSSES)
+    flips = dataset["flipped"] if "flipped" in dataset.column_names else None
+    loss = (spec.name, spec.resolve(sum(flips) / len(flips) if flips else None))
     train = dataset.select_columns(["prompt", "chosen", "rejected"])
     losses: list[list[float]] = []
     if config.kind == "independent":
@@ -278,19 +302,17 @@ def train_ensemble(dataset: Dataset, config: EnsembleConfig, output_dir: str | P
         for i in range(config.k):
             model, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed + i)
             args = _reward_config(config, output_dir / f"member{i}", config.rm_seed + i, config.rm_learning_rate)
-            losses.append(_fit(model, tokenizer, train, args, config.rm_dtype))
+            losses.append(_fit(model, tokenizer, train, args, config.rm_dtype, loss))
             models.append(model)
     elif config.kind == "multihead":
         model, tokenizer = load_model(config.backbone, "reward_model", num_labels=config.k, seed=config.rm_seed)
         with _single_label_view(model):
-            from trl import RewardTrainer
-
             args = _reward_config(config, output_dir / "multihead", config.rm_seed, config.rm_learning_rate)
-            trainer = RewardTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer)
+            trainer = reward_trainer(model, tokenizer, train, args, loss)
         losses.append(_run(trainer, config.rm_dtype))
         models = [model]
     else:
-        model, tokenizer, losses = _train_lora(train, config, output_dir)
+        model, tokenizer, losses = _train_lora(train, config, output_dir, loss)
         models = [model]
     shutil.rmtree(output_dir, ignore_errors=True)
     return RewardEnsemble(config.kind, models, tokenizer, config.k, config), dict(loss=losses)
@@ -341,7 +363,7 @@ def lora_ensemble_model(base, config: EnsembleConfig, **lora_kwargs):
     return model
 
 
-def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
+def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path, loss=("bt", 0.0)):
     base, tokenizer = load_model(config.backbone, "reward_model", seed=config.rm_seed)
     model = lora_ensemble_model(base, config)
     names = member_names(config.k)
@@ -355,7 +377,7 @@ def _train_lora(train: Dataset, config: EnsembleConfig, output_dir: Path):
         for param_name, param in model.named_parameters():
             param.requires_grad = f".{name}." in param_name or param_name.endswith(f".{name}")
         args = _reward_config(config, output_dir / name, config.rm_seed + i, config.rm_lora_learning_rate)
-        losses.append(_fit(model, tokenizer, train, args, config.rm_dtype))
+        losses.append(_fit(model, tokenizer, train, args, config.rm_dtype, loss))
     model.set_adapter(names[0])
     return model, tokenizer, losses
 

@@ -117,7 +117,10 @@ def cached_ensemble(pairs: PreferencePairs, config: EnsembleConfig) -> tuple[Rew
         shutil.rmtree(folder / "scratch", ignore_errors=True)
         (folder / "logs.json").write_text(json.dumps(logs))
 
-    stage = cached_stage("ensemble", asdict(config), build, inputs=[pairs.key], scales="seeds")
+    settings = asdict(config)
+    if settings["rm_loss"] == "bt":  # the loss every ensemble had before rm_loss existed: their caches stay valid
+        del settings["rm_loss"]
+    stage = cached_stage("ensemble", settings, build, inputs=[pairs.key], scales="seeds")
     return RewardEnsemble.load(stage / "ensemble"), json.loads((stage / "logs.json").read_text()), stage
 
 

@@ -170,16 +170,20 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
         for row, key in enumerate(("gold", "proxy")):
             ax = axes[row, col]
             ax.axhline(0, color="gray", lw=0.6, ls=":")
-            ax.set_title(f"{key} | noise {spec}", fontsize=10)
+            ax.set_title(f"{results.get('proxy_label', key) if key == 'proxy' else key} | noise {spec}", fontsize=10)
             if col == 0:
-                unit = "initial-policy gold std" if key == "gold" else "objective units"
-                ax.set_ylabel(f"{key} gain over step 0 ({unit})")
+                name = results.get("proxy_label", "proxy") if key == "proxy" else key
+                unit = {"gold": "initial-policy gold std", "proxy": "objective units"}.get(name, "beta x nats")
+                ax.set_ylabel(f"{name} gain over step 0 ({unit})")
             if row == 1:
                 ax.set_xlabel("sqrt(KL(pi || pi_init)), k2 estimator")
-    axes[0, 0].legend(fontsize=7)
+    labelled = {}  # every run's line once, from whichever column drew it
+    for ax in axes[0]:
+        labelled.update(zip(*reversed(ax.get_legend_handles_labels())))
+    axes[0, 0].legend(list(labelled.values()), list(labelled), fontsize=7)
     algorithm = results.get("algorithm", "rl")
     fig.suptitle(
-        f"{algorithm.upper()}: gold and proxy over training\n"
+        f"{algorithm.upper()}: gold and {results.get('proxy_label', 'proxy')} over training\n"
         f"(bands: 95% over evaluation prompts{seeds_note(results)}; dotted: Gao RL fit)",
         fontsize=11,
     )

@@ -23,12 +23,13 @@ def evaluate_policy(
     prompts: list[str],
     sampling: SamplingConfig,
     gold,
-    reward: EnsembleReward,
+    reward: EnsembleReward | None,
     *,
     reference=None,
     seed: int = 0,
     batch_size: int = 16,
     samples_per_prompt: int = 1,
+    implicit_beta: float = 1.0,
 ) -> dict:
     """Sample ``samples_per_prompt`` responses per prompt and measure them.
 
@@ -36,7 +37,9 @@ def evaluate_policy(
         policy: the causal LM being trained (a peft model when ``reference`` is None: its adapters are disabled to
             get the initial policy).
         reference: the frozen initial policy for full fine-tuning.
-        gold: a gold reward (``score(prompts, responses) -> [B]``). reward: the proxy objective.
+        gold: a gold reward (``score(prompts, responses) -> [B]``). reward: the proxy objective; None for a policy
+            trained without one (DPO): its proxy is then the implicit reward ``implicit_beta * log pi / pi_ref``
+            summed over the response, from the KL samples, and there is no ensemble variance.
         batch_size: prompts per generate call (each with its samples).
 
     Returns:
@@ -65,16 +68,24 @@ def evaluate_policy(
             ref, _ = response_logprobs(reference, input_ids, attention, n, sampling.temperature)
         repeated = [p for p in batch for _ in range(k)]
         texts = decode_responses(tokenizer, responses, mask)
-        members = reward.member_scores(repeated, texts)
-        proxy = reward(repeated, texts)
         gold_scores = torch.as_tensor(gold.score(repeated, texts), dtype=torch.float32)
         per_sample["kl"] += kl_k2_per_sequence(logprobs, ref, mask[rows].float()).tolist()
         per_sample["gold"] += gold_scores.tolist()
-        per_sample["proxy"] += proxy.tolist()
-        per_sample["ensemble_variance"] += members.var(0, correction=0).tolist()
-        samples += list(zip(repeated, texts, gold_scores.tolist(), proxy.tolist()))
+        if reward is None:
+            implicit = implicit_beta * ((logprobs - ref) * mask[rows].float()).sum(1)
+            proxy = torch.full((len(repeated),), float("nan"))
+            proxy[rows] = implicit
+            per_sample["proxy"] += implicit.tolist()
+        else:
+            proxy = reward(repeated, texts)
+            per_sample["proxy"] += proxy.tolist()
+            per_sample["ensemble_variance"] += reward.member_scores(repeated, texts).var(0, correction=0).tolist()
+        proxies = [None if v != v else v for v in proxy.tolist()]  # NaN: no implicit reward for this sample
+        samples += list(zip(repeated, texts, gold_scores.tolist(), proxies))
     out: dict = {}
     for key, values in per_sample.items():
+        if not values:
+            continue
         by_prompt = np.asarray(values, dtype=np.float64).reshape(len(prompts), -1).mean(1)
         out[key] = float(by_prompt.mean())
         out[f"{key}_by_prompt"] = by_prompt.tolist()

@@ -116,15 +116,22 @@ def rl_claims(results: dict, draws: dict[str, dict]) -> list[Claim]:
             same_setting = run["noise"] == single["noise"] and run["beta"] == single["beta"]
             if run is single or not same_setting or label not in draws:
                 continue
-            target = min(max(run["kl"]), max(single["kl"]))
-            a = gold_at_kl(draws[label]["kl"], draws[label]["gold"], target)
-            b = gold_at_kl(draws[single_label]["kl"], draws[single_label]["gold"], target)
-            ours = interpolation_weights(run["kl"], target) @ draws[label]["gold_by_prompt"]
-            per_prompt = ours - interpolation_weights(single["kl"], target) @ draws[single_label]["gold_by_prompt"]
             statement = f"{setting}: {run['objective']} keeps more gold than the single proxy at matched KL"
-            interval = percentile_interval(float(per_prompt.mean()), a - b)
-            claims.append(Claim(statement, interval, table=per_prompt[:, None]))
+            claims.append(matched_kl_claim(statement, (run, draws[label]), (single, draws[single_label])))
     return claims
+
+
+def matched_kl_claim(statement: str, first: tuple[dict, dict], second: tuple[dict, dict]) -> Claim:
+    """``statement``: the first run's gold minus the second's at matched KL (the larger KL both reached,
+    interpolated along each run's evaluations), paired over prompts. Each of ``first``, ``second`` is a run and
+    its draws (:func:`add_intervals`)."""
+    (run, drawn), (other, other_drawn) = first, second
+    target = min(max(run["kl"]), max(other["kl"]))
+    a = gold_at_kl(drawn["kl"], drawn["gold"], target)
+    b = gold_at_kl(other_drawn["kl"], other_drawn["gold"], target)
+    ours = interpolation_weights(run["kl"], target) @ drawn["gold_by_prompt"]
+    per_prompt = ours - interpolation_weights(other["kl"], target) @ other_drawn["gold_by_prompt"]
+    return Claim(statement, percentile_interval(float(per_prompt.mean()), a - b), table=per_prompt[:, None])
 
 
 def rl_markdown(results: dict) -> str:

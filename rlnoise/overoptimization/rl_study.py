@@ -58,8 +58,13 @@ class RLContext:
     state: object  # accelerate PartialState
 
 
-def evaluate_and_record(ctx: RLContext, run: dict, step: int, policy, tokenizer, reward, reference=None) -> None:
-    """Evaluate the policy on the fixed prompts (main process) and append a metrics row and a few samples."""
+def evaluate_and_record(
+    ctx: RLContext, run: dict, step: int, policy, tokenizer, reward, reference=None, extra=None
+) -> None:
+    """Evaluate the policy on the fixed prompts (main process) and append a metrics row and a few samples.
+
+    ``reward`` None: the policy's implicit reward at ``run["beta"]`` is its proxy (DPO); ``extra()`` returns further
+    metrics for the row."""
     if ctx.state.is_main_process:
         label, start = run_label(run), time.time()
         metrics = evaluate_policy(
@@ -72,13 +77,15 @@ def evaluate_and_record(ctx: RLContext, run: dict, step: int, policy, tokenizer,
             reference=reference,
             seed=ctx.study.seed + 1,
             samples_per_prompt=ctx.study.eval_samples_per_prompt,
+            implicit_beta=run["beta"],
         )
+        metrics.update(extra() if extra else {})
         samples = metrics.pop("samples")
         row = dict(run=label, **run, step=step, seconds=time.time() - start, config_key=ctx.config_key, **metrics)
         append_jsonl(ctx.out / "metrics.jsonl", row)
         for p, r, g, x in samples[:4]:
             append_jsonl(ctx.out / "samples.jsonl", dict(run=label, step=step, prompt=p, response=r, gold=g, proxy=x))
-        shown = {k: v for k, v in metrics.items() if not k.endswith("_by_prompt")}
+        shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
         print(f"[{label}] step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in shown.items()))
     barrier()
 
@@ -169,10 +176,11 @@ def run_label(run: dict) -> str:
     return f"{run['noise']}|{run['objective']}|beta={run['beta']}{seed}"
 
 
-def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
+def rl_results(rows: list[dict], gold_std: float = 1.0, claims_of=rl_claims) -> dict:
     """Curves, fits, intervals and claims per run (noise, objective, beta) from evaluation rows, pooled over the
-    replicate seeds that finished the same evaluations (:func:`rlnoise.core.stats.pool_seed_results`; the claims
-    with :func:`~rlnoise.core.stats.pool_seed_claims`). With several seeds, ``by_seed`` keeps each seed's runs.
+    replicate seeds that finished the same evaluations (:func:`rlnoise.core.stats.pool_seed_results`; the claims,
+    from ``claims_of(results, draws)`` per seed, with :func:`~rlnoise.core.stats.pool_seed_claims`). With several
+    seeds, ``by_seed`` keeps each seed's runs.
     """
     by_seed: dict[int, list[dict]] = {}
     for row in rows:
@@ -193,7 +201,7 @@ def rl_results(rows: list[dict], gold_std: float = 1.0) -> dict:
     claims = []
     for runs, draws in per_seed.values():
         kept = {label: runs[label] for label in shared}
-        claims.append(rl_claims(dict(runs=kept), {k: v for k, v in draws.items() if k in kept}))
+        claims.append(claims_of(dict(runs=kept), {k: v for k, v in draws.items() if k in kept}))
     # a claim needs every seed's intervals (runs whose rows lack per-prompt means have none)
     common = set.intersection(*({c.statement for c in seed_claims} for seed_claims in claims))
     claims = [[c for c in seed_claims if c.statement in common] for seed_claims in claims]
@@ -226,11 +234,15 @@ def seed_runs(rows: list[dict], gold_std: float = 1.0) -> tuple[dict, dict]:
     runs: dict[str, dict] = {}
     by_prompt: dict[str, dict[str, list]] = {}
     for (label, _), row in sorted(latest.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        keys = [k for k in KEYS if k in row]  # DPO rows have no ensemble variance
         run = runs.setdefault(
-            label, dict(noise=row["noise"], objective=row["objective"], beta=row["beta"], **{k: [] for k in KEYS})
+            label, dict(noise=row["noise"], objective=row["objective"], beta=row["beta"], **{k: [] for k in keys})
         )
-        for key in KEYS:
+        for key in keys:
             run[key].append(row[key])
+        for key in EXTRA_KEYS:
+            if key in row:
+                run.setdefault(key, []).append(row[key])
         prompts = by_prompt.setdefault(label, {"gold": [], "proxy": [], "kl": []})
         for key in prompts:
             prompts[key].append(row.get(f"{key}_by_prompt"))
@@ -256,3 +268,4 @@ def seed_runs(rows: list[dict], gold_std: float = 1.0) -> tuple[dict, dict]:
 
 
 KEYS = ("step", "kl", "gold", "proxy", "ensemble_variance")
+EXTRA_KEYS = ("accuracy_true", "accuracy_noisy")  # DPO: the implicit reward's accuracy on held-out pairs
