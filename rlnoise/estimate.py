@@ -7,8 +7,8 @@ the device gets a warning naming the setting to change. ``--gpu cpu`` measures t
 
 Options: ``--processes N`` and ``--engine ddp|zero2|zero3|fsdp`` (how the training stages shard),
 ``--prompt_tokens N`` (prompt length; default the preset's ``max_prompt_tokens``, an upper bound), ``--json``.
-Estimated: every study's presets (overoptimization: best-of-n, reward models, PPO, GRPO/RLOO; TInt; elicitation;
-NMTune).
+Estimated: every study's presets (overoptimization: best-of-n, reward models, PPO, GRPO/RLOO, DPO; TInt;
+elicitation; NMTune).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rlnoise.core.architectures import dims, parameter_count
 from rlnoise.core.resources import DEVICES, ENGINES, GIB, Device, StageEstimate
 
 STUDIES = ("overoptimization", "tint", "elicitation", "nmtune")
-ESTIMATED = ("bon", "rm", "ppo", "grpo", *STUDIES[1:])
+ESTIMATED = ("bon", "rm", "ppo", "grpo", "dpo", *STUDIES[1:])
 
 
 def recipe_of(config: Path) -> str:
@@ -54,13 +54,10 @@ def load_preset(recipe: str, config: Path):
 
         return parse_config(NMTuneStudyConfig, AdapterConfig, argv=argv, check_launch=False)
     from rlnoise.overoptimization import config as oo
+    from rlnoise.overoptimization.dpo_config import DPOConfig, DPOStudyConfig
 
-    if recipe == "dpo":
-        from rlnoise.overoptimization.dpo_config import DPOConfig, DPOStudyConfig
-
-        return parse_config(DPOStudyConfig, DPOConfig, SamplingConfig, oo.GoldConfig, oo.EnsembleConfig, argv=argv,
-                            check_launch=False)  # fmt: skip
     types = {
+        "dpo": (DPOStudyConfig, DPOConfig),
         "bon": (oo.BonStudyConfig,),
         "rm": (oo.RMStudyConfig,),
         "ppo": (oo.RLStudyConfig, oo.PPOConfig),
@@ -156,6 +153,9 @@ def overoptimization_stages(recipe: str, configs, est: Estimator) -> list[StageE
     seq = min(ensemble.rm_max_length, prompt + new)
     members = {"independent": ensemble.k, "multihead": 1, "lora": ensemble.k}[ensemble.kind]
     lora = est.lora_params(ensemble.backbone, ensemble.lora_r) if ensemble.kind == "lora" else 0
+    if recipe == "dpo":  # no reward model: the policy trains on the pairs
+        stages.append(_dpo_stage(study, sampling, rest[0], est, prompt, gold_name, gold_kind))
+        return stages
     stages.append(est.train(f"proxy reward models: {ensemble.kind}, K = {ensemble.k}, x {settings} noise settings",
                             ensemble.backbone, "reward_model", 2 * study.n_train_pairs * ensemble.rm_epochs, seq,
                             2 * ensemble.rm_batch_size, ensemble.rm_dtype, "rm_batch_size", lora_params=lora,
@@ -219,6 +219,28 @@ def _rl_stage(recipe, study, sampling, ensemble, rl, est, prompt, members, gold_
     return stage
 
 
+def _dpo_stage(study, sampling, dpo, est, prompt, gold_name, gold_kind) -> StageEstimate:
+    """Every DPO run: chosen and rejected of each pair through the LoRA policy (trained) and its reference (adapters
+    off: a forward pass, a third of a training pass), then the evaluations' sampling and gold."""
+    from rlnoise.overoptimization.dpo_study import dpo_runs
+
+    runs, new = len(dpo_runs(study)), sampling.max_new_tokens
+    pairs = study.total_steps * dpo.dpo_batch_size * dpo.gradient_accumulation_steps * est.processes
+    lora = est.lora_params(study.policy, dpo.policy_lora_r)
+    stage = est.train(f"DPO: {runs} runs x {study.total_steps} steps, {dpo.dpo_batch_size} pairs per step and process",
+                      study.policy, "causal_lm", 2 * pairs * runs * 4 / 3, prompt + new, 2 * dpo.dpo_batch_size,
+                      sampling.dtype, "dpo_batch_size", lora_params=lora)  # fmt: skip
+    evals = (study.total_steps // study.eval_every + 1) * runs
+    evaluation = est.generate("evaluations", study.policy, study.n_eval_prompts * evals, study.eval_samples_per_prompt,
+                              prompt, new, sampling.generation_batch_size, sampling.dtype, "")  # fmt: skip
+    stage.seconds += evaluation.seconds
+    stage.tokens_generated = evaluation.tokens_generated
+    stage.notes.append(
+        f"the reference forward counted as a third of a pass; evaluations {evaluation.seconds / 3600:.2g} h"
+    )
+    return stage
+
+
 def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
     sweep, finetune = configs
     intensities = {"static": len(sweep.static_intensities), "dynamic": len(sweep.dynamic_intensities)}
@@ -266,7 +288,7 @@ def estimate(config: Path, device: Device, processes=1, engine="ddp", prompt_tok
     if recipe not in ESTIMATED:
         raise SystemExit(
             f"error: --config {config}: not a preset of a known recipe (estimated: the overoptimization presets "
-            "bon_*, rm_*, ppo_*, grpo_*, and the TInt, elicitation and NMTune presets)"
+            "bon_*, rm_*, ppo_*, grpo_*, dpo_*, and the TInt, elicitation and NMTune presets)"
         )
     configs = load_preset(recipe, config)
     est = Estimator(device, processes, engine, prompt_tokens)

@@ -17,6 +17,7 @@ RECIPES = {
     "recipes/overoptimization/train_rms.py": ["rm_quick.yaml", "rm_tiny.yaml", "coste:fraction=0.5"],
     "recipes/overoptimization/ppo.py": ["ppo_quick.yaml", "ppo_tiny.yaml", "{mean,wco,uwo,lcb,single}"],
     "recipes/overoptimization/grpo.py": ["grpo_quick.yaml", "Policy updates per run (PPO steps, or GRPO/RLOO"],
+    "recipes/overoptimization/dpo.py": ["dpo_quick.yaml", "dpo_paper.yaml", "measured*F"],
     "recipes/tint/sweep.py": ["quick.yaml", "paper.yaml", "{static,dynamic}"],
     "recipes/elicitation/sweep.py": ["quick.yaml", "{lora,full,head}", "20% of steps"],
     "recipes/nmtune/tune.py": ["tiny.yaml", "{linear,mlp,residual_mlp,nmtune,nmtune_fgs}"],

@@ -205,5 +205,5 @@ def test_dpo_presets_parse():
     from rlnoise.estimate import load_preset
 
     for name in ("dpo_tiny", "dpo_quick", "dpo_paper"):
-        study, dpo, *_ = load_preset("dpo", ROOT / f"recipes/overoptimization/configs/{name}.yaml")
+        study, *_, dpo = load_preset("dpo", ROOT / f"recipes/overoptimization/configs/{name}.yaml")
         assert study.losses and all(b > 0 for b in study.betas) and dpo.dpo_batch_size > 0

@@ -19,11 +19,13 @@ def test_overoptimization_yaml_parses(config, monkeypatch):
     from rlnoise.core.cli import parse_config
     from rlnoise.core.config import SamplingConfig
     from rlnoise.overoptimization.config import BonStudyConfig, RLStudyConfig, RMStudyConfig, TrlRLConfig
+    from rlnoise.overoptimization.dpo_config import DPOConfig, DPOStudyConfig
     from rlnoise.overoptimization.ensemble import EnsembleConfig
     from rlnoise.overoptimization.gold import GoldConfig
     from rlnoise.overoptimization.ppo import PPOConfig
 
     study_classes = {
+        "dpo": (DPOStudyConfig, DPOConfig),
         "bon": (BonStudyConfig,),
         "ppo": (RLStudyConfig, PPOConfig),
         "grpo": (RLStudyConfig, TrlRLConfig),

@@ -13,6 +13,7 @@ PAPER = {
     "bon": ("recipes/overoptimization/bon.py", "recipes/overoptimization/configs/bon_paper.yaml"),
     "ppo": ("recipes/overoptimization/ppo.py", "recipes/overoptimization/configs/ppo_paper.yaml"),
     "grpo": ("recipes/overoptimization/grpo.py", "recipes/overoptimization/configs/grpo_paper.yaml"),
+    "dpo": ("recipes/overoptimization/dpo.py", "recipes/overoptimization/configs/dpo_paper.yaml"),
     "tint": ("recipes/tint/sweep.py", "recipes/tint/configs/paper.yaml"),
     "elicitation": ("recipes/elicitation/sweep.py", "recipes/elicitation/configs/paper.yaml"),
     "nmtune": ("recipes/nmtune/tune.py", "recipes/nmtune/configs/paper.yaml"),
@@ -93,6 +94,6 @@ def test_bon_paper_rehearses_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["ppo", "grpo", "tint", "elicitation", "nmtune"])
+@pytest.mark.parametrize("name", ["ppo", "grpo", "dpo", "tint", "elicitation", "nmtune"])
 def test_paper_presets_rehearse(tmp_path, name):
     _rehearse(name, tmp_path)

@@ -28,6 +28,7 @@ CAPS = {
     "n_sample_prompts": 2,
     "n_rl_prompts": 16,
     "n_rl_eval_prompts": 4,
+    "n_eval_prompts": 4,
     "eval_samples_per_prompt": 2,
     "max_new_tokens": 8,
     "max_prompt_tokens": 48,
@@ -48,8 +49,8 @@ CAPS = {
 }
 LIST_CAPS = {"budgets": 64}  # values above are cut (the smallest is kept if none is below)
 GRID_FIELDS = (
-    "contaminations", "static_intensities", "dynamic_intensities", "kl_coefs", "tasks", "weak_fractions", "budgets",
-    "seeds", "sim_seeds", "sim_noise_rates", "encoder_noise_rates", "pairs",
+    "contaminations", "static_intensities", "dynamic_intensities", "kl_coefs", "betas", "tasks", "weak_fractions",
+    "budgets", "seeds", "sim_seeds", "sim_noise_rates", "encoder_noise_rates", "pairs",
 )  # fmt: skip
 GRID_MIDDLE = ("weak_fractions",)  # keep a middle value too: the sequential methods run only at interior fractions
 _APPLIED: list[str] = []  # this process's rehearsal changes, recorded in results.json's metadata

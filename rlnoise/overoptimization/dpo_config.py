@@ -24,6 +24,12 @@ class DPOStudyConfig(RMStudyConfig):
     run_name: str = field(default="dpo_quick", metadata={"help": "Run folder name under runs/overoptimization/."})
     n_eval_prompts: int = field(default=48, metadata={"help": "Fixed evaluation prompts (gold and KL)."})
     eval_samples_per_prompt: int = field(default=8, metadata={"help": "Responses sampled per evaluation prompt."})
+    accuracy_pairs: int = field(
+        default=32,
+        metadata={
+            "help": "Held-out pairs whose implicit-reward accuracy each evaluation measures (at most n_eval_pairs)."
+        },
+    )
     losses: list[str] = field(
         default_factory=lambda: ["dpo", "rdpo:measured", "cdpo:measured"], metadata={"help": LOSS_HELP}
     )
@@ -41,8 +47,13 @@ class DPOStudyConfig(RMStudyConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("n_eval_prompts", "eval_samples_per_prompt", "total_steps", "eval_every", "checkpoint_every"):
+        for name in ("n_eval_prompts", "eval_samples_per_prompt", "accuracy_pairs", "total_steps", "eval_every",
+                     "checkpoint_every"):  # fmt: skip
             check_positive(name, getattr(self, name), integer=True)
+        if self.accuracy_pairs > self.n_eval_pairs:
+            raise ValueError(
+                f"accuracy_pairs ({self.accuracy_pairs}) must be at most n_eval_pairs ({self.n_eval_pairs})"
+            )
         specs = [parse_loss(loss) for loss in self.losses]
         for beta in self.betas:
             if isinstance(beta, bool) or not isinstance(beta, int | float) or not beta > 0:

@@ -124,7 +124,8 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, init
         if step == 0 and run["seed"] in initial and ctx.state.is_main_process:
             append_jsonl(ctx.out / "metrics.jsonl", dict(initial[run["seed"]], run=label, **run, eps=eps))
             return
-        extra = lambda: implicit_accuracy(model, tokenizer, pairs["eval"])  # noqa: E731
+        held_out = pairs["eval"].select(range(study.accuracy_pairs))
+        extra = lambda: implicit_accuracy(model, tokenizer, held_out)  # noqa: E731
         evaluate_and_record(ctx, dict(run, eps=eps), step, model, tokenizer, None, extra=extra)
         if step == 0 and ctx.state.is_main_process:
             row = read_jsonl(ctx.out / "metrics.jsonl")[-1]
