@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rlnoise.core.noise import parse_noise_spec
-from rlnoise.core.stats import Claim, Interval, claims_markdown, percentile_interval, pooled_note
-from rlnoise.overoptimization.rl_report import matched_kl_claim
+from rlnoise.core.stats import Claim, claims_markdown, percentile_interval, pooled_note
+from rlnoise.overoptimization.rl_report import evaluation_cells, matched_kl_claim
 
 
 def _clean(noise: str) -> bool:
@@ -78,11 +78,8 @@ def dpo_markdown(results: dict) -> str:
     parts += ["", "| run | step | KL (k2) | gold gain | implicit reward gain | accuracy true / noisy |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for run in results["runs"].values():
-        for i, step in enumerate(run["step"]):
-            cells = [f"{run['noise']}, {run['objective']}, beta {run['beta']:g}", str(step)]
-            for key in ("kl", "gold", "proxy"):
-                band = run.get(f"{key}_band")
-                cells.append(str(Interval(run[key][i], band[0][i], band[1][i])) if band else f"{run[key][i]:.2f}")
+        for i in range(len(run["step"])):
+            cells = evaluation_cells(run, i)
             accuracy = [run.get(k, [None] * (i + 1))[i] for k in ("accuracy_true", "accuracy_noisy")]
             cells.append(" / ".join("-" if a is None else f"{a:.2f}" for a in accuracy))
             parts.append("| " + " | ".join(cells) + " |")

@@ -11,7 +11,7 @@ import torch
 from datasets import Dataset
 
 from rlnoise.core.config import to_dict
-from rlnoise.core.console import say, summarise_trainer
+from rlnoise.core.console import say
 from rlnoise.core.distributed import process_state
 from rlnoise.core.files import append_jsonl, read_jsonl
 from rlnoise.core.generation import chat_prompt, response_logprobs
@@ -91,11 +91,10 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, init
     seed is the same initial policy on the same prompts and sampling seed, and its evaluation is copied, not redone
     (its implicit reward is 0 and every held-out margin ties)."""
     from peft import LoraConfig
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOConfig as TrlDPOConfig
     from trl import DPOTrainer
 
-    from rlnoise.overoptimization.trl_rl import EvaluateEvery
+    from rlnoise.overoptimization.trl_rl import EvaluateEvery, train_from_last_checkpoint
 
     study, label = ctx.study, run_label(run)
     policy, tokenizer = load_model(study.policy, "causal_lm", seed=study.seed + run["seed"])
@@ -139,13 +138,7 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, init
         callbacks=[EvaluateEvery(study.eval_every, evaluate)],
         peft_config=LoraConfig(r=dpo.policy_lora_r, lora_alpha=dpo.policy_lora_alpha, target_modules="all-linear"),
     )
-    summarise_trainer(trainer, f"[{label}] {run['objective']} (eps {eps:.3f})")
-    last = get_last_checkpoint(str(folder)) if folder.exists() else None
-    if last is None:
-        evaluate(trainer.model, 0)
-    else:
-        ctx.state.print(f"[{label}] resuming from {last}")
-    trainer.train(resume_from_checkpoint=last)
+    train_from_last_checkpoint(trainer, folder, label, f"{run['objective']} (eps {eps:.3f})", evaluate, ctx.state)
 
 
 def dpo_runs(study: DPOStudyConfig) -> list[dict]:

@@ -144,10 +144,15 @@ def rl_markdown(results: dict) -> str:
     parts.append("| run | step | KL (k2) | gold gain | proxy gain |")
     parts.append("|---|---|---|---|---|")
     for run in results["runs"].values():
-        for i, step in enumerate(run["step"]):
-            cells = [f"{run['noise']}, {run['objective']}, beta {run['beta']:g}", str(step)]
-            for key in ("kl", "gold", "proxy"):
-                band = run.get(f"{key}_band")
-                cells.append(str(Interval(run[key][i], band[0][i], band[1][i])) if band else f"{run[key][i]:.2f}")
-            parts.append("| " + " | ".join(cells) + " |")
+        for i in range(len(run["step"])):
+            parts.append("| " + " | ".join(evaluation_cells(run, i)) + " |")
     return "\n".join(parts) + "\n"
+
+
+def evaluation_cells(run: dict, i: int) -> list[str]:
+    """A run's ``i``-th evaluation as table cells: run, step, KL, gold and proxy, each with its interval."""
+    cells = [f"{run['noise']}, {run['objective']}, beta {run['beta']:g}", str(run["step"][i])]
+    for key in ("kl", "gold", "proxy"):
+        band = run.get(f"{key}_band")
+        cells.append(str(Interval(run[key][i], band[0][i], band[1][i])) if band else f"{run[key][i]:.2f}")
+    return cells

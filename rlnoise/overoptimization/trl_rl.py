@@ -76,10 +76,15 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
         callbacks=[EvaluateEvery(study.eval_every, evaluate)],
         peft_config=LoraConfig(r=rl.policy_lora_r, lora_alpha=rl.policy_lora_alpha, target_modules="all-linear"),
     )
-    summarise_trainer(trainer, f"[{label}] {rl.algorithm.upper()}")
+    train_from_last_checkpoint(trainer, folder, label, rl.algorithm.upper(), evaluate, ctx.state)
+
+
+def train_from_last_checkpoint(trainer, folder, label: str, what: str, evaluate, state) -> None:
+    """Train a trl trainer from the last checkpoint in ``folder``; a fresh run is evaluated at step 0 first."""
+    summarise_trainer(trainer, f"[{label}] {what}")
     last = get_last_checkpoint(str(folder)) if folder.exists() else None
     if last is None:
         evaluate(trainer.model, 0)
     else:
-        ctx.state.print(f"[{label}] resuming from {last}")
+        state.print(f"[{label}] resuming from {last}")
     trainer.train(resume_from_checkpoint=last)
