@@ -24,6 +24,7 @@ MODEL_FIELDS = (
 CAPS = {
     "n_train_pairs": 32,
     "n_eval_pairs": 16,
+    "accuracy_pairs": 16,
     "n_bon_prompts": 4,
     "n_sample_prompts": 2,
     "n_rl_prompts": 16,

@@ -334,7 +334,8 @@ class Claim:
         return self.interval.verdict(self.threshold)
 
     def line(self) -> str:
-        return f"{self.statement}: {self.interval} -> **{self.verdict}**"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.statement}: {self.interval} -> **{self.verdict}**{note}"
 
     def as_dict(self) -> dict:
         fields = dict(statement=self.statement, threshold=self.threshold, verdict=self.verdict)
