@@ -180,3 +180,33 @@ def test_length_sorted_scoring_equals_scoring_one_text_at_a_time(kind):
     encoded = encoder.encode(texts)
     alone = torch.cat([encoder.encode([t]) for t in texts])
     assert torch.allclose(encoded, alone, rtol=0, atol=reorder_tolerance(encoded, terms=64, layers=10))
+
+
+@pytest.mark.parametrize("loss", ["cbt:0.2", "rbt:0.2", "rbt:measured"])
+def test_noisy_label_reward_losses_replace_only_the_bradley_terry_term(loss, tmp_path):
+    """trl's RewardTrainer with ``rm_loss``: its loss on a batch is the corrected formula on the model's own margins
+    (eps measured: the pairs' flip rate), and training with it runs."""
+    from trl import RewardConfig
+
+    from rlnoise.core.distributed import process_state
+    from rlnoise.core.models import load_model
+    from rlnoise.overoptimization.ensemble import reward_trainer
+    from rlnoise.overoptimization.preference_losses import RM_LOSSES, bradley_terry_loss, parse_loss
+
+    process_state()
+    data = toy_pairs(noise="symmetric:p=0.25")
+    assert 0 < sum(data["flipped"]) < len(data)
+    spec = parse_loss(loss, "rm_loss", RM_LOSSES)
+    eps = spec.resolve(sum(data["flipped"]) / len(data))
+    model, tokenizer = load_model("tiny-bert", "reward_model", seed=0)
+    args = RewardConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True, bf16=False, max_steps=2,
+                        per_device_train_batch_size=4, accelerator_config={"use_configured_state": True})  # fmt: skip
+    trainer = reward_trainer(model, tokenizer, data.select_columns(["prompt", "chosen", "rejected"]), args,
+                             (spec.name, eps))  # fmt: skip
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    value, outputs = trainer.compute_loss(model, dict(batch), return_outputs=True)
+    chosen, rejected = outputs.logits.squeeze(-1).chunk(2)
+    assert value.item() == pytest.approx(bradley_terry_loss(chosen - rejected, spec.name, eps).mean().item())
+    assert value.item() != pytest.approx(bradley_terry_loss(chosen - rejected, "bt").mean().item())
+    trainer.train()
+    assert trainer.state.global_step == 2
