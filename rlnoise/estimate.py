@@ -56,8 +56,9 @@ def load_preset(recipe: str, config: Path):
     from rlnoise.overoptimization import config as oo
     from rlnoise.overoptimization.dpo_config import DPOConfig, DPOStudyConfig
 
+    if recipe == "dpo":  # no reward model: no ensemble config
+        return parse_config(DPOStudyConfig, SamplingConfig, oo.GoldConfig, DPOConfig, argv=argv, check_launch=False)
     types = {
-        "dpo": (DPOStudyConfig, DPOConfig),
         "bon": (oo.BonStudyConfig,),
         "rm": (oo.RMStudyConfig,),
         "ppo": (oo.RLStudyConfig, oo.PPOConfig),
@@ -128,7 +129,8 @@ class Estimator:
 
 
 def overoptimization_stages(recipe: str, configs, est: Estimator) -> list[StageEstimate]:
-    study, sampling, gold, ensemble, *rest = configs
+    study, sampling, gold, *rest = configs
+    ensemble = rest.pop(0) if recipe != "dpo" else None
     prompt = est.prompt_tokens or sampling.max_prompt_tokens
     new, dtype = sampling.max_new_tokens, sampling.dtype
     pairs = study.n_train_pairs + study.n_eval_pairs
@@ -149,13 +151,12 @@ def overoptimization_stages(recipe: str, configs, est: Estimator) -> list[StageE
     gold_name, gold_kind = (gold.gold_encoder, "encoder") if rubric else (gold.gold_model, "reward_model")
     stages.append(est.score("gold labels of the pairs", gold_name, gold_kind, 2 * pairs, prompt + new,
                             gold.gold_batch_size, dtype, "gold_batch_size"))  # fmt: skip
+    if recipe == "dpo":  # no reward model: the policy trains on the pairs
+        return [*stages, _dpo_stage(study, sampling, rest[0], est, prompt)]
     settings = len(study.noise) * len(getattr(study, "seeds", [0]))
     seq = min(ensemble.rm_max_length, prompt + new)
     members = {"independent": ensemble.k, "multihead": 1, "lora": ensemble.k}[ensemble.kind]
     lora = est.lora_params(ensemble.backbone, ensemble.lora_r) if ensemble.kind == "lora" else 0
-    if recipe == "dpo":  # no reward model: the policy trains on the pairs
-        stages.append(_dpo_stage(study, sampling, rest[0], est, prompt, gold_name, gold_kind))
-        return stages
     stages.append(est.train(f"proxy reward models: {ensemble.kind}, K = {ensemble.k}, x {settings} noise settings",
                             ensemble.backbone, "reward_model", 2 * study.n_train_pairs * ensemble.rm_epochs, seq,
                             2 * ensemble.rm_batch_size, ensemble.rm_dtype, "rm_batch_size", lora_params=lora,
@@ -219,7 +220,7 @@ def _rl_stage(recipe, study, sampling, ensemble, rl, est, prompt, members, gold_
     return stage
 
 
-def _dpo_stage(study, sampling, dpo, est, prompt, gold_name, gold_kind) -> StageEstimate:
+def _dpo_stage(study, sampling, dpo, est, prompt) -> StageEstimate:
     """Every DPO run: chosen and rejected of each pair through the LoRA policy (trained) and its reference (adapters
     off: a forward pass, a third of a training pass), then the evaluations' sampling and gold."""
     from rlnoise.overoptimization.dpo_study import dpo_runs

@@ -143,7 +143,6 @@ def test_loss_names_and_eps():
         (("--losses", "dpo", "orpo"), "losses: unknown loss 'orpo'"),
         (("--noise", "none"), "take eps from the measured flip rate, but noise ['none'] has no noisy setting"),
         (("--betas", "0.1", "0"), "betas: 0.0 is not allowed: every beta must be a number > 0"),
-        (("--rm_loss", "rbt:0.6"), "rm_loss: 'rbt:0.6': eps must lie in [0, 0.5), got 0.6"),
     ],
 )
 def test_bad_input_is_one_clear_line_before_any_model_loads(tmp_path, extra, message):
@@ -199,6 +198,13 @@ def test_dpo_tiny_resumes_after_a_kill(tmp_path):
     assert again.stdout.count("resuming from") == 6 and "checkpoint-2" in again.stdout
     # trl's checkpoint holds the weights, optimizer and random states: the same computation in the same process
     assert_same(resumed["runs"], results["runs"], tol=1e-6)
+
+
+def test_a_bad_reward_model_loss_is_one_clear_line(tmp_path):
+    bon = ("recipes/overoptimization/bon.py", "recipes/overoptimization/configs/bon_tiny.yaml")
+    proc = run_recipe(*bon, tmp_path, "--rm_loss", "rbt:0.6")
+    assert proc.returncode != 0 and "rm_loss: 'rbt:0.6': eps must lie in [0, 0.5), got 0.6" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_dpo_presets_parse():

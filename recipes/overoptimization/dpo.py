@@ -12,16 +12,14 @@ from pathlib import Path
 
 from rlnoise.core.cli import parse_config, run_main
 from rlnoise.core.config import SamplingConfig
-from rlnoise.overoptimization.config import EnsembleConfig, GoldConfig
+from rlnoise.overoptimization.config import GoldConfig
 from rlnoise.overoptimization.dpo_config import DPOConfig, DPOStudyConfig
 
 PRESETS = sorted(Path(__file__).parent.glob("configs/dpo_*.yaml"))
 
 
 def main():
-    configs = parse_config(
-        DPOStudyConfig, DPOConfig, SamplingConfig, GoldConfig, EnsembleConfig, doc=__doc__, presets=PRESETS
-    )
+    configs = parse_config(DPOStudyConfig, DPOConfig, SamplingConfig, GoldConfig, doc=__doc__, presets=PRESETS)
     from rlnoise.overoptimization.dpo_study import run_dpo_study  # after parsing: --help never loads torch
 
     run_dpo_study(*configs)

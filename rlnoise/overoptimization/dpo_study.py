@@ -153,12 +153,12 @@ def dpo_runs(study: DPOStudyConfig) -> list[dict]:
     return runs
 
 
-def run_dpo_study(study: DPOStudyConfig, dpo: DPOConfig, sampling, gold_config, ensemble_config) -> dict:
+def run_dpo_study(study: DPOStudyConfig, dpo: DPOConfig, sampling, gold_config) -> dict:
     """Train and evaluate every run (resuming finished evaluations and checkpoints), then write results.json,
     results.md and ``dpo.png`` from this config's metrics rows, seeds pooled. Rerunning the folder with another
     config (other than the axes) stops with an error naming the differing fields."""
     state = process_state()
-    out_run = Run("overoptimization", to_dict((study, dpo, sampling, gold_config, ensemble_config)), axes=DPO_AXES)
+    out_run = Run("overoptimization", to_dict((study, dpo, sampling, gold_config)), axes=DPO_AXES)
     rm_splits, eval_rows = study_prompts(study, study.n_eval_prompts)  # the pairs' prompts, then held-out ones
     eval_prompts = [r["prompt"] for r in eval_rows]
     gold = make_gold(gold_config, eval_rows)
