@@ -12,6 +12,7 @@ PLOTTERS = {
     "train_rms": "rlnoise.overoptimization.plots:plot_rm_accuracy",
     "bon": "rlnoise.overoptimization.plots:plot_bon",
     "rl": "rlnoise.overoptimization.plots:plot_rl",
+    "dpo": "rlnoise.overoptimization.plots:plot_rl",  # the same curves: gold and the implicit reward vs sqrt(KL)
     "tint": "rlnoise.tint.plots:plot_tint",
     "elicitation": "rlnoise.elicitation.plots:plot_elicitation",
     "nmtune": "rlnoise.adapters.plots:plot_nmtune",

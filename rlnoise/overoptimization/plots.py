@@ -174,7 +174,7 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
             if col == 0:
                 name = results.get("proxy_label", "proxy") if key == "proxy" else key
                 unit = {"gold": "initial-policy gold std", "proxy": "objective units"}.get(name, "beta x nats")
-                ax.set_ylabel(f"{name} gain over step 0 ({unit})")
+                ax.set_ylabel(f"{name} gain over step 0\n({unit})")
             if row == 1:
                 ax.set_xlabel("sqrt(KL(pi || pi_init)), k2 estimator")
     labelled = {}  # every run's line once, from whichever column drew it
