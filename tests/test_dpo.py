@@ -179,6 +179,9 @@ def test_dpo_tiny_end_to_end_and_a_changed_setting_refused(tmp_path):
     assert all(c["verdict"] in ("holds", "does not hold", "unresolved") for c in results["claims"])
     assert (out / "results.md").read_text().startswith("# Direct alignment under label noise")
     assert (out / "dpo.png").stat().st_size > 20_000 and (out / "samples.jsonl").read_text().strip()
+    from rlnoise.plotting import replot
+
+    assert [p.name for p in replot(out)] == ["dpo.png", "dpo.svg"]  # python -m rlnoise.plotting rebuilds it
     # a finished study reruns from its rows alone; another training setting stops before any work, naming it
     assert run_recipe(*DPO, tmp_path).stdout.count("finished in an earlier run, skipped") == 6
     other = run_recipe(*DPO, tmp_path, "--dpo_learning_rate", "0.5")
