@@ -210,3 +210,13 @@ def test_noisy_label_reward_losses_replace_only_the_bradley_terry_term(loss, tmp
     assert value.item() != pytest.approx(bradley_terry_loss(chosen - rejected, "bt").mean().item())
     trainer.train()
     assert trainer.state.global_step == 2
+
+
+def test_the_ensemble_key_changes_with_a_corrected_loss_only():
+    from dataclasses import asdict
+
+    from rlnoise.overoptimization.pipeline import ensemble_settings
+
+    default = EnsembleConfig()
+    assert ensemble_settings(default) == {k: v for k, v in asdict(default).items() if k != "rm_loss"}
+    assert ensemble_settings(EnsembleConfig(rm_loss="rbt:0.1"))["rm_loss"] == "rbt:0.1"

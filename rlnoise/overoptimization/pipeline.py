@@ -117,11 +117,17 @@ def cached_ensemble(pairs: PreferencePairs, config: EnsembleConfig) -> tuple[Rew
         shutil.rmtree(folder / "scratch", ignore_errors=True)
         (folder / "logs.json").write_text(json.dumps(logs))
 
-    settings = asdict(config)
-    if settings["rm_loss"] == "bt":  # the loss every ensemble had before rm_loss existed: their caches stay valid
-        del settings["rm_loss"]
-    stage = cached_stage("ensemble", settings, build, inputs=[pairs.key], scales="seeds")
+    stage = cached_stage("ensemble", ensemble_settings(config), build, inputs=[pairs.key], scales="seeds")
     return RewardEnsemble.load(stage / "ensemble"), json.loads((stage / "logs.json").read_text()), stage
+
+
+def ensemble_settings(config: EnsembleConfig) -> dict:
+    """What an ensemble stage's key holds of its config: every field, except ``rm_loss`` at its default ``bt``,
+    the loss every ensemble had before the field existed (so their caches stay valid)."""
+    settings = asdict(config)
+    if settings["rm_loss"] == "bt":
+        del settings["rm_loss"]
+    return settings
 
 
 def study_prompts(study, n_extra: int = 0) -> tuple[dict[str, list[dict]], list[dict]]:
