@@ -179,6 +179,12 @@ def test_dpo_tiny_end_to_end_and_a_changed_setting_refused(tmp_path):
     assert all(c["verdict"] in ("holds", "does not hold", "unresolved") for c in results["claims"])
     assert (out / "results.md").read_text().startswith("# Direct alignment under label noise")
     assert (out / "dpo.png").stat().st_size > 20_000 and (out / "samples.jsonl").read_text().strip()
+    from rlnoise.core.power import CostModel
+
+    # the planner's cost model sees every run's training (grows with seeds) and evaluations (prompts x seeds)
+    logged = [s["stage"] for s in results["stages"] if s["stage"].startswith(("none|", "coste|"))]
+    assert len(logged) == 2 * 6 and all(s["seconds"] >= 0 for s in results["stages"])
+    assert CostModel.from_results(results, units=4, seeds=1).per_seed > 0
     from rlnoise.plotting import replot
 
     assert [p.name for p in replot(out)] == ["dpo.png", "dpo.svg"]  # python -m rlnoise.plotting rebuilds it

@@ -28,9 +28,11 @@ from rlnoise.overoptimization.rl_study import (
     RLContext,
     evaluate_and_record,
     initial_gold_std,
+    log_run_costs,
     rl_results,
     run_folder_name,
     run_label,
+    timed_run,
 )
 
 # a resumed DPO study may add or drop these; nothing else may change
@@ -121,7 +123,8 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, init
 
     def evaluate(model, step):
         if step == 0 and run["seed"] in initial and ctx.state.is_main_process:
-            append_jsonl(ctx.out / "metrics.jsonl", dict(initial[run["seed"]], run=label, **run, eps=eps))
+            copy = dict(initial[run["seed"]], run=label, **run, eps=eps, seconds=0.0)  # no evaluation time spent
+            append_jsonl(ctx.out / "metrics.jsonl", copy)
             return
         held_out = pairs["eval"].select(range(study.accuracy_pairs))
         extra = lambda: implicit_accuracy(model, tokenizer, held_out)  # noqa: E731
@@ -175,10 +178,12 @@ def run_dpo_study(study: DPOStudyConfig, dpo: DPOConfig, sampling, gold_config) 
         if study.total_steps in done:
             say("      finished in an earlier run, skipped")
             continue
-        train_dpo(dpo, run, eps, pairs, ctx, initial)
+        timed_run(ctx, run, train_dpo, dpo, run, eps, pairs, ctx, initial)
     gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)
-    labels = {run_label(r) for r in runs}
-    results = rl_results([r for r in _rows(out_run) if r["run"] in labels], gold_std, claims_of=dpo_claims)
+    labels = [run_label(r) for r in runs]
+    rows = [r for r in _rows(out_run) if r["run"] in labels]
+    log_run_costs(ctx, labels, rows)
+    results = rl_results(rows, gold_std, claims_of=dpo_claims)
     results.update(recipe="dpo", algorithm="dpo", noise=study.noise, flip_rate=flip_rates, eps=eps_used,
                    seeds=study.seeds, proxy_label="implicit reward")  # fmt: skip
     out_run.write_outputs(results, table=dpo_markdown(results), plot=plot_rl)

@@ -15,6 +15,7 @@ from rlnoise.core.distributed import barrier, process_state
 from rlnoise.core.files import append_jsonl, read_jsonl
 from rlnoise.core.models import load_model
 from rlnoise.core.runs import Run
+from rlnoise.core.stages import log_cost
 from rlnoise.core.stats import pool_seed_claims, pool_seed_results
 from rlnoise.overoptimization.config import RLStudyConfig
 from rlnoise.overoptimization.pipeline import make_gold, proxy_ensembles, scored_pair_datasets, study_prompts
@@ -90,6 +91,30 @@ def evaluate_and_record(
     barrier()
 
 
+def timed_run(ctx: RLContext, run: dict, train, *args) -> None:
+    """``train(*args)``: one run and keep its wall time in ``run_costs.jsonl`` (main process), so the power planner's
+    cost model covers the runs of every process that worked on the study (a resumed run adds its remainder)."""
+    start = time.time()
+    train(*args)
+    if ctx.state.is_main_process:
+        row = dict(run=run_label(run), seconds=time.time() - start, config_key=ctx.config_key)
+        append_jsonl(ctx.out / "run_costs.jsonl", row)
+
+
+def log_run_costs(ctx: RLContext, labels: list[str], rows: list[dict]) -> None:
+    """Log each run's cost for the power planner (:func:`rlnoise.core.stages.log_cost`): its evaluations (the
+    ``seconds`` of its rows: they grow with prompts x seeds) and the rest of its recorded wall time, training (it
+    grows with seeds)."""
+    path = ctx.out / "run_costs.jsonl"
+    walls = [r for r in read_jsonl(path) if r.get("config_key") == ctx.config_key] if path.exists() else []
+    for label in labels:
+        evaluation = sum(r.get("seconds", 0.0) for r in rows if r["run"] == label)
+        wall = sum(r["seconds"] for r in walls if r["run"] == label)
+        key = f"{ctx.config_key}/{label}"
+        log_cost(f"{label} (training)", f"{key}/train", max(wall - evaluation, 0.0), "seeds", False)
+        log_cost(f"{label} (evaluation)", f"{key}/evaluate", evaluation, "units x seeds", False)
+
+
 def train_ppo(ppo_config: PPOConfig, run: dict, reward, ctx: RLContext) -> None:
     """One PPO run (``run``: noise, objective, beta, replicate seed) on its own copy of the PPO config, resumed if
     checkpointed."""
@@ -153,13 +178,14 @@ def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, 
                     run = dict(noise=spec, objective=objective, beta=beta, seed=replicate)
                     labels.append(run_label(run))
                     if is_ppo:
-                        train_ppo(algorithm_config, run, reward, ctx)
+                        timed_run(ctx, run, train_ppo, algorithm_config, run, reward, ctx)
                     else:
                         from rlnoise.overoptimization.trl_rl import train_trl  # trl loads slowly; only when used
 
-                        train_trl(algorithm_config, run, reward, ctx)
+                        timed_run(ctx, run, train_trl, algorithm_config, run, reward, ctx)
     gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)  # all processes: it reads a cached stage
     rows = [r for r in read_jsonl(out_run.folder / "metrics.jsonl") if r.get("config_key") == out_run.key]
+    log_run_costs(ctx, labels, rows)
     results = rl_results([r for r in rows if r["run"] in labels], gold_std)
     results.update(recipe="rl", algorithm=algorithm, noise=study.noise, flip_rate=flip_rates, seeds=study.seeds)
     out_run.write_outputs(results, table=rl_markdown(results), plot=plot_rl)
