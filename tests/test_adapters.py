@@ -330,6 +330,7 @@ def test_summary_compares_each_adapter_with_the_probe_example_by_example_and_poo
     assert table.startswith("## Claims") and "| a->b | mlp | 3 | 0.80 [" in table
 
 
+@pytest.mark.slow  # 32 s of the default suite's 4 minutes (Amazon's texts through the encoders)
 def test_nmtune_on_a_sentiment_pair_with_noisily_fine_tuned_encoders(tmp_path):
     """amazon->rt on tiny-bert features, plus the encoder fine-tuned on Amazon's ID training labels with 0% and 30%
     of them flipped: adapters run on each encoder's features, and the noise claims compare the two probes."""
