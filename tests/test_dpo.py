@@ -118,6 +118,70 @@ def test_robust_bradley_terry_is_unbiased_by_enumeration(margins, eps):
     assert smoothed == pytest.approx(clean + 2 * eps * (1 - eps) * m.mean().item(), rel=1e-9, abs=1e-9)
 
 
+def test_shared_reference_logps_are_trls_own_and_serve_swapped_labels(tmp_path):
+    """Reference log-probs looked up in the study's shared dict equal the ones trl computes inline for a training
+    batch; a run whose labels swap a pair reuses them (no new sequence), swapped, and still equals trl."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import DPOConfig
+
+    from rlnoise.core.distributed import process_state
+    from rlnoise.core.models import load_model
+    from rlnoise.core.precision import trainer_precision
+    from rlnoise.overoptimization.dpo_reference import SharedReferenceDPOTrainer
+
+    process_state()
+    pairs = dict(prompt=["Which is right?", "Name a colour.", "Two plus two?"],
+                 chosen=[" The first.", " Blue, like the sky.", " Four."],
+                 rejected=[" Some other, longer answer.", " Seven.", " Five, I think."])  # fmt: skip
+    swapped = dict(pairs, chosen=[pairs["rejected"][0], *pairs["chosen"][1:]],
+                   rejected=[pairs["chosen"][0], *pairs["rejected"][1:]])  # fmt: skip
+    shared: dict = {}
+
+    def trainer(data: dict, precompute: bool):
+        policy, tokenizer = load_model("tiny-llama", "causal_lm", seed=0)
+        args = DPOConfig(
+            output_dir=str(tmp_path),
+            report_to="none",
+            precompute_ref_log_probs=precompute,
+            accelerator_config={"use_configured_state": True},
+            **trainer_precision("float32"),
+        )
+        lora = LoraConfig(r=2, target_modules="all-linear")
+        return SharedReferenceDPOTrainer(
+            model=policy,
+            args=args,
+            train_dataset=Dataset.from_dict(data),
+            processing_class=tokenizer,
+            peft_config=lora,
+            reference_logps=shared,
+        )
+
+    def inline(t):  # trl's own reference pass on the collated training rows
+        return t.compute_ref_log_probs(t.model, t.data_collator([t.train_dataset[i] for i in range(3)]))
+
+    first = trainer(pairs, precompute=True)
+    assert len(shared) == 6  # 3 pairs x 2 responses, each once
+    for column, expected in zip(("ref_chosen_logps", "ref_rejected_logps"), inline(trainer(pairs, precompute=False))):
+        assert first.train_dataset[column] == pytest.approx(expected.tolist(), abs=1e-4)
+    second = trainer(swapped, precompute=True)
+    assert len(shared) == 6  # nothing new to compute
+    assert second.train_dataset["ref_chosen_logps"][0] == first.train_dataset["ref_rejected_logps"][0]
+    for column, expected in zip(("ref_chosen_logps", "ref_rejected_logps"), inline(trainer(swapped, False))):
+        assert second.train_dataset[column] == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+@pytest.mark.parametrize("n_pairs, per_step, steps", [(10, 4, 2), (10, 4, 3), (10, 5, 2)])
+def test_pairs_seen_is_a_seeded_subset_or_every_pair(n_pairs, per_step, steps):
+    from rlnoise.overoptimization.dpo_reference import pairs_seen
+
+    rows = pairs_seen(n_pairs, per_step, steps, seed=3)
+    assert len(rows) == min(n_pairs, per_step * steps) and len(set(rows.tolist())) == len(rows)
+    assert rows.tolist() == pairs_seen(n_pairs, per_step, steps, seed=3).tolist()
+    if per_step * steps < n_pairs:
+        assert rows.tolist() != pairs_seen(n_pairs, per_step, steps, seed=4).tolist()
+
+
 def test_loss_names_and_eps():
     assert parse_loss("rdpo:measured*0.5") == LossSpec("rdpo:measured*0.5", "rdpo", None, 0.5)
     assert parse_loss("rdpo:measured").resolve(0.2) == 0.2 and parse_loss("rdpo:measured*2").resolve(0.2) == 0.4

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rlnoise.core.noise import parse_noise_spec
-from rlnoise.core.stats import Claim, claims_markdown, percentile_interval, pooled_note
+from rlnoise.core.stats import Claim, claims_markdown, percentile_interval, pooled_note, wilson
 from rlnoise.overoptimization.rl_report import evaluation_cells, matched_kl_claim
 
 
@@ -70,10 +70,13 @@ def dpo_markdown(results: dict) -> str:
     claims = [Claim.from_dict(c) for c in results.get("claims", [])]
     parts = ["# Direct alignment under label noise (DPO family)\n", claims_markdown(claims)]
     pooled = pooled_note(len(results.get("seeds", [0])))
+    n_pairs = results["accuracy_pairs"]
     parts.append(
         f"Gold gains over step 0 in initial-policy gold std; [95% interval], bootstrap over prompts{pooled}. Implicit "
-        "reward: beta log pi / pi_ref summed over a sampled response. Accuracy: the implicit reward's on held-out "
-        "pairs, against the true (gold) and the noisy labels."
+        "reward: beta log pi / pi_ref summed over a sampled response. Accuracy: the implicit reward's on the "
+        f"{n_pairs} held-out pairs, against the true (gold) and the noisy labels, with a Wilson 95% interval over "
+        "those pairs (a tie counts half; with several seeds, the mean over seeds and the interval of one seed's "
+        "pairs)."
     )
     parts += ["", "| run | step | KL (k2) | gold gain | implicit reward gain | accuracy true / noisy |",
               "|---|---|---|---|---|---|"]  # fmt: skip
@@ -81,6 +84,11 @@ def dpo_markdown(results: dict) -> str:
         for i in range(len(run["step"])):
             cells = evaluation_cells(run, i)
             accuracy = [run.get(k, [None] * (i + 1))[i] for k in ("accuracy_true", "accuracy_noisy")]
-            cells.append(" / ".join("-" if a is None else f"{a:.2f}" for a in accuracy))
+            cells.append(" / ".join("-" if a is None else _accuracy(a, n_pairs) for a in accuracy))
             parts.append("| " + " | ".join(cells) + " |")
     return "\n".join(parts) + "\n"
+
+
+def _accuracy(accuracy: float, n_pairs: int) -> str:
+    interval = wilson(round(accuracy * n_pairs), n_pairs)
+    return f"{accuracy:.2f} [{interval.low:.2f}, {interval.high:.2f}]"

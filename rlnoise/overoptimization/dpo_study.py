@@ -20,6 +20,7 @@ from rlnoise.core.noise import parse_noise_spec
 from rlnoise.core.precision import trainer_precision
 from rlnoise.core.runs import Run
 from rlnoise.overoptimization.dpo_config import DPOConfig, DPOStudyConfig
+from rlnoise.overoptimization.dpo_reference import SeedReference, SharedReferenceDPOTrainer, pairs_seen
 from rlnoise.overoptimization.dpo_report import dpo_claims, dpo_markdown
 from rlnoise.overoptimization.pipeline import make_gold, scored_pair_datasets, study_prompts
 from rlnoise.overoptimization.plots import plot_rl
@@ -53,10 +54,11 @@ def preference_dataset(pairs: Dataset, tokenizer) -> Dataset:
 
 
 @torch.no_grad()
-def implicit_accuracy(policy, tokenizer, pairs: Dataset, batch_size: int = 16) -> dict:
+def implicit_accuracy(policy, tokenizer, pairs: Dataset, shared: SeedReference, batch_size: int = 16) -> dict:
     """Share of held-out pairs whose implicit reward (log pi / pi_ref of the response, adapters off for pi_ref)
-    ranks chosen above rejected: against the noisy labels (``chosen``) and the true ones (flipped pairs reversed)."""
-    margins = []
+    ranks chosen above rejected: against the noisy labels (``chosen``) and the true ones (flipped pairs reversed).
+    pi_ref's summed log-probs are computed at the seed's first evaluation and kept in ``shared``."""
+    policy_sums, reference_sums = [], []
     eos = tokenizer.eos_token or ""
     for start in range(0, len(pairs), batch_size):
         rows = pairs.select(range(start, min(start + batch_size, len(pairs))))
@@ -70,12 +72,15 @@ def implicit_accuracy(policy, tokenizer, pairs: Dataset, batch_size: int = 16) -
         attention = torch.cat([enc["attention_mask"], out["attention_mask"]], 1).to(policy.device)
         n, mask = out["input_ids"].shape[1], out["attention_mask"].to(policy.device).float()
         logprobs, _ = response_logprobs(policy, ids, attention, n, 1.0)
-        with policy.disable_adapter():
-            ref, _ = response_logprobs(policy, ids, attention, n, 1.0)
-        ratio = ((logprobs - ref) * mask).sum(1).cpu().numpy()
-        half = len(rows)
-        margins += (ratio[:half] - ratio[half:]).tolist()
-    margins = np.asarray(margins)
+        policy_sums.append((logprobs * mask).sum(1).cpu().numpy().reshape(2, -1))
+        if shared.held_out is None:
+            with policy.disable_adapter():
+                ref, _ = response_logprobs(policy, ids, attention, n, 1.0)
+            reference_sums.append((ref * mask).sum(1).cpu().numpy().reshape(2, -1))
+    if shared.held_out is None:
+        shared.held_out = np.concatenate(reference_sums, 1)
+    ratio = np.concatenate(policy_sums, 1) - shared.held_out  # [chosen / rejected, pair]
+    margins = ratio[0] - ratio[1]
     right = np.where(np.asarray(pairs["flipped"], dtype=bool), -margins, margins)  # > 0: ranks the gold-better first
     return dict(accuracy_noisy=_agreement(margins), accuracy_true=_agreement(right))
 
@@ -85,16 +90,16 @@ def _agreement(margins: np.ndarray) -> float:
     return float(np.mean((margins > 0) + 0.5 * (margins == 0)))
 
 
-def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, initial: dict) -> None:
+def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, shared: SeedReference) -> None:
     """One DPO-family run (``run``: noise, objective = the loss, beta, seed) on its labelled pairs, resumed from
     trl's last checkpoint if any.
 
-    ``initial`` holds the step-0 evaluation of each policy seed: LoRA starts at zero, so at step 0 every run of a
-    seed is the same initial policy on the same prompts and sampling seed, and its evaluation is copied, not redone
-    (its implicit reward is 0 and every held-out margin ties)."""
+    ``shared`` holds what every run of the policy seed has in common: the reference log-probs of the training and
+    held-out pairs (:mod:`rlnoise.overoptimization.dpo_reference`) and the step-0 evaluation. LoRA starts at zero,
+    so at step 0 every run of a seed is the same initial policy on the same prompts and sampling seed, and its
+    evaluation is copied, not redone (its implicit reward is 0 and every held-out margin ties)."""
     from peft import LoraConfig
     from trl import DPOConfig as TrlDPOConfig
-    from trl import DPOTrainer
 
     from rlnoise.overoptimization.trl_rl import EvaluateEvery, train_from_last_checkpoint
 
@@ -110,6 +115,7 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, init
         beta=run["beta"],
         max_length=None,  # responses are at most max_new_tokens and prompts were cut when sampled: keep them whole
         max_steps=study.total_steps,
+        precompute_ref_log_probs=True,  # looked up in shared.logps, computed by trl only where missing
         save_strategy="steps",
         save_steps=study.checkpoint_every,
         logging_steps=1,
@@ -122,24 +128,27 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, init
     )
 
     def evaluate(model, step):
-        if step == 0 and run["seed"] in initial and ctx.state.is_main_process:
-            copy = dict(initial[run["seed"]], run=label, **run, eps=eps, seconds=0.0)  # no evaluation time spent
+        if step == 0 and shared.initial is not None and ctx.state.is_main_process:
+            copy = dict(shared.initial, run=label, **run, eps=eps, seconds=0.0)  # no evaluation time spent
             append_jsonl(ctx.out / "metrics.jsonl", copy)
             return
         held_out = pairs["eval"].select(range(study.accuracy_pairs))
-        extra = lambda: implicit_accuracy(model, tokenizer, held_out)  # noqa: E731
+        extra = lambda: implicit_accuracy(model, tokenizer, held_out, shared)  # noqa: E731
         evaluate_and_record(ctx, dict(run, eps=eps), step, model, tokenizer, None, extra=extra)
         if step == 0 and ctx.state.is_main_process:
             row = read_jsonl(ctx.out / "metrics.jsonl")[-1]
-            initial[run["seed"]] = {k: v for k, v in row.items() if k not in (*run, "run", "eps")}
+            shared.initial = {k: v for k, v in row.items() if k not in (*run, "run", "eps")}
 
-    trainer = DPOTrainer(
+    per_step = dpo.dpo_batch_size * dpo.gradient_accumulation_steps * ctx.state.num_processes
+    rows = pairs_seen(len(pairs["train"]), per_step, study.total_steps, study.seed + run["seed"])
+    trainer = SharedReferenceDPOTrainer(
         model=policy,
         args=args,
-        train_dataset=preference_dataset(pairs["train"], tokenizer),
+        train_dataset=preference_dataset(pairs["train"].select(rows), tokenizer),
         processing_class=tokenizer,
         callbacks=[EvaluateEvery(study.eval_every, evaluate)],
         peft_config=LoraConfig(r=dpo.policy_lora_r, lora_alpha=dpo.policy_lora_alpha, target_modules="all-linear"),
+        reference_logps=shared.logps,
     )
     train_from_last_checkpoint(trainer, folder, label, f"{run['objective']} (eps {eps:.3f})", evaluate, ctx.state)
 
@@ -166,7 +175,7 @@ def run_dpo_study(study: DPOStudyConfig, dpo: DPOConfig, sampling, gold_config) 
     eval_prompts = [r["prompt"] for r in eval_rows]
     gold = make_gold(gold_config, eval_rows)
     ctx = RLContext(study, sampling, gold, [], eval_prompts, out_run.folder, out_run.key, state)
-    runs, flip_rates, eps_used, initial = dpo_runs(study), {}, {}, {}
+    runs, flip_rates, eps_used, shared = dpo_runs(study), {}, {}, {}
     for number, run in enumerate(runs, 1):
         pairs = scored_pair_datasets(study.policy, rm_splits, sampling, gold_config, run["noise"], study.seed,
                                      run["seed"])  # fmt: skip
@@ -178,14 +187,14 @@ def run_dpo_study(study: DPOStudyConfig, dpo: DPOConfig, sampling, gold_config) 
         if study.total_steps in done:
             say("      finished in an earlier run, skipped")
             continue
-        timed_run(ctx, run, train_dpo, dpo, run, eps, pairs, ctx, initial)
+        timed_run(ctx, run, train_dpo, dpo, run, eps, pairs, ctx, shared.setdefault(run["seed"], SeedReference()))
     gold_std = initial_gold_std(study, sampling, gold_config, rm_splits)
     labels = [run_label(r) for r in runs]
     rows = [r for r in _rows(out_run) if r["run"] in labels]
     log_run_costs(ctx, labels, rows)
     results = rl_results(rows, gold_std, claims_of=dpo_claims)
     results.update(recipe="dpo", algorithm="dpo", noise=study.noise, flip_rate=flip_rates, eps=eps_used,
-                   seeds=study.seeds, proxy_label="implicit reward")  # fmt: skip
+                   seeds=study.seeds, proxy_label="implicit reward", accuracy_pairs=study.accuracy_pairs)  # fmt: skip
     out_run.write_outputs(results, table=dpo_markdown(results), plot=plot_rl)
     return results
 
