@@ -221,15 +221,17 @@ def _rl_stage(recipe, study, sampling, ensemble, rl, est, prompt, members, gold_
 
 
 def _dpo_stage(study, sampling, dpo, est, prompt) -> StageEstimate:
-    """Every DPO run: chosen and rejected of each pair through the LoRA policy (trained) and its reference (adapters
-    off: a forward pass, a third of a training pass), then the evaluations' sampling and gold."""
+    """Every DPO run: chosen and rejected of each pair through the LoRA policy (trained); the reference (adapters
+    off: a forward pass, a third of a training pass) once per seed over the pairs the runs see, shared by every run
+    (:mod:`rlnoise.overoptimization.dpo_reference`); then the evaluations' sampling and gold."""
     from rlnoise.overoptimization.dpo_study import dpo_runs
 
     runs, new = len(dpo_runs(study)), sampling.max_new_tokens
     pairs = study.total_steps * dpo.dpo_batch_size * dpo.gradient_accumulation_steps * est.processes
+    reference = min(pairs, study.n_train_pairs) * len(study.seeds) / 3
     lora = est.lora_params(study.policy, dpo.policy_lora_r)
     stage = est.train(f"DPO: {runs} runs x {study.total_steps} steps, {dpo.dpo_batch_size} pairs per step and process",
-                      study.policy, "causal_lm", 2 * pairs * runs * 4 / 3, prompt + new, 2 * dpo.dpo_batch_size,
+                      study.policy, "causal_lm", 2 * (pairs * runs + reference), prompt + new, 2 * dpo.dpo_batch_size,
                       sampling.dtype, "dpo_batch_size", lora_params=lora)  # fmt: skip
     evals = (study.total_steps // study.eval_every + 1) * runs
     evaluation = est.generate("evaluations", study.policy, study.n_eval_prompts * evals, study.eval_samples_per_prompt,
@@ -237,7 +239,8 @@ def _dpo_stage(study, sampling, dpo, est, prompt) -> StageEstimate:
     stage.seconds += evaluation.seconds
     stage.tokens_generated = evaluation.tokens_generated
     stage.notes.append(
-        f"the reference forward counted as a third of a pass; evaluations {evaluation.seconds / 3600:.2g} h"
+        "the reference's forward once per seed over the pairs seen, as a third of a pass; evaluations "
+        f"{evaluation.seconds / 3600:.2g} h"
     )
     return stage
 
