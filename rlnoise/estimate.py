@@ -245,6 +245,30 @@ def _dpo_stage(study, sampling, dpo, est, prompt) -> StageEstimate:
     return stage
 
 
+def tint_lengths(sweep, finetune) -> tuple[float, float] | None:
+    """Measured TInt lengths under the fine-tuned model's tokenizer: the mean of each training batch's longest
+    sequence (prompt, trace and EOS, cut at ``max_length``: the trainer pads a batch to its longest) and the mean
+    prompt, from ``SAMPLE_TEXTS`` clean problems of each task; None when the tokenizer is not available offline."""
+    from rlnoise.estimate_classifiers import SAMPLE_TEXTS, _tokenizer
+    from rlnoise.tint.dataset import generate_rows
+    from rlnoise.tint.evaluate import format_prompt
+
+    tokenizer = _tokenizer(finetune.model)
+    if tokenizer is None:
+        return None
+    longest, prompts = [], []
+    for task in sweep.tasks:
+        rows = generate_rows(task, SAMPLE_TEXTS, min_digits=sweep.min_digits, max_digits=sweep.max_digits)
+        prompt_ids = tokenizer([format_prompt(p) for p in rows["prompt"]], verbose=False)["input_ids"]
+        eos = tokenizer.eos_token or ""
+        texts = [format_prompt(p) + c + eos for p, c in zip(rows["prompt"], rows["completion"])]
+        lengths = [min(len(ids), finetune.max_length) for ids in tokenizer(texts, verbose=False)["input_ids"]]
+        batch = finetune.sft_batch_size
+        longest += [max(lengths[i : i + batch]) for i in range(0, len(lengths), batch)]
+        prompts += [len(ids) for ids in prompt_ids]
+    return sum(longest) / len(longest), sum(prompts) / len(prompts)
+
+
 def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
     sweep, finetune = configs
     intensities = {"static": len(sweep.static_intensities), "dynamic": len(sweep.dynamic_intensities)}
@@ -258,13 +282,15 @@ def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
         steps = math.ceil(sweep.n_train * finetune.sft_epochs / finetune.sft_batch_size)
     lora = est.lora_params(finetune.model, finetune.lora_r) if finetune.lora_r else 0
     dtype = getattr(finetune, "dtype", "float32")
+    measured = tint_lengths(sweep, finetune)
+    seq, prompt = (round(measured[0]), round(measured[1])) if measured else (finetune.max_length,) * 2
     stages = [
         est.train(
             f"fine-tuning: {cells} cells x {steps} steps (at most)",
             finetune.model,
             "causal_lm",
             steps * finetune.sft_batch_size,
-            finetune.max_length,
+            seq,
             finetune.sft_batch_size,
             dtype,
             "sft_batch_size",
@@ -276,14 +302,17 @@ def tint_stages(configs, est: Estimator) -> list[StageEstimate]:
             finetune.model,
             sweep.n_test * cells * len(sweep.methods),
             1,
-            finetune.max_length // 4,
-            finetune.max_length * 3 // 4,
+            prompt if measured else finetune.max_length // 4,
+            seq - prompt if measured else finetune.max_length * 3 // 4,
             sweep.eval_batch_size,
             dtype,
             "eval_batch_size",
         ),  # fmt: skip
     ]
-    stages[0].notes.append("sequences counted at max_length: an upper bound")
+    if measured:
+        stages[0].notes.append(f"a batch's longest sequence measured: {seq} tokens (max_length {finetune.max_length})")
+    else:
+        stages[0].notes.append("sequences counted at max_length (tokenizer not available offline): an upper bound")
     return stages if "finetune" in sweep.methods else stages[1:]
 
 

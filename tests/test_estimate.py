@@ -84,6 +84,19 @@ def test_estimate_command_on_paper_presets(capsys):
     assert fits == [False, True]
 
 
+def test_tint_lengths_are_measured_batch_maxima():
+    from dataclasses import replace
+
+    from rlnoise.estimate import load_preset, tint_lengths
+
+    sweep, finetune = load_preset("tint", ROOT / "recipes/tint/configs/quick.yaml")
+    by_batch = [tint_lengths(sweep, replace(finetune, sft_batch_size=b))[0] for b in (1, 32, 200)]
+    assert by_batch[0] < by_batch[1] < by_batch[2] <= finetune.max_length  # a longer batch pads to a longer row
+    mean, prompt = tint_lengths(sweep, replace(finetune, sft_batch_size=1))
+    assert 0 < prompt < mean  # prompt, then trace
+    assert tint_lengths(sweep, replace(finetune, max_length=40))[0] == 40  # every row is cut at max_length
+
+
 def test_estimate_refuses_what_it_cannot_estimate(tmp_path, capsys):
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs/x.yaml").write_text("run_name: x\n")
