@@ -171,6 +171,43 @@ def test_shared_reference_logps_are_trls_own_and_serve_swapped_labels(tmp_path):
         assert second.train_dataset[column] == pytest.approx(expected.tolist(), abs=1e-4)
 
 
+def test_held_out_accuracy_reuses_the_reference_across_swapped_labels():
+    """The held-out accuracy's cached reference serves a run whose noise swapped some pairs exactly as a fresh
+    reference pass would, and the accuracy against the true labels does not depend on the noise."""
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+
+    from rlnoise.core.models import load_model
+    from rlnoise.overoptimization.dpo_reference import SeedReference
+    from rlnoise.overoptimization.dpo_study import implicit_accuracy
+
+    base, tokenizer = load_model("tiny-llama", "causal_lm", seed=0)
+    policy = get_peft_model(base, LoraConfig(r=4, target_modules="all-linear"))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, param in policy.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.2)  # a trained policy: the implicit reward is not 0
+    prompts = [f"Question {i}?" for i in range(6)]
+    good = [f" answer {i} is right" for i in range(6)]
+    bad = [f" no {i}" for i in range(6)]
+    clean = Dataset.from_dict(dict(raw_prompt=prompts, chosen=good, rejected=bad, flipped=[False] * 6))
+    flips = [True, False, True, False, False, True]
+    noisy = Dataset.from_dict(dict(raw_prompt=prompts, flipped=flips,
+                                   chosen=[b if f else g for g, b, f in zip(good, bad, flips)],
+                                   rejected=[g if f else b for g, b, f in zip(good, bad, flips)]))  # fmt: skip
+    shared = SeedReference()
+    on_clean = implicit_accuracy(policy, tokenizer, clean, shared, batch_size=4)
+    cached = len(shared.held_out)
+    reused = implicit_accuracy(policy, tokenizer, noisy, shared, batch_size=4)
+    assert len(shared.held_out) == cached == 12  # nothing new: the same responses
+    fresh = SeedReference()
+    assert reused == implicit_accuracy(policy, tokenizer, noisy, fresh, batch_size=4)
+    for key, value in fresh.held_out.items():  # each response's reference, whichever side the noise put it on
+        assert shared.held_out[key] == pytest.approx(value, abs=1e-4)
+    assert reused["accuracy_true"] == on_clean["accuracy_true"]
+
+
 @pytest.mark.parametrize("n_pairs, per_step, steps", [(10, 4, 2), (10, 4, 3), (10, 5, 2)])
 def test_pairs_seen_is_a_seeded_subset_or_every_pair(n_pairs, per_step, steps):
     from rlnoise.overoptimization.dpo_reference import pairs_seen

@@ -20,7 +20,7 @@ class SeedReference:
     """What every run of one policy seed shares (the reference model is that seed's base model)."""
 
     logps: dict = field(default_factory=dict)  # training sequences -> reference log-prob (SharedReferenceDPOTrainer)
-    held_out: np.ndarray | None = None  # [chosen / rejected, pair] summed reference log-probs of the held-out pairs
+    held_out: dict = field(default_factory=dict)  # (prompt, response) -> summed reference log-prob, held-out pairs
     initial: dict | None = None  # the step-0 evaluation row, copied to every run
 
 

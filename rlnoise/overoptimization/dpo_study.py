@@ -57,13 +57,15 @@ def preference_dataset(pairs: Dataset, tokenizer) -> Dataset:
 def implicit_accuracy(policy, tokenizer, pairs: Dataset, shared: SeedReference, batch_size: int = 16) -> dict:
     """Share of held-out pairs whose implicit reward (log pi / pi_ref of the response, adapters off for pi_ref)
     ranks chosen above rejected: against the noisy labels (``chosen``) and the true ones (flipped pairs reversed).
-    pi_ref's summed log-probs are computed at the seed's first evaluation and kept in ``shared``."""
-    policy_sums, reference_sums = [], []
+    pi_ref's summed log-probs are kept in ``shared`` per (prompt, response), so runs whose noise swaps a pair's
+    responses reuse them."""
+    margins = []
     eos = tokenizer.eos_token or ""
     for start in range(0, len(pairs), batch_size):
         rows = pairs.select(range(start, min(start + batch_size, len(pairs))))
         prompts = [chat_prompt(tokenizer, p) for p in rows["raw_prompt"]] * 2
         responses = [r + eos for r in list(rows["chosen"]) + list(rows["rejected"])]
+        keys = list(zip(prompts, responses))
         tokenizer.padding_side = "left"
         enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         tokenizer.padding_side = "right"
@@ -72,15 +74,14 @@ def implicit_accuracy(policy, tokenizer, pairs: Dataset, shared: SeedReference, 
         attention = torch.cat([enc["attention_mask"], out["attention_mask"]], 1).to(policy.device)
         n, mask = out["input_ids"].shape[1], out["attention_mask"].to(policy.device).float()
         logprobs, _ = response_logprobs(policy, ids, attention, n, 1.0)
-        policy_sums.append((logprobs * mask).sum(1).cpu().numpy().reshape(2, -1))
-        if shared.held_out is None:
+        if not all(k in shared.held_out for k in keys):
             with policy.disable_adapter():
                 ref, _ = response_logprobs(policy, ids, attention, n, 1.0)
-            reference_sums.append((ref * mask).sum(1).cpu().numpy().reshape(2, -1))
-    if shared.held_out is None:
-        shared.held_out = np.concatenate(reference_sums, 1)
-    ratio = np.concatenate(policy_sums, 1) - shared.held_out  # [chosen / rejected, pair]
-    margins = ratio[0] - ratio[1]
+            shared.held_out.update(zip(keys, (ref * mask).sum(1).tolist()))
+        ratio = (logprobs * mask).sum(1).cpu().numpy() - np.array([shared.held_out[k] for k in keys])
+        half = len(rows)
+        margins += (ratio[:half] - ratio[half:]).tolist()
+    margins = np.asarray(margins)
     right = np.where(np.asarray(pairs["flipped"], dtype=bool), -margins, margins)  # > 0: ranks the gold-better first
     return dict(accuracy_noisy=_agreement(margins), accuracy_true=_agreement(right))
 
