@@ -178,6 +178,7 @@ def test_ppo_recipe_end_to_end_and_resume(tmp_path):
     assert "ppo_epochs" in other.stderr and "--overwrite" in other.stderr and "resumed" not in other.stdout
 
 
+@pytest.mark.slow  # a second PPO run; kept out of the default suite's 4 minutes
 def test_ppo_recipe_sweeps_beta(tmp_path):
     extra = ("--noise", "none", "--objectives", "single", "--kl_coefs", "0", "0.2", "--total_steps", "2")
     proc = run_recipe(*PPO, tmp_path, *extra, "--run_name", "beta_sweep")
