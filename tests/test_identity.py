@@ -99,3 +99,17 @@ def test_a_non_resumable_run_starts_from_an_empty_folder(tmp_path):
     (run.folder / "results.json").write_text("{}")
     Run("study", _config(tmp_path, lr=0.5), resumable=False)
     assert not (run.folder / "results.json").exists() and (run.folder / "config.yaml").exists()
+
+
+def test_peak_rss_follows_what_the_process_allocated():
+    """``peak_rss_gb`` (recorded with every stage) rises by what a process touches: 300 MB here."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np; from rlnoise.core.stages import peak_rss_gb; before = peak_rss_gb(); "
+        "a = np.ones(300_000_000 // 8); print(before, peak_rss_gb())"
+    )
+    before, after = map(float, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                              check=True).stdout.split())  # fmt: skip
+    assert 0.25 < after - before < 0.4

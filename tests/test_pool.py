@@ -111,6 +111,8 @@ def test_an_interrupted_pool_resumes_from_its_finished_parts(policy, monkeypatch
         ("pool (prompts 3-3 of 3)", False),
         ("pool", False),
     ]
+    peaks = [s["peak_rss_gb"] for s in STAGE_LOG[logged:]]  # the process's running peak: never falls
+    assert peaks == sorted(peaks) and peaks[0] > 0.05
 
 
 def test_pool_is_cached_and_scored_per_prompt(policy):

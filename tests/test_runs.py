@@ -70,3 +70,16 @@ def test_runs_on_tiny_test_models_are_marked_plumbing_only(tmp_path, capsys):
     assert "plumbing_only" not in real.metadata and "tiny random test models" not in capsys.readouterr().out
     tiny = Run("study", {"run_name": "r", "output_root": str(tmp_path), "policy": "tiny-llama", "k": 3})
     assert tiny.metadata["plumbing_only"] is True and "(tiny-llama)" in capsys.readouterr().out
+
+
+def test_runs_record_the_code_and_cpu_they_ran_on():
+    import subprocess
+
+    import torch
+
+    from rlnoise.core.runs import run_metadata
+
+    metadata = run_metadata()
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True)
+    assert metadata["code"].removesuffix("+dirty") == head.stdout.strip()
+    assert metadata["cpu"] == torch.backends.cpu.get_cpu_capability()

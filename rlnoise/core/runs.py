@@ -40,8 +40,9 @@ class ConfigMismatch(ValueError):
 
 
 def run_metadata() -> dict:
-    """Where and with what a run ran: start time, host, Python and library versions, process count and the
-    distributed engine that ran (:mod:`rlnoise.core.engine`)."""
+    """Where and with what a run ran: start time, host, the CPU's vector capability (AVX2 and AVX-512 machines
+    differ in speed and in float32 summation order), the rlnoise code, Python and library versions, process count
+    and the distributed engine that ran (:mod:`rlnoise.core.engine`)."""
     import os
     import platform
     import time
@@ -56,12 +57,36 @@ def run_metadata() -> dict:
     return dict(
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         host=platform.node(),
+        cpu=torch.backends.cpu.get_cpu_capability(),
+        code=code_version(),
         python=platform.python_version(),
         versions={p: version(p) for p in packages},
         processes=world()[1],
         engine=running_engine(dict(os.environ), torch.cuda.is_available()),
         **({"rehearsal": applied()} if applied() else {}),
     )
+
+
+def code_version() -> str:
+    """The rlnoise commit that ran (``+dirty`` when the package or recipes differ from it), or the installed
+    package's version outside a git checkout."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = Path(__file__).resolve().parents[2]
+    git = ["git", "-C", str(root)]
+    try:
+        if not (root / ".git").exists():  # an installed copy: a repository around it is not its source
+            raise OSError
+        commit = subprocess.run([*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True)
+        changes = subprocess.run([*git, "status", "--porcelain", "--", "rlnoise", "recipes"], capture_output=True,
+                                 text=True, check=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        try:
+            return version("rlnoise")
+        except PackageNotFoundError:
+            return "unknown"
+    return commit.stdout.strip() + ("+dirty" if changes.stdout.strip() else "")
 
 
 def run_dir(study: str, run_name: str, root: str | Path = "runs") -> Path:

@@ -15,7 +15,9 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +35,8 @@ MANIFEST = "manifest.json"
 SCALES = ("fixed", "units", "seeds", "units x seeds")
 # Every stage this process asked for, in order: ``stage``, ``key``, ``seconds`` (its build time, measured now or
 # recorded when it was built; None for stages built before builds were timed), ``scales`` (what its cost grows
-# with) and ``cached``. Runs keep their part of it in results (the power planner's cost model).
+# with), ``cached`` and ``peak_rss_gb`` (the process's peak resident memory so far, so the stage that raised it
+# shows). Runs keep their part of it in results (the power planner's cost model, memory against estimates).
 STAGE_LOG: list[dict] = []
 SCHEMA = 2  # bump when the layout of stage folders changes: older folders are then never reused
 
@@ -180,7 +183,14 @@ def log_cost(stage: str, key: str, seconds: float | None, scales: str, cached: b
     cells): what it was, its identity, its seconds (when it was done, or when an earlier run did it: ``cached``)
     and what its cost grows with (:data:`SCALES`)."""
     check_choice("scales", scales, SCALES)
-    STAGE_LOG.append(dict(stage=stage, key=key, seconds=seconds, scales=scales, cached=cached))
+    entry = dict(stage=stage, key=key, seconds=seconds, scales=scales, cached=cached, peak_rss_gb=peak_rss_gb())
+    STAGE_LOG.append(entry)
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far, in GB (``getrusage``; kilobytes on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1e9 if sys.platform == "darwin" else 1e6), 3)
 
 
 def _host() -> str:
