@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     results = _load(args.run_dir)
     if args.at:
         print(predictions_markdown(results, *args.at))
+        cost, _ = plan_run(results)
+        if cost is not None:
+            print(f"\nPredicted time at {args.at[0]} x {args.at[1]}: {_seconds(cost.seconds(*args.at))} on "
+                  f"{cost.host or 'the host that ran it'} (its cost model).")  # fmt: skip
         return 0
     if args.compare:
         table, ratios = comparison_markdown(results, _load(args.compare))

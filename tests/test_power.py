@@ -127,6 +127,11 @@ def test_command_table_json_and_comparison(tmp_path, capsys):
     assert plans[0]["units"] == 16 and plans[0]["allocation"]["seeds"] >= 3
     assert main([str(small), "--at", "32x3"]) == 0
     assert "predicted +- at 32 x 3" in capsys.readouterr().out
+    timed = json.loads((small / "results.json").read_text())
+    timed["stages"] = [dict(stage="pool", key="a", seconds=8.0, scales="units", cached=False)]  # 0.5 s a unit
+    (small / "results.json").write_text(json.dumps(timed))
+    assert main([str(small), "--at", "32x3"]) == 0
+    assert "Predicted time at 32 x 3: 18 s" in capsys.readouterr().out  # 2 s fixed + 32 x 0.5 s
     with pytest.raises(SystemExit):
         main([str(small), "--at", "32 by 3"])
     assert "--at must be UNITSxSEEDS" in capsys.readouterr().err
