@@ -94,6 +94,9 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
                 traceback.print_exc()
                 code = 1
     finally:
+        from rlnoise.core.tracking import stop_tracking
+
+        stop_tracking()  # a run that stopped early must not send later tests' trainers to its tracker
         sys.argv = argv
         os.chdir(cwd)
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())

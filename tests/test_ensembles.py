@@ -218,5 +218,32 @@ def test_the_ensemble_key_changes_with_a_corrected_loss_only():
     from rlnoise.overoptimization.pipeline import ensemble_settings
 
     default = EnsembleConfig()
-    assert ensemble_settings(default) == {k: v for k, v in asdict(default).items() if k != "rm_loss"}
+    # report_to left the ensemble config for the run settings; the key keeps it as "none", as before
+    expected = {k: v for k, v in asdict(default).items() if k != "rm_loss"}
+    assert ensemble_settings(default) == dict(expected, report_to="none")
     assert ensemble_settings(EnsembleConfig(rm_loss="rbt:0.1"))["rm_loss"] == "rbt:0.1"
+
+
+def test_a_reward_trainer_logs_to_the_runs_tensorboard(tmp_path):
+    """``report_to: tensorboard`` reaches a trl trainer built inside a stage: its losses go to event files under
+    the run folder's ``tracking/`` (not the trainer's scratch folder), named after the trainer."""
+    from trl import RewardConfig
+
+    from rlnoise.core.distributed import process_state
+    from rlnoise.core.models import load_model
+    from rlnoise.core.tracking import event_scalars, start_tracking, stop_tracking
+    from rlnoise.overoptimization.ensemble import reward_trainer
+
+    process_state()
+    model, tokenizer = load_model("tiny-bert", "reward_model", seed=0)
+    args = RewardConfig(output_dir=str(tmp_path / "scratch" / "member0"), report_to="none", use_cpu=True, bf16=False,
+                        max_steps=2, logging_steps=1, per_device_train_batch_size=4,
+                        accelerator_config={"use_configured_state": True})  # fmt: skip
+    start_tracking("tensorboard", tmp_path / "run", "demo")
+    try:
+        trainer = reward_trainer(model, tokenizer, toy_pairs().select_columns(["prompt", "chosen", "rejected"]), args)
+        trainer.train()
+    finally:
+        stop_tracking()
+    scalars = event_scalars(tmp_path / "run" / "tracking" / "reward_model-member0")
+    assert [step for step, _ in scalars["train/loss"]] == [1, 2]

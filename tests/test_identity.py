@@ -102,14 +102,15 @@ def test_a_non_resumable_run_starts_from_an_empty_folder(tmp_path):
 
 
 def test_peak_rss_follows_what_the_process_allocated():
-    """``peak_rss_gb`` (recorded with every stage) rises by what a process touches: 300 MB here."""
+    """``peak_rss_gb`` (recorded with every stage) rises by what a process touches: 300 MB beyond its peak so
+    far here (the interpreter's own peak depends on what its start-up imported)."""
     import subprocess
     import sys
 
     script = (
         "import numpy as np; from rlnoise.core.stages import peak_rss_gb; before = peak_rss_gb(); "
-        "a = np.ones(300_000_000 // 8); print(before, peak_rss_gb())"
+        "a = np.ones(int((before + 0.3) * 1e9) // 8); print(before, peak_rss_gb())"
     )
     before, after = map(float, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                               check=True).stdout.split())  # fmt: skip
-    assert 0.25 < after - before < 0.4
+    assert 0.25 < after - before < 0.35 + before  # at most: what is resident besides the array, plus 0.3 GB

@@ -167,8 +167,16 @@ def test_ppo_recipe_end_to_end_and_resume(tmp_path):
     for ckpt in out.glob("checkpoints/*/step-000004"):
         shutil.rmtree(ckpt)
     (out / "results.json").unlink()
-    again = run_recipe(*PPO, tmp_path)
+    again = run_recipe(*PPO, tmp_path, "--report_to", "tensorboard")  # tracking is no part of the run's key
     assert again.returncode == 0 and again.stdout.count("resumed from step-000002") == 4
+    # each resumed run logged its PPO steps and evaluations to TensorBoard, under its own name
+    from rlnoise.core.tracking import event_scalars
+
+    tracked = sorted(p.name for p in (out / "tracking").iterdir())
+    assert len(tracked) == 4 and all("single" in name or "mean" in name for name in tracked), tracked
+    scalars = event_scalars(out / "tracking" / tracked[0])
+    assert [step for step, _ in scalars["ppo/kl"]] == [3, 4] and {"ppo/policy_loss", "ppo/score"} <= set(scalars)
+    assert [step for step, _ in scalars["eval/gold"]] == [4] and "eval/kl" in scalars
     # the resumed runs load the step-2 weights, optimizer and random states bit for bit and repeat the same
     # computation in the same process, with the same threads: equal exactly, on any CPU
     assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=0)

@@ -101,6 +101,7 @@ class NMTuneStudyConfig(RunSettings):
     )
 
     def __post_init__(self):
+        super().__post_init__()
         check_lists(self, allow_empty=("encoder_noise_rates", "encoder_adapters"))
         for r in self.encoder_noise_rates:
             check_probability("encoder_noise_rates", r)

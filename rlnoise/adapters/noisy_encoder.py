@@ -43,6 +43,7 @@ def noisy_encoder(
 
     from rlnoise.core.distributed import process_state  # the trainer reuses the launch's accelerate state
     from rlnoise.core.models import load_model
+    from rlnoise.core.tracking import attach_tracking
 
     data = binary_task(task).select(train_rows)
     texts, labels = list(data["text"]), np.asarray(data["label"])
@@ -79,9 +80,10 @@ def noisy_encoder(
             disable_tqdm=True,
             accelerator_config={"use_configured_state": True},
         )
-        Trainer(
+        trainer = Trainer(
             model=classifier, args=args, train_dataset=encoded, data_collator=DataCollatorWithPadding(tokenizer)
-        ).train()
+        )
+        attach_tracking(trainer, f"noisy_encoder-{task}-rate{rate:g}-seed{seed}").train()
         classifier.save_pretrained(folder / "encoder")  # AutoModel reads the trunk and ignores the head
         tokenizer.save_pretrained(folder / "encoder")
         shutil.rmtree(folder / "scratch", ignore_errors=True)

@@ -79,15 +79,31 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
+REPORTERS = ("none", "tensorboard", "wandb", "trackio")  # live trackers of a run (rlnoise.core.tracking)
+
+
 @dataclass
 class RunSettings:
-    """Where a run's outputs go (every study config has these fields)."""
+    """Where a run's outputs go and what watches it (every study config has these fields)."""
 
     output_root: str = field(default="runs", metadata={"help": "Root folder of run outputs."})
     overwrite: bool = field(
         default=False,
         metadata={"help": "Delete this run folder's earlier outputs first (needed to rerun it with another config)."},
     )
+    report_to: str = field(
+        default="none",
+        metadata={
+            "help": "Live tracking of every trainer of the run: none, tensorboard (event files under "
+            "<run folder>/tracking), wandb or trackio (project rlnoise).",
+            "choices": REPORTERS,
+        },
+    )
+
+    def __post_init__(self):
+        from rlnoise.core.tracking import check_report_to
+
+        check_report_to(self.report_to)
 
 
 DTYPES = ("float32", "bfloat16")  # precisions of forward passes (rlnoise.core.precision); float32 is the reference

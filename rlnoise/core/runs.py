@@ -30,9 +30,10 @@ from rlnoise.core.files import (
 )
 from rlnoise.core.samples import samples_markdown
 from rlnoise.core.stages import STAGE_LOG, fingerprint
+from rlnoise.core.tracking import start_tracking, stop_tracking
 
 # Fields that name where a run goes or how it is split, not what it computes.
-PLACEMENT_FIELDS = ("run_name", "output_root", "overwrite", "shard")
+PLACEMENT_FIELDS = ("run_name", "output_root", "overwrite", "shard", "report_to")
 
 
 class ConfigMismatch(ValueError):
@@ -119,6 +120,8 @@ class Run:
         self.fixed = {k: v for k, v in yaml.safe_load(yaml.safe_dump(canonical(config))).items() if k not in axes}
         for k in PLACEMENT_FIELDS:
             self.fixed.pop(k, None)
+        if "rm_dtype" in self.fixed:  # an ensemble's config: it held report_to before tracking became a run setting,
+            self.fixed["report_to"] = "none"  # always in the key; kept there as "none" so earlier folders resume
         self.key = fingerprint(self.fixed)
         self.metadata = run_metadata()  # stamped now, at the start of the run
         self._stages_from = len(STAGE_LOG)  # the stages this run asks for are logged from here on
@@ -141,6 +144,7 @@ class Run:
             clean_orphans(self.folder)
             write_yaml(self.folder / "config.yaml", self.config)
         barrier()
+        start_tracking(config.get("report_to", "none"), self.folder, config["run_name"])
 
     def _refuse_another_config(self, axes: tuple[str, ...]) -> None:
         saved = self.folder / "config.yaml"
@@ -148,7 +152,7 @@ class Run:
             return
         old = yaml.safe_load(saved.read_text()) or {}
         old = {k: v for k, v in old.items() if k not in axes and k not in PLACEMENT_FIELDS}
-        diff = _differences(old, self.fixed)
+        diff = _differences(old, {k: v for k, v in self.fixed.items() if k not in PLACEMENT_FIELDS})
         if diff:
             raise ConfigMismatch(
                 f"{self.folder} holds results of another config ({'; '.join(diff)}). Rerun with "
@@ -166,6 +170,7 @@ class Run:
         """The end of every run (main process): ``results.json`` (with the config key and metadata), and when given
         ``samples.jsonl`` (and its readable ``samples.md``), ``results.md`` and the figures drawn by
         ``plot(results, folder)``."""
+        stop_tracking()
         if world()[0] != 0:
             return
         results = dict(results, config_key=self.key, metadata=self.metadata, stages=STAGE_LOG[self._stages_from :])

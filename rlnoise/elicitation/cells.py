@@ -80,11 +80,13 @@ def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
     learner = data.learner
     model = learner.new_model(seed, prefix)
     val_set = learner.dataset(val, [labels[i] for i in val], prefix)
+    tracked = f"{task}-{name}-w{spend.n_weak}-g{spend.n_gold}-seed{seed}"  # the cell's name in a live tracker
     phases = []
     if spend.n_weak:
         rows = weak_rows[: spend.n_weak]
         train = learner.dataset(rows, [data.weak_probs[i] for i in rows], prefix)
-        phases.append(dict(phase="weak", **learner.fit(model, train, val_set, seed=seed, logconf=m.logconf)))
+        fitted = learner.fit(model, train, val_set, seed=seed, logconf=m.logconf, name=f"{tracked}-weak")
+        phases.append(dict(phase="weak", **fitted))
     if spend.n_gold:
         if m.active:
             probs = learner.predict_proba(model, learner.dataset(candidates, None, prefix))
@@ -92,7 +94,7 @@ def run_cell(data: CellData, name: str, spend: Spend, seed: int) -> dict:
         else:
             rows = candidates[: spend.n_gold]
         train = learner.dataset(rows, [labels[i] for i in rows], prefix)
-        phases.append(dict(phase="gold", **learner.fit(model, train, val_set, seed=seed)))
+        phases.append(dict(phase="gold", **learner.fit(model, train, val_set, seed=seed, name=f"{tracked}-gold")))
     probs = learner.predict_proba(model, learner.dataset(test, None, prefix))
     result.update(_scored(probs > 0.5, probs, test_labels), phases=phases)
     return dict(result, seconds=time.perf_counter() - start)

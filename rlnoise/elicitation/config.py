@@ -71,6 +71,7 @@ class SweepConfig(RunSettings):
     )
 
     def __post_init__(self):
+        super().__post_init__()
         check_lists(self)
         for t in self.tasks:
             if t not in BINARY_TASKS:

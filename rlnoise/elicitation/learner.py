@@ -35,6 +35,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from rlnoise.core.distributed import process_state
 from rlnoise.core.features import extract_features
 from rlnoise.core.models import load_model, load_tokenizer
+from rlnoise.core.tracking import attach_tracking, tracker
 from rlnoise.elicitation.config import LearnerConfig
 from rlnoise.elicitation.losses import log_confidence_loss
 
@@ -182,8 +183,8 @@ class StrongLearner:
             save_total_limit=1 if validate else None,
             save_only_model=True,
             dataloader_pin_memory=False,
-            logging_strategy="no",
-            report_to="none",
+            logging_strategy="epoch" if tracker() != "none" else "no",  # a live tracker gets every epoch
+            report_to="none",  # the run's tracker joins in fit (rlnoise.core.tracking)
             seed=seed,
             disable_tqdm=True,
             accelerator_config={"use_configured_state": True},
@@ -192,8 +193,11 @@ class StrongLearner:
     def _collator(self):
         return default_data_collator if self.config.mode == "head" else DataCollatorWithPadding(self.tokenizer)
 
-    def fit(self, model, train: Dataset, val: Dataset | None, *, seed: int, logconf: bool = False) -> dict:
-        """One training phase with a fresh optimizer; early stopping on ``val`` when it is given."""
+    def fit(
+        self, model, train: Dataset, val: Dataset | None, *, seed: int, logconf: bool = False, name: str = "learner"
+    ) -> dict:
+        """One training phase with a fresh optimizer; early stopping on ``val`` when it is given. ``name``: the
+        phase's name in the run's live tracker, if any."""
         if len(train) == 0:
             return {"examples": 0}
         process_state()
@@ -211,6 +215,7 @@ class StrongLearner:
                 logconf_alpha=self.config.logconf_alpha if logconf else 0.0,
             )
             trainer.remove_callback(PrinterCallback)  # one line per epoch and cell would drown the sweep's bar
+            attach_tracking(trainer, name)
             trainer.train()
             best = trainer.state.best_metric
             return {

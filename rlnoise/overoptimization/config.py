@@ -50,6 +50,7 @@ class RMStudyConfig(RunSettings):
     seed: int = field(default=0, metadata={"help": "Seed of prompt splits, sampling and noise."})
 
     def __post_init__(self):
+        super().__post_init__()
         check_lists(self)
         check_positive("n_train_pairs", self.n_train_pairs, integer=True)
         check_positive("n_eval_pairs", self.n_eval_pairs, integer=True)
@@ -213,7 +214,6 @@ class EnsembleConfig:
             "choices": DTYPES,
         },
     )
-    report_to: str = field(default="none", metadata={"help": "Trainer logging backend (none, tensorboard, wandb)."})
 
     def __post_init__(self):
         check_choice("kind", self.kind, ENSEMBLE_KINDS)

@@ -29,6 +29,7 @@ from rlnoise.core.console import summarise_trainer
 from rlnoise.core.distributed import process_state, world
 from rlnoise.core.models import forward_by_length, load_model
 from rlnoise.core.precision import precision
+from rlnoise.core.tracking import attach_tracking
 from rlnoise.overoptimization.config import EnsembleConfig
 from rlnoise.overoptimization.gold import rm_text
 from rlnoise.overoptimization.preference_losses import RM_LOSSES, bradley_terry_loss, parse_loss
@@ -207,7 +208,7 @@ def _reward_config(config: EnsembleConfig, output_dir: Path, seed: int, learning
         seed=seed,
         data_seed=seed,  # member k sees its own data order
         save_strategy="no",
-        report_to=config.report_to,
+        report_to="none",  # the run's tracker joins in reward_trainer (rlnoise.core.tracking)
         logging_steps=5,
         lr_scheduler_type="linear",
         warmup_steps=0,
@@ -228,8 +229,10 @@ def reward_trainer(model, tokenizer, dataset: Dataset, args, loss: tuple[str, fl
     from trl import RewardTrainer
 
     kind, eps = loss
+    name = f"reward_model-{Path(args.output_dir).name}"
     if kind == "bt":
-        return RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+        trainer = RewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+        return attach_tracking(trainer, name)
 
     class NoisyLabelRewardTrainer(RewardTrainer):
         # trl has no label-noise correction for reward models: only the loss changes (trl's forward pass, centering
@@ -242,7 +245,8 @@ def reward_trainer(model, tokenizer, dataset: Dataset, args, loss: tuple[str, fl
                 loss = loss + self.args.center_rewards_coefficient * torch.mean((chosen + rejected) ** 2)
             return (loss, outputs) if return_outputs else loss
 
-    return NoisyLabelRewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer = NoisyLabelRewardTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    return attach_tracking(trainer, name)
 
 
 def _fit(model, tokenizer, dataset: Dataset, args, dtype: str, loss=("bt", 0.0)) -> list[float]:

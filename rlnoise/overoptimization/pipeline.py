@@ -123,8 +123,9 @@ def cached_ensemble(pairs: PreferencePairs, config: EnsembleConfig) -> tuple[Rew
 
 def ensemble_settings(config: EnsembleConfig) -> dict:
     """What an ensemble stage's key holds of its config: every field, except ``rm_loss`` at its default ``bt``,
-    the loss every ensemble had before the field existed (so their caches stay valid)."""
-    settings = asdict(config)
+    the loss every ensemble had before the field existed; and ``report_to: none``, a field the config had before
+    tracking became a run setting, which changes nothing an ensemble computes (so their caches stay valid)."""
+    settings = dict(asdict(config), report_to="none")
     if settings["rm_loss"] == "bt":
         del settings["rm_loss"]
     return settings

@@ -28,6 +28,7 @@ from rlnoise.core.generation import (
     response_logprobs,
     response_mask,
 )
+from rlnoise.core.tracking import accelerate_tracking, start_accelerate_tracker
 from rlnoise.overoptimization.config import PPOConfig
 from rlnoise.overoptimization.rl_math import (
     AdaptiveKLController,
@@ -83,7 +84,7 @@ class PPOTrainer:
         from accelerate import Accelerator
 
         self.config, self.sampling, self.tokenizer, self.reward_fn = config, sampling, tokenizer, reward_fn
-        self.accelerator = accelerator or Accelerator()
+        self.accelerator = accelerator or Accelerator(**accelerate_tracking())  # the run's live tracker, if any
         value_trunk = None
         if config.value_model == "separate":
             import copy
@@ -236,6 +237,7 @@ class PPOTrainer:
         Each step every process takes its own slice of a per-step permutation of ``prompts`` (seeded by ``seed``
         and the step), ``rollout_batch_size`` prompts each.
         """
+        start_accelerate_tracker(self.accelerator, label)
         resume = latest_checkpoint(checkpoints) if checkpoints is not None else None
         if resume is not None:
             self.load(resume)
@@ -248,6 +250,7 @@ class PPOTrainer:
             order = np.random.default_rng([seed, self.step]).permutation(len(prompts))
             first = self.accelerator.process_index * per_process
             stats = self.train_step([prompts[order[(first + i) % len(order)]] for i in range(per_process)])
+            self.accelerator.log(stats, step=self.step)  # rollout and update statistics (no tracker: nothing)
             if self.accelerator.is_main_process and self.step % 5 == 0:
                 print(f"[{label}] step {self.step}: " + ", ".join(f"{k} {v:.3f}" for k, v in stats.items()))
             last = self.step == total_steps
@@ -255,6 +258,7 @@ class PPOTrainer:
                 evaluate(self)
             if checkpoints is not None and (last or (checkpoint_every and self.step % checkpoint_every == 0)):
                 self.save(Path(checkpoints) / f"step-{self.step:06d}")
+        self.accelerator.end_training()
 
     # ------------------------------------------------------------------------------------------------- checkpoints
     def save(self, folder: str | Path) -> None:

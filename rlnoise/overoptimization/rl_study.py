@@ -61,11 +61,13 @@ class RLContext:
 
 def evaluate_and_record(
     ctx: RLContext, run: dict, step: int, policy, tokenizer, reward, reference=None, extra=None
-) -> None:
-    """Evaluate the policy on the fixed prompts (main process) and append a metrics row and a few samples.
+) -> dict[str, float]:
+    """Evaluate the policy on the fixed prompts (main process) and append a metrics row and a few samples; returns
+    the row's numbers (``{}`` on other processes).
 
     ``reward`` None: the policy's implicit reward at ``run["beta"]`` is its proxy (DPO); ``extra()`` returns further
     metrics for the row."""
+    shown: dict[str, float] = {}
     if ctx.state.is_main_process:
         label, start = run_label(run), time.time()
         metrics = evaluate_policy(
@@ -89,6 +91,7 @@ def evaluate_and_record(
         shown = {k: v for k, v in metrics.items() if isinstance(v, float)}
         print(f"[{label}] step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in shown.items()))
     barrier()
+    return shown
 
 
 def timed_run(ctx: RLContext, run: dict, train, *args) -> None:
@@ -125,7 +128,8 @@ def train_ppo(ppo_config: PPOConfig, run: dict, reward, ctx: RLContext) -> None:
 
     def evaluate(trainer: PPOTrainer):
         policy = trainer.unwrapped.policy
-        evaluate_and_record(ctx, run, trainer.step, policy, tokenizer, reward, reference=trainer.reference)
+        shown = evaluate_and_record(ctx, run, trainer.step, policy, tokenizer, reward, reference=trainer.reference)
+        trainer.accelerator.log({f"eval/{k}": v for k, v in shown.items()}, step=trainer.step)
 
     trainer.train(
         ctx.rl_prompts,

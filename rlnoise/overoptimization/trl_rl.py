@@ -13,6 +13,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from rlnoise.core.console import summarise_trainer
 from rlnoise.core.models import load_model
 from rlnoise.core.precision import trainer_precision
+from rlnoise.core.tracking import attach_tracking
 from rlnoise.overoptimization.config import TrlRLConfig
 from rlnoise.overoptimization.reward import trl_reward_function
 from rlnoise.overoptimization.rl_study import RLContext, evaluate_and_record, run_folder_name, run_label
@@ -80,7 +81,9 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
 
 
 def train_from_last_checkpoint(trainer, folder, label: str, what: str, evaluate, state) -> None:
-    """Train a trl trainer from the last checkpoint in ``folder``; a fresh run is evaluated at step 0 first."""
+    """Train a trl trainer from the last checkpoint in ``folder`` (logging to the run's tracker as ``label``); a
+    fresh run is evaluated at step 0 first."""
+    attach_tracking(trainer, label)
     summarise_trainer(trainer, f"[{label}] {what}")
     last = get_last_checkpoint(str(folder)) if folder.exists() else None
     if last is None:

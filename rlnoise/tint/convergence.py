@@ -17,18 +17,19 @@ def train_cell(config: TIntSweepConfig, finetune_config: FinetuneConfig, cell, r
     exact match on held-out clean problems (its step count goes into ``budgets``) and a noisy cell for the steps
     its task's clean cell took, on the same learning-rate schedule (cosine over ``converge_max_steps``). Returns
     (model, tokenizer, training record)."""
+    name = f"{cell.id}-seed{replicate}"  # the cell's name in a live tracker
     with tempfile.TemporaryDirectory() as scratch:
         if not config.converge:
-            return finetune(train, finetune_config, scratch)
+            return finetune(train, finetune_config, scratch, name=name)
         if cell.noise != "none":
             steps = budgets[cell.task, replicate]
             model, tokenizer, log = finetune(
-                train, finetune_config, scratch, max_steps=config.converge_max_steps, stop_at=steps
+                train, finetune_config, scratch, max_steps=config.converge_max_steps, stop_at=steps, name=name
             )
             return model, tokenizer, log
         check = convergence_check(config, cell.task, test)
         model, tokenizer, log = finetune(train, finetune_config, scratch, max_steps=config.converge_max_steps,
-                                         until=check)  # fmt: skip
+                                         until=check, name=name)  # fmt: skip
     budgets[cell.task, replicate] = log["steps"]
     converged = any(em >= config.converge for _, em in check.checks)
     return model, tokenizer, dict(log, converged=converged, checks=check.checks)

@@ -8,6 +8,7 @@ from pathlib import Path
 from rlnoise.core.console import say, summarise_trainer
 from rlnoise.core.distributed import process_state
 from rlnoise.core.models import load_model
+from rlnoise.core.tracking import attach_tracking
 from rlnoise.tint.config import FinetuneConfig
 from rlnoise.tint.evaluate import format_prompt
 
@@ -40,7 +41,14 @@ def _stopper(until: StopAtExactMatch | None, stop_at: int):
 
 
 def finetune(
-    train, config: FinetuneConfig, output_dir: str | Path, *, max_steps: int = 0, until=None, stop_at: int = 0
+    train,
+    config: FinetuneConfig,
+    output_dir: str | Path,
+    *,
+    max_steps: int = 0,
+    until=None,
+    stop_at: int = 0,
+    name: str = "tint_sft",
 ):
     """Fine-tune ``config.model`` on a TInt dataset (columns prompt, completion); returns (model, tokenizer, log).
 
@@ -48,7 +56,8 @@ def finetune(
     rate follows a cosine schedule over ``config.sft_epochs`` epochs, or over ``max_steps`` steps when given. Training
     ends early once ``until`` (a ``StopAtExactMatch``) is met or at step ``stop_at``: a run stopped by ``until`` at
     step S and a run with ``stop_at=S`` and the same ``max_steps`` follow the same schedule to the same step.
-    ``log``: the trainer's loss rows (``loss``) and the steps trained (``steps``).
+    ``log``: the trainer's loss rows (``loss``) and the steps trained (``steps``). ``name``: the run's name in a
+    live tracker, if any.
     """
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
@@ -89,6 +98,7 @@ def finetune(
         peft_config=peft_config,
         callbacks=[_stopper(until, stop_at)] if until is not None or stop_at else None,
     )
+    attach_tracking(trainer, name)
     summarise_trainer(trainer, "fine-tuned")
     trainer.train()
     log = [row for row in trainer.state.log_history if "loss" in row]
