@@ -196,6 +196,8 @@ def _rl_stage(recipe, study, sampling, ensemble, rl, est, prompt, members, gold_
     resident = 0.0  # float32 weights held beside the trained policy
     if not rank:
         resident += 4 * policy  # the reference policy (LoRA: the base with adapters off)
+    else:
+        resident += 4 * policy  # evaluations sample from a merged copy of the LoRA policy (rl_eval.merged_lora)
     if recipe == "ppo" and getattr(rl, "value_model", "shared") == "separate":
         resident += 16 * policy  # a second trained model: weights, gradients, Adam
     resident += 4 * members * parameter_count(ensemble.backbone, "reward_model") + 4 * gold_params
@@ -230,9 +232,12 @@ def _dpo_stage(study, sampling, dpo, est, prompt) -> StageEstimate:
     pairs = study.total_steps * dpo.dpo_batch_size * dpo.gradient_accumulation_steps * est.processes
     reference = min(pairs, study.n_train_pairs) * len(study.seeds) / 3
     lora = est.lora_params(study.policy, dpo.policy_lora_r)
+    from rlnoise.core.resources import Memory
+
+    merged = Memory(weights=4 * parameter_count(study.policy, "causal_lm"))  # evaluations: rl_eval.merged_lora
     stage = est.train(f"DPO: {runs} runs x {study.total_steps} steps, {dpo.dpo_batch_size} pairs per step and process",
                       study.policy, "causal_lm", 2 * (pairs * runs + reference), prompt + new, 2 * dpo.dpo_batch_size,
-                      sampling.dtype, "dpo_batch_size", lora_params=lora)  # fmt: skip
+                      sampling.dtype, "dpo_batch_size", lora_params=lora, extra=merged)  # fmt: skip
     evals = (study.total_steps // study.eval_every + 1) * runs
     evaluation = est.generate("evaluations", study.policy, study.n_eval_prompts * evals, study.eval_samples_per_prompt,
                               prompt, new, sampling.generation_batch_size, sampling.dtype, "")  # fmt: skip

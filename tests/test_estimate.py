@@ -150,3 +150,14 @@ def test_nmtune_estimate_on_the_tiny_preset(capsys):
     assert stages[0]["stage"] == f"features: {texts:,} texts, and their pairs' again for 0 noisy encoders"
     assert [s["stage"] for s in stages[1:]] == ["adapters: 2 fits per pair", "simulation: 2 noisy pre-trainings"]
     assert stages[2]["tokens_processed"] == 400 * 2 * 2  # examples x epochs x runs
+
+
+def test_a_lora_rl_stage_holds_the_merged_evaluation_copy(capsys):
+    """PPO with a LoRA policy: the trained policy (base + adapters), the merged float32 copy its evaluations
+    sample from, the proxies' trunk and the gold's encoder, all in float32."""
+    ppo = json.loads(estimate(capsys, "--config", str(ROOT / "recipes/overoptimization/configs/ppo_quick.yaml"),
+                              "--json", "--gpu", "cpu"))[-1]  # fmt: skip
+    policy = parameter_count("smollm2-135m-instruct", "causal_lm")
+    lora = 16 * 30 * ((576 + 576) * 2 + (576 + 192) * 2 + (576 + 1536) * 3)  # r x layers x (q, o; k, v; MLP)
+    minilm = parameter_count("minilm-l6", "reward_model"), parameter_count("minilm-l6", "encoder")
+    assert ppo["memory"]["weights"] == 4 * (policy + lora) + 4 * policy + 4 * sum(minilm)
