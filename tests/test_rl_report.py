@@ -87,3 +87,27 @@ def test_interpolation_weights_give_the_mean_curves_gold_at_kl():
     for target in (0.0, 0.3, 0.5, 1.2, 2.0, 3.0):
         per_prompt = interpolation_weights(kl, target) @ gold
         assert per_prompt.mean() == pytest.approx(np.interp(target, np.maximum.accumulate(kl), gold.mean(axis=1)))
+
+
+def test_run_costs_count_a_redone_evaluation_once(tmp_path):
+    """A killed run's step-0 evaluation is redone when it restarts: the cost model counts the last one only, and
+    the rest of the recorded wall time is training."""
+    from types import SimpleNamespace
+
+    from rlnoise.core.files import append_jsonl
+    from rlnoise.core.stages import STAGE_LOG
+    from rlnoise.overoptimization.rl_study import log_run_costs
+
+    ctx = SimpleNamespace(out=tmp_path, config_key="k")
+    rows = [
+        dict(run="a", step=0, seconds=600.0),
+        dict(run="a", step=0, seconds=100.0),
+        dict(run="a", step=4, seconds=50.0),
+    ]
+    append_jsonl(tmp_path / "run_costs.jsonl", dict(run="a", seconds=400.0, config_key="k"))
+    logged = len(STAGE_LOG)
+    log_run_costs(ctx, ["a"], rows)
+    assert [(s["stage"], s["seconds"]) for s in STAGE_LOG[logged:]] == [
+        ("a (training)", 250.0),
+        ("a (evaluation)", 150.0),
+    ]

@@ -110,8 +110,9 @@ def log_run_costs(ctx: RLContext, labels: list[str], rows: list[dict]) -> None:
     grows with seeds)."""
     path = ctx.out / "run_costs.jsonl"
     walls = [r for r in read_jsonl(path) if r.get("config_key") == ctx.config_key] if path.exists() else []
+    latest = {(r["run"], r["step"]): r for r in rows}  # an evaluation redone by a resumed run counts once
     for label in labels:
-        evaluation = sum(r.get("seconds", 0.0) for r in rows if r["run"] == label)
+        evaluation = sum(r.get("seconds", 0.0) for r in latest.values() if r["run"] == label)
         wall = sum(r["seconds"] for r in walls if r["run"] == label)
         key = f"{ctx.config_key}/{label}"
         log_cost(f"{label} (training)", f"{key}/train", max(wall - evaluation, 0.0), "seeds", False)
