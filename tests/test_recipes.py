@@ -214,8 +214,14 @@ def test_trl_rl_recipe_end_to_end(tmp_path, algorithm):
     for ckpt in out.glob("checkpoints/*/checkpoint-4"):
         shutil.rmtree(ckpt)
     (out / "results.json").unlink()
-    again = run_recipe(*args, "--algorithm", algorithm)
+    again = run_recipe(*args, "--algorithm", algorithm, "--report_to", "tensorboard")
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("resuming from") == 1 and "checkpoint-2" in again.stdout
+    # the resumed run logged trl's training statistics and its evaluation to TensorBoard
+    from rlnoise.core.tracking import event_scalars
+
+    (tracked,) = (out / "tracking").iterdir()
+    scalars = event_scalars(tracked)
+    assert [step for step, _ in scalars["eval/gold"]] == [4] and scalars["train/loss"][0][0] == 3
     # trl's checkpoint holds the weights, optimizer and random states bit for bit: the same computation, equal exactly
     assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=0)

@@ -132,13 +132,14 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, shar
         if step == 0 and shared.initial is not None and ctx.state.is_main_process:
             copy = dict(shared.initial, run=label, **run, eps=eps, seconds=0.0)  # no evaluation time spent
             append_jsonl(ctx.out / "metrics.jsonl", copy)
-            return
+            return {}
         held_out = pairs["eval"].select(range(study.accuracy_pairs))
         extra = lambda: implicit_accuracy(model, tokenizer, held_out, shared)  # noqa: E731
-        evaluate_and_record(ctx, dict(run, eps=eps), step, model, tokenizer, None, extra=extra)
+        shown = evaluate_and_record(ctx, dict(run, eps=eps), step, model, tokenizer, None, extra=extra)
         if step == 0 and ctx.state.is_main_process:
             row = read_jsonl(ctx.out / "metrics.jsonl")[-1]
             shared.initial = {k: v for k, v in row.items() if k not in (*run, "run", "eps")}
+        return shown
 
     per_step = dpo.dpo_batch_size * dpo.gradient_accumulation_steps * ctx.state.num_processes
     rows = pairs_seen(len(pairs["train"]), per_step, study.total_steps, study.seed + run["seed"])
@@ -151,7 +152,7 @@ def train_dpo(dpo: DPOConfig, run: dict, eps: float, pairs, ctx: RLContext, shar
         peft_config=LoraConfig(r=dpo.policy_lora_r, lora_alpha=dpo.policy_lora_alpha, target_modules="all-linear"),
         reference_logps=shared.logps,
     )
-    train_from_last_checkpoint(trainer, folder, label, f"{run['objective']} (eps {eps:.3f})", evaluate, ctx.state)
+    train_from_last_checkpoint(trainer, folder, label, f"{run['objective']} (eps {eps:.3f})", ctx.state)
 
 
 def dpo_runs(study: DPOStudyConfig) -> list[dict]:

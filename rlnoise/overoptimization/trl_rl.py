@@ -13,21 +13,27 @@ from transformers.trainer_utils import get_last_checkpoint
 from rlnoise.core.console import summarise_trainer
 from rlnoise.core.models import load_model
 from rlnoise.core.precision import trainer_precision
-from rlnoise.core.tracking import attach_tracking
+from rlnoise.core.tracking import attach_tracking, tracker
 from rlnoise.overoptimization.config import TrlRLConfig
 from rlnoise.overoptimization.reward import trl_reward_function
 from rlnoise.overoptimization.rl_study import RLContext, evaluate_and_record, run_folder_name, run_label
 
 
 class EvaluateEvery(TrainerCallback):
-    """Evaluate the policy on fixed prompts at step 0 and every ``every`` steps; one metrics row each."""
+    """Evaluate the policy on fixed prompts at step 0 and every ``every`` steps; one metrics row each, also logged
+    to the run's live tracker (as ``eval/*``) once :func:`train_from_last_checkpoint` gives it the trainer."""
 
     def __init__(self, every: int, evaluate):
-        self.every, self.evaluate = every, evaluate
+        self.every, self.evaluate, self.trainer = every, evaluate, None
+
+    def __call__(self, model, step: int) -> None:
+        shown = self.evaluate(model, step)
+        if shown and self.trainer is not None and tracker() != "none":
+            self.trainer.log({f"eval_{k}": v for k, v in shown.items()})  # the trackers file eval_x as eval/x
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if state.global_step % self.every == 0 or state.global_step == state.max_steps:
-            self.evaluate(model, state.global_step)
+            self(model, state.global_step)
 
 
 def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
@@ -65,7 +71,7 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
         from trl import RLOOTrainer as Trainer
 
     def evaluate(model, step):
-        evaluate_and_record(ctx, run, step, model, tokenizer, reward)
+        return evaluate_and_record(ctx, run, step, model, tokenizer, reward)
 
     dataset = Dataset.from_dict({"prompt": [[{"role": "user", "content": p}] for p in ctx.rl_prompts]})
     trainer = Trainer(
@@ -77,13 +83,15 @@ def train_trl(rl: TrlRLConfig, run: dict, reward, ctx: RLContext) -> None:
         callbacks=[EvaluateEvery(study.eval_every, evaluate)],
         peft_config=LoraConfig(r=rl.policy_lora_r, lora_alpha=rl.policy_lora_alpha, target_modules="all-linear"),
     )
-    train_from_last_checkpoint(trainer, folder, label, rl.algorithm.upper(), evaluate, ctx.state)
+    train_from_last_checkpoint(trainer, folder, label, rl.algorithm.upper(), ctx.state)
 
 
-def train_from_last_checkpoint(trainer, folder, label: str, what: str, evaluate, state) -> None:
+def train_from_last_checkpoint(trainer, folder, label: str, what: str, state) -> None:
     """Train a trl trainer from the last checkpoint in ``folder`` (logging to the run's tracker as ``label``); a
-    fresh run is evaluated at step 0 first."""
+    fresh run is evaluated at step 0 first (by its :class:`EvaluateEvery` callback)."""
     attach_tracking(trainer, label)
+    (evaluate,) = [c for c in trainer.callback_handler.callbacks if isinstance(c, EvaluateEvery)]
+    evaluate.trainer = trainer
     summarise_trainer(trainer, f"[{label}] {what}")
     last = get_last_checkpoint(str(folder)) if folder.exists() else None
     if last is None:
