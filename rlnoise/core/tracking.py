@@ -111,3 +111,11 @@ def start_accelerate_tracker(accelerator, name: str) -> None:
         accelerator.init_trackers(tracking_dir(name).name)
     else:
         accelerator.init_trackers(PROJECT, init_kwargs={tracker(): {"name": f"{_current['run_name']}/{name}"}})
+
+
+def stop_accelerate_tracker(accelerator) -> None:
+    """Finish ``accelerator``'s trackers (not ``end_training``: it also destroys the process group, which the
+    study's next run still needs)."""
+    for started in accelerator.trackers:
+        started.finish()
+    accelerator.trackers = []

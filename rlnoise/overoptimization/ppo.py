@@ -28,7 +28,7 @@ from rlnoise.core.generation import (
     response_logprobs,
     response_mask,
 )
-from rlnoise.core.tracking import accelerate_tracking, start_accelerate_tracker
+from rlnoise.core.tracking import accelerate_tracking, start_accelerate_tracker, stop_accelerate_tracker
 from rlnoise.overoptimization.config import PPOConfig
 from rlnoise.overoptimization.rl_math import (
     AdaptiveKLController,
@@ -258,7 +258,7 @@ class PPOTrainer:
                 evaluate(self)
             if checkpoints is not None and (last or (checkpoint_every and self.step % checkpoint_every == 0)):
                 self.save(Path(checkpoints) / f"step-{self.step:06d}")
-        self.accelerator.end_training()
+        stop_accelerate_tracker(self.accelerator)
 
     # ------------------------------------------------------------------------------------------------- checkpoints
     def save(self, folder: str | Path) -> None:
