@@ -1,5 +1,7 @@
 """Each ensemble kind trains on tiny models (parameters change, loss falls) and scores with shape [K, B]."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -82,6 +84,12 @@ def test_ensemble_trains_and_scores(kind, tmp_path):
     # other kernels than the trained one (attention implementation, fused paths): summation order only
     again = reloaded.score(["q0", "q1"], ["great good nice", "awful bad poor"])
     assert torch.allclose(again, scores, rtol=0, atol=reorder_tolerance(scores, terms=64, layers=11))
+    # an ensemble saved before report_to left its config (cached stages of earlier versions) still loads
+    meta_file = tmp_path / "saved" / "ensemble.json"
+    meta = json.loads(meta_file.read_text())
+    meta["config"]["report_to"] = "none"
+    meta_file.write_text(json.dumps(meta))
+    assert RewardEnsemble.load(tmp_path / "saved").config == ensemble.config
 
 
 @pytest.mark.equivalence

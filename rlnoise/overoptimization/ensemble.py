@@ -113,7 +113,9 @@ class RewardEnsemble:
         folder = Path(folder)
         meta = json.loads((folder / "ensemble.json").read_text())
         tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
-        config = EnsembleConfig(**meta["config"]) if meta.get("config") else None
+        saved = dict(meta.get("config") or {})
+        saved.pop("report_to", None)  # saved before tracking became a run setting (rlnoise.core.tracking)
+        config = EnsembleConfig(**saved) if saved else None
         kind, k = meta["kind"], meta["k"]
         if kind == "lora":
             from peft import PeftModel
