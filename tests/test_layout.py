@@ -30,3 +30,17 @@ def test_architecture_document_names_existing_paths():
     ):
         candidates = [ROOT / name, ROOT / "rlnoise" / name]
         assert any(p.exists() for p in candidates), f"docs/architecture.md names {name}, which does not exist"
+
+
+def test_a_title_wider_than_its_figure_is_wrapped(tmp_path):
+    """A one-column figure's long title is wrapped to the figure's width, so nothing of it is cut off."""
+    from rlnoise.core.figures import plt, save_figure
+
+    fig, _ = plt.subplots(figsize=(4.6, 3))
+    fig.suptitle("PPO: gold and proxy over training\n(bands: 95% over evaluation prompts and 2 seeds, pooled; "
+                 "dotted: Gao RL fit)", fontsize=11)  # fmt: skip
+    save_figure(fig, tmp_path / "fig")
+    lines = fig.get_suptitle().split("\n")
+    assert len(lines) == 3 and max(map(len, lines)) <= int(4.6 * 72 / (0.55 * 11))
+    words = "PPO: gold and proxy over training (bands: 95% over evaluation prompts and 2 seeds, pooled; dotted: Gao RL"
+    assert " ".join(lines) == words + " fit)"  # every word kept, in order
