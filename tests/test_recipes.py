@@ -225,3 +225,24 @@ def test_trl_rl_recipe_end_to_end(tmp_path, algorithm):
     assert [step for step, _ in scalars["eval/gold"]] == [4] and scalars["train/loss"][0][0] == 3
     # trl's checkpoint holds the weights, optimizer and random states bit for bit: the same computation, equal exactly
     assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=0)
+
+
+@pytest.mark.parametrize(
+    "script, config",
+    [
+        ("recipes/overoptimization/ppo.py", "recipes/overoptimization/configs/ppo_tiny.yaml"),
+        ("recipes/tint/sweep.py", "recipes/tint/configs/tiny.yaml"),
+        ("recipes/elicitation/sweep.py", "recipes/elicitation/configs/tiny.yaml"),
+        ("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml"),
+    ],
+)
+def test_a_tracker_that_is_not_installed_is_refused_in_one_line(tmp_path, script, config):
+    """Every recipe takes --report_to; a tracker whose package is missing (wandb here) stops before any work."""
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    proc = run_recipe(script, config, tmp_path, "--report_to", "wandb")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "report_to: 'wandb' needs the wandb package, which is not installed" in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing ran

@@ -107,6 +107,7 @@ class TIntSweepConfig(RunSettings):
     )
 
     def __post_init__(self):
+        super().__post_init__()
         check_lists(self, allow_empty=("task_digits",))
         check_seeds("seeds", self.seeds)
         for task in self.tasks:
