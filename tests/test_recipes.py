@@ -227,22 +227,24 @@ def test_trl_rl_recipe_end_to_end(tmp_path, algorithm):
     assert_same(json.loads((out / "results.json").read_text())["runs"], results["runs"], tol=0)
 
 
-@pytest.mark.parametrize(
-    "script, config",
-    [
-        ("recipes/overoptimization/ppo.py", "recipes/overoptimization/configs/ppo_tiny.yaml"),
-        ("recipes/tint/sweep.py", "recipes/tint/configs/tiny.yaml"),
-        ("recipes/elicitation/sweep.py", "recipes/elicitation/configs/tiny.yaml"),
-        ("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml"),
-    ],
-)
-def test_a_tracker_that_is_not_installed_is_refused_in_one_line(tmp_path, script, config):
-    """Every recipe takes --report_to; a tracker whose package is missing (wandb here) stops before any work."""
+def test_a_tracker_that_is_not_installed_is_refused_in_one_line(tmp_path):
+    """--report_to names a tracker whose package is missing (wandb here): one line before any work, from every
+    study's config (each runs the run settings' checks)."""
     import importlib.util
+
+    from rlnoise.adapters.config import NMTuneStudyConfig
+    from rlnoise.elicitation.config import SweepConfig
+    from rlnoise.overoptimization.config import BonStudyConfig, RLStudyConfig, RMStudyConfig
+    from rlnoise.overoptimization.dpo_config import DPOStudyConfig
+    from rlnoise.tint.config import TIntSweepConfig
 
     if importlib.util.find_spec("wandb") is not None:
         pytest.skip("wandb is installed here")
-    proc = run_recipe(script, config, tmp_path, "--report_to", "wandb")
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert "report_to: 'wandb' needs the wandb package, which is not installed" in proc.stderr
+    message = "report_to: 'wandb' needs the wandb package, which is not installed"
+    for config in (TIntSweepConfig, SweepConfig, NMTuneStudyConfig, RMStudyConfig, BonStudyConfig, RLStudyConfig,
+                   DPOStudyConfig):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            config(report_to="wandb")
+    proc = run_recipe(*PPO, tmp_path, "--report_to", "wandb")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and message in proc.stderr
     assert not any(tmp_path.iterdir())  # nothing ran
