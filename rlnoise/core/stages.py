@@ -188,9 +188,9 @@ def log_cost(stage: str, key: str, seconds: float | None, scales: str, cached: b
 
 
 def peak_rss_gb() -> float:
-    """This process's peak resident memory so far, in GB (``getrusage``; kilobytes on Linux, bytes on macOS)."""
+    """This process's peak resident memory so far, in GB (``getrusage``: KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak / (1e9 if sys.platform == "darwin" else 1e6), 3)
+    return round(peak * (1 if sys.platform == "darwin" else 1024) / 1e9, 3)
 
 
 def _host() -> str:
