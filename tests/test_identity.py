@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rlnoise.core.files import TEMP_TAG, clean_orphans
 from rlnoise.core.runs import CellLog, ConfigMismatch, Run
-from rlnoise.core.stages import cached_stage, stage_key
+from rlnoise.core.stages import cached_stage, fingerprint, stage_key
 
 SETTINGS = st.dictionaries(
     st.text(min_size=1, max_size=8), st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=8))
@@ -82,6 +82,15 @@ def test_a_run_folder_refuses_another_config_and_names_the_fields(tmp_path):
         Run("study", _config(tmp_path, lr=0.5), axes=("seeds",))
     fresh = Run("study", _config(tmp_path, lr=0.5, overwrite=True), axes=("seeds",))
     assert fresh.key != run.key and not fresh.cells().finished()
+
+
+def test_a_legacy_key_field_keeps_a_folder_written_before_it_left_the_config(tmp_path):
+    """A field that left the study's config for the placement settings (``report_to``) stays in the key at its old
+    value, so a folder written while it was in the config keeps its key and resumes."""
+    now = Run("study", _config(tmp_path, report_to="tensorboard"), legacy_key={"report_to": "none"})
+    assert now.key == fingerprint({"lr": 0.1, "seeds": [0], "report_to": "none"})  # the key it had then
+    plain = Run("study", _config(tmp_path, run_name="other", report_to="tensorboard"))
+    assert plain.key == fingerprint({"lr": 0.1, "seeds": [0]})
 
 
 def test_a_cell_log_never_returns_rows_of_another_config(tmp_path):

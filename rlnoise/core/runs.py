@@ -111,17 +111,26 @@ class Run:
         axes: sweep axes (config fields) a resumed run may change; results then cover exactly the new grid.
         resumable: False for runs that recompute everything from cached stages; their folder is emptied at start,
             so no output of an earlier config survives beside the new config.
+        legacy_key: fields the study's key held before they left its config, at the value they had, so that folders
+            written before keep their key and resume.
     """
 
-    def __init__(self, study: str, config: dict, *, axes: Iterable[str] = (), resumable: bool = True):
+    def __init__(
+        self,
+        study: str,
+        config: dict,
+        *,
+        axes: Iterable[str] = (),
+        resumable: bool = True,
+        legacy_key: dict | None = None,
+    ):
         axes = tuple(axes)
         self.config = dict(config)
         self.folder = Path(config.get("output_root", "runs")) / study / config["run_name"]
         self.fixed = {k: v for k, v in yaml.safe_load(yaml.safe_dump(canonical(config))).items() if k not in axes}
         for k in PLACEMENT_FIELDS:
             self.fixed.pop(k, None)
-        if "rm_dtype" in self.fixed:  # an ensemble's config: it held report_to before tracking became a run setting,
-            self.fixed["report_to"] = "none"  # always in the key; kept there as "none" so earlier folders resume
+        self.fixed.update(legacy_key or {})
         self.key = fingerprint(self.fixed)
         self.metadata = run_metadata()  # stamped now, at the start of the run
         self._stages_from = len(STAGE_LOG)  # the stages this run asks for are logged from here on

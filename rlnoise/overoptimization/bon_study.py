@@ -19,7 +19,7 @@ from rlnoise.core.stats import pool_seed_claims, pool_seed_results
 from rlnoise.overoptimization.bon import default_ns
 from rlnoise.overoptimization.bon_curves import best_of_n_picks, bon_results, selector_scores
 from rlnoise.overoptimization.bon_report import bon_claims, bon_markdown
-from rlnoise.overoptimization.config import BonStudyConfig
+from rlnoise.overoptimization.config import ENSEMBLE_LEGACY_KEY, BonStudyConfig
 from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
 from rlnoise.overoptimization.gold import GoldConfig
 from rlnoise.overoptimization.objectives import apply_objective
@@ -33,7 +33,12 @@ def run_bon_study(
 ) -> dict:
     """Run the study (every process of an ``accelerate launch`` calls this) and write its outputs; returns results."""
     state = process_state()
-    run = Run("overoptimization", to_dict((study, sampling, gold_config, ensemble_config)), resumable=False)
+    run = Run(
+        "overoptimization",
+        to_dict((study, sampling, gold_config, ensemble_config)),
+        resumable=False,
+        legacy_key=ENSEMBLE_LEGACY_KEY,
+    )
     started = time.time()
     splits, bon_rows = study_prompts(study, study.n_bon_prompts)
     bon_prompts = [r["prompt"] for r in bon_rows]

@@ -166,6 +166,10 @@ class TrlRLConfig:
 
 ENSEMBLE_KINDS = ("independent", "multihead", "lora")
 
+# The ensemble config held report_to before tracking became a run setting; keys keep it at this value, so caches and
+# run folders made before stay valid (nothing an ensemble computes depends on it).
+ENSEMBLE_LEGACY_KEY = {"report_to": "none"}
+
 
 @dataclass
 class EnsembleConfig:

@@ -21,6 +21,7 @@ from rlnoise.core.generation import sample_responses
 from rlnoise.core.models import load_model
 from rlnoise.core.stages import Stage, cached_stage, stage_key
 from rlnoise.core.tasks import load_prompts
+from rlnoise.overoptimization.config import ENSEMBLE_LEGACY_KEY
 from rlnoise.overoptimization.ensemble import EnsembleConfig, RewardEnsemble, train_ensemble
 from rlnoise.overoptimization.gold import GoldConfig, HFRewardModelGold, RubricGold
 from rlnoise.overoptimization.preferences import labelled_pairs, scored_pairs_stage
@@ -123,9 +124,8 @@ def cached_ensemble(pairs: PreferencePairs, config: EnsembleConfig) -> tuple[Rew
 
 def ensemble_settings(config: EnsembleConfig) -> dict:
     """What an ensemble stage's key holds of its config: every field, except ``rm_loss`` at its default ``bt``,
-    the loss every ensemble had before the field existed; and ``report_to: none``, a field the config had before
-    tracking became a run setting, which changes nothing an ensemble computes (so their caches stay valid)."""
-    settings = dict(asdict(config), report_to="none")
+    the loss every ensemble had before the field existed; and :data:`ENSEMBLE_LEGACY_KEY`."""
+    settings = dict(asdict(config), **ENSEMBLE_LEGACY_KEY)
     if settings["rm_loss"] == "bt":
         del settings["rm_loss"]
     return settings

@@ -17,7 +17,7 @@ from rlnoise.core.models import load_model
 from rlnoise.core.runs import Run
 from rlnoise.core.stages import log_cost
 from rlnoise.core.stats import pool_seed_claims, pool_seed_results
-from rlnoise.overoptimization.config import RLStudyConfig
+from rlnoise.overoptimization.config import ENSEMBLE_LEGACY_KEY, RLStudyConfig
 from rlnoise.overoptimization.pipeline import make_gold, proxy_ensembles, scored_pair_datasets, study_prompts
 from rlnoise.overoptimization.plots import plot_rl
 from rlnoise.overoptimization.ppo import PPOConfig, PPOTrainer
@@ -165,7 +165,7 @@ def run_rl_study(study: RLStudyConfig, algorithm_config, sampling, gold_config, 
     algorithm = "ppo" if is_ppo else algorithm_config.algorithm
     state = process_state()
     configs = (study, algorithm_config, sampling, gold_config, ensemble_config)
-    out_run = Run("overoptimization", to_dict(configs), axes=RL_AXES)
+    out_run = Run("overoptimization", to_dict(configs), axes=RL_AXES, legacy_key=ENSEMBLE_LEGACY_KEY)
     rm_splits, rl_rows, rl_prompts, eval_prompts = rl_prompt_splits(study)
     gold = make_gold(gold_config, rl_rows)
     ctx = RLContext(study, sampling, gold, rl_prompts, eval_prompts, out_run.folder, out_run.key, state)

@@ -12,7 +12,7 @@ from functools import partial
 from rlnoise.core.config import SamplingConfig, to_dict
 from rlnoise.core.distributed import process_state
 from rlnoise.core.runs import Run
-from rlnoise.overoptimization.config import RMStudyConfig
+from rlnoise.overoptimization.config import ENSEMBLE_LEGACY_KEY, RMStudyConfig
 from rlnoise.overoptimization.ensemble import EnsembleConfig, pair_accuracy
 from rlnoise.overoptimization.gold import GoldConfig
 from rlnoise.overoptimization.objectives import apply_objective
@@ -25,7 +25,12 @@ def run_rm_study(
 ) -> dict:
     """Train (or reload) the proxies of every noise setting and report their accuracy; returns the results."""
     state = process_state()
-    run = Run("overoptimization", to_dict((study, sampling, gold_config, ensemble_config)), resumable=False)
+    run = Run(
+        "overoptimization",
+        to_dict((study, sampling, gold_config, ensemble_config)),
+        resumable=False,
+        legacy_key=ENSEMBLE_LEGACY_KEY,
+    )
     splits, _ = study_prompts(study)
     objectives = {name: partial(apply_objective, name, lam=study.uwo_lambda) for name in ("mean", "wco", "uwo", "lcb")}
     results = dict(recipe="train_rms", settings={})
