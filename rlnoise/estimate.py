@@ -19,7 +19,7 @@ import math
 import sys
 from pathlib import Path
 
-from rlnoise.core.architectures import dims, parameter_count
+from rlnoise.core.architectures import compute_parameters, dims, parameter_count
 from rlnoise.core.resources import DEVICES, ENGINES, GIB, Device, StageEstimate
 
 STUDIES = ("overoptimization", "tint", "elicitation", "nmtune")
@@ -75,15 +75,16 @@ class Estimator:
         self.device, self.processes, self.engine, self.prompt_tokens = device, processes, engine, prompt_tokens
 
     def _model(self, name: str, kind: str):
-        return parameter_count(name, kind), dims(name)
+        """Its parameters, those that set its FLOPs (:func:`compute_parameters`) and its dimensions."""
+        return parameter_count(name, kind), compute_parameters(name, kind), dims(name)
 
     def generate(self, stage, name, prompts, per_prompt, prompt, new, batch, dtype, change) -> StageEstimate:
         from rlnoise.core.resources import generation_memory, generation_seconds
 
-        params, d = self._model(name, "causal_lm")
+        params, flops_params, d = self._model(name, "causal_lm")
         prompts = math.ceil(prompts / self.processes)  # prompts shard over processes
         rows = min(batch, prompts * per_prompt)
-        seconds = generation_seconds(params, d, prompts, per_prompt, prompt, new, batch, dtype, self.device)
+        seconds = generation_seconds(flops_params, d, prompts, per_prompt, prompt, new, batch, dtype, self.device)
         everywhere = prompts * self.processes
         return StageEstimate(
             stage, f"{name} ({params / 1e6:,.0f}M)", params, generation_memory(params, d, rows, prompt, new, dtype),
@@ -94,10 +95,10 @@ class Estimator:
     def score(self, stage, name, kind, texts, seq, batch, dtype, change, copies=1) -> StageEstimate:
         from rlnoise.core.resources import forward_memory, forward_seconds
 
-        params, d = self._model(name, kind)
+        params, flops_params, d = self._model(name, kind)
         texts = math.ceil(texts / self.processes)
         memory = forward_memory(params * copies, d, batch, seq, dtype)
-        seconds = copies * forward_seconds(params, texts * seq, self.device)
+        seconds = copies * forward_seconds(flops_params, texts * seq, self.device)
         label = f"{name} ({params / 1e6:,.0f}M)" + (f" x {copies}" if copies > 1 else "")
         return StageEstimate(stage, label, params * copies, memory, texts * self.processes * seq * copies,
                              seconds=seconds, change=change)  # fmt: skip
@@ -107,12 +108,12 @@ class Estimator:
         (data-parallel: the sequences split over the processes); ``lora_params`` > 0: only those train."""
         from rlnoise.core.resources import train_seconds, training_memory
 
-        params, d = self._model(name, kind)
+        params, flops_params, d = self._model(name, kind)
         trainable = lora_params or params
         memory = training_memory(params + lora_params, trainable, d, batch, seq, dtype, self.processes, self.engine,
                                  logits=kind == "causal_lm")  # fmt: skip
         tokens = sequences * seq * repeats
-        seconds = train_seconds(params, tokens / self.processes, self.device, lora=bool(lora_params))
+        seconds = train_seconds(flops_params, tokens / self.processes, self.device, lora=bool(lora_params))
         lora = f", LoRA {lora_params / 1e6:.1f}M trainable" if lora_params else ""
         label = f"{name} ({params / 1e6:,.0f}M{lora})"
         estimate = StageEstimate(stage, label, params, memory, tokens, seconds=seconds, change=change)
@@ -122,7 +123,7 @@ class Estimator:
 
     def lora_params(self, name: str, rank: int) -> int:
         """Trainable parameters of rank-``rank`` adapters on every attention and MLP projection."""
-        _, d = self._model(name, "causal_lm")
+        d = dims(name)
         h, i, kv = d["hidden"], d["intermediate"], d["kv_heads"] * d["head_dim"]
         per_layer = rank * ((h + h) * 2 + (h + kv) * 2 + (h + i) * 3)  # q, o; k, v; gate, up, down
         return d["layers"] * per_layer

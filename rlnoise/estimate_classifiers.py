@@ -102,9 +102,11 @@ def _learner_stage(sweep, learner, est, cells, train_tokens, forward_tokens, lon
     stage = est.train(f"strong learner ({learner.mode}): {cells} cells", learner.strong_model, "reward_model",
                       train_tokens / seq, seq, learner.batch_size, "float32", "batch_size",
                       lora_params=lora)  # fmt: skip
+    from rlnoise.core.architectures import compute_parameters
     from rlnoise.core.resources import forward_seconds
 
-    stage.seconds += forward_seconds(stage.parameters, forward_tokens / est.processes, est.device)
+    flops_params = compute_parameters(learner.strong_model, "reward_model")
+    stage.seconds += forward_seconds(flops_params, forward_tokens / est.processes, est.device)
     stage.tokens_processed += forward_tokens
     stage.notes.append(
         f"every epoch of every phase (early stopping can end sooner); memory at {seq} tokens; "

@@ -7,7 +7,7 @@ import math
 import pytest
 from helpers import ROOT
 
-from rlnoise.core.architectures import architecture, dims, parameter_count
+from rlnoise.core.architectures import architecture, compute_parameters, dims, parameter_count
 from rlnoise.core.resources import (
     DEVICES,
     GIB,
@@ -31,6 +31,19 @@ def test_parameter_counts_match_built_models_and_published_sizes():
     assert dims("tatsu-lab/alpaca-farm-reward-model-human-wdiff")["layers"] == 32
     with pytest.raises(ValueError, match="'no/such-model'.*known: EleutherAI"):
         architecture("no/such-model")
+
+
+def test_flops_count_every_parameter_but_the_embedding_lookups():
+    """Pythia's untied output layer multiplies, its input table is looked up: 1.4B less 50,304 x 2,048. SmolLM2's
+    output layer is its input table: counted once as a language model, dropped under a reward head. MiniLM loses
+    its word (30,522), position (512) and token-type (2) tables of width 384."""
+    pythia = "EleutherAI/pythia-1.4b-deduped"
+    assert compute_parameters(pythia) == 1_414_647_808 - 50_304 * 2_048
+    smollm = "smollm2-135m-instruct"
+    assert compute_parameters(smollm, "causal_lm") == parameter_count(smollm, "causal_lm")
+    assert compute_parameters(smollm, "reward_model") == parameter_count(smollm, "reward_model") - 49_152 * 576
+    assert compute_parameters("minilm-l6", "encoder") == parameter_count("minilm-l6", "encoder") - 31_036 * 384
+    assert architecture(smollm).num_labels == 2  # counting a reward head left the cached config alone
 
 
 def test_training_memory_by_hand():

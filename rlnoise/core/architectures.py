@@ -5,6 +5,7 @@ tiny test models; and its parameter count, from the model built on the meta devi
 
 from __future__ import annotations
 
+import copy
 import functools
 
 from transformers import AutoConfig, PretrainedConfig
@@ -69,17 +70,35 @@ def architecture(name: str) -> PretrainedConfig:
 @functools.cache
 def parameter_count(name: str, kind: str = "causal_lm") -> int:
     """Parameters of ``name`` built as ``kind`` (causal_lm, reward_model with one score, or encoder)."""
+    return _counts(name, kind)[0]
+
+
+def compute_parameters(name: str, kind: str = "causal_lm") -> int:
+    """The parameters a token's matmuls pass through, which set a pass's FLOPs and a decode step's weight reads:
+    all but the embedding tables, which are lookups (Kaplan et al. 2020 count FLOPs from the non-embedding
+    parameters), with a language model's tied output layer counted back, since it multiplies every position."""
+    return _counts(name, kind)[1]
+
+
+@functools.cache
+def _counts(name: str, kind: str) -> tuple[int, int]:
+    import torch
     from accelerate import init_empty_weights
     from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
     auto = {"causal_lm": AutoModelForCausalLM, "reward_model": AutoModelForSequenceClassification}
     config = architecture(name)
     if kind == "reward_model":
+        config = copy.deepcopy(config)  # the cached architecture stays as it is
         config.num_labels = 1
     with init_empty_weights():
         model = auto.get(kind, AutoModel).from_config(config)
     model.tie_weights()  # on the meta device from_config leaves tied embeddings as two tensors
-    return sum(p.numel() for p in model.parameters())
+    total = sum(p.numel() for p in model.parameters())
+    tables = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
+    head = model.get_output_embeddings() if kind == "causal_lm" else None
+    tied = head is not None and head.weight is model.get_input_embeddings().weight
+    return total, total - tables + (head.weight.numel() if tied else 0)
 
 
 def dims(name: str) -> dict:

@@ -12,9 +12,11 @@ bytes for i = 4h), plus float32 logits and their gradient (8 bytes a token and v
 the key/value cache: 2 x layers x kv_heads x head_dim a token of every sequence in the batch.
 
 Time. Training costs 6 FLOPs a parameter and token (2 forward, 4 backward), LoRA 4 (the frozen weights get no
-gradient); a forward pass 2 (Kaplan et al. 2020). Compute runs at ``MFU`` of the device's dense matmul peak. A decode
-step reads every weight and the cache once, so it takes the larger of its FLOPs at that rate and its bytes at
-``DECODE_BANDWIDTH`` of the memory bandwidth. Attention's own FLOPs are left out (under 10% at these lengths).
+gradient); a forward pass 2 (Kaplan et al. 2020), counting the parameters a token's matmuls pass through
+(``rlnoise.core.architectures.compute_parameters``: not the embedding lookups). Compute runs at ``MFU`` of the
+device's dense matmul peak. A decode step reads every such weight and the cache once, so it takes the larger of its
+FLOPs at that rate and its bytes at ``DECODE_BANDWIDTH`` of the memory bandwidth.
+Attention's own FLOPs are left out (under 10% at these lengths).
 """
 
 from __future__ import annotations
