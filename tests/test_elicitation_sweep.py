@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from helpers import ROOT, reorder_tolerance, run_recipe, run_script
 
 from rlnoise.elicitation import sweep as sweep_module
@@ -187,6 +188,26 @@ def test_fewshot_scores_are_cached_by_model_prefix_and_texts(capsys):
     assert "fewshot_scores: cached" in capsys.readouterr().out and (again == first).all()
     fewshot_scores("tiny-llama", fewshot_prefix([("hated it", 0)], "rotten_tomatoes"), texts)
     assert "fewshot_scores: computing" in capsys.readouterr().out
+
+
+@pytest.mark.equivalence
+def test_fewshot_scores_read_each_query_at_its_own_last_token():
+    """Batched with right padding and the vocabulary projected at each row's last token only, a query scores as it
+    does alone: logit("1") - logit("0") at its last position of the full logits (float32; padding after a causal
+    row's end changes nothing before it, so only summation order differs)."""
+    from rlnoise.core.models import load_model
+    from rlnoise.elicitation.fewshot import _label_token, _scores, fewshot_prefix, fewshot_query
+
+    texts = ["ok", "a fine film with a long and winding plot", "dull", "great acting, a weak ending"]
+    prefix = fewshot_prefix([("loved it", 1), ("hated it", 0)], "rotten_tomatoes")
+    batched = _scores("tiny-llama", prefix, texts, batch_size=4, max_length=64)
+    model, tokenizer = load_model("tiny-llama", "causal_lm")
+    one, zero = _label_token(tokenizer, "1"), _label_token(tokenizer, "0")
+    with torch.no_grad():
+        for text, score in zip(texts, batched):
+            logits = model(**tokenizer(prefix + fewshot_query(text), return_tensors="pt")).logits[0, -1]
+            assert score == pytest.approx((logits[one] - logits[zero]).item(), abs=1e-4)
+    assert len(set(batched.round(4))) == len(texts)  # distinct queries, distinct scores: rows were not mixed up
 
 
 @pytest.mark.equivalence
