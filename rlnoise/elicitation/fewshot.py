@@ -52,11 +52,17 @@ def fewshot_scores(
     return np.load(cached_stage("fewshot_scores", settings, build) / "scores.npy")
 
 
-@torch.no_grad()
 def _scores(model_name: str, prefix: str, texts: list[str], *, batch_size: int, max_length: int) -> np.ndarray:
-    """The uncached scores: queries batched with right padding, each scored at its own last token."""
+    """The uncached scores."""
     model, tokenizer = load_model(model_name, "causal_lm")
     model.eval()
+    return score_queries(model, tokenizer, prefix, texts, batch_size=batch_size, max_length=max_length)
+
+
+@torch.no_grad()
+def score_queries(model, tokenizer, prefix: str, texts: list[str], *, batch_size: int, max_length: int) -> np.ndarray:
+    """logit("1") - logit("0") after ``prefix`` and each text's query: batched with right padding, each scored at
+    its own last token."""
     tokenizer.padding_side = "right"
     tokenizer.truncation_side = "left"  # a prompt cut to max_length keeps its "Label:" ending
     one, zero = _label_token(tokenizer, "1"), _label_token(tokenizer, "0")
