@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_adapters.py
 	$(PY) bench/bench_elicitation.py --mode head
 	$(PY) bench/bench_elicitation.py --mode lora
+	$(PY) bench/bench_fewshot.py
 	$(PY) bench/bench_ensemble.py --backbone minilm-l6
 	$(PY) bench/bench_ensemble.py --backbone smollm2-135m-instruct --batch 16
 
