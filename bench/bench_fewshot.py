@@ -2,7 +2,7 @@
 sweep does), projecting the vocabulary at every position (the earlier path) against each query's last token only
 (``logits_to_keep``, the current path), alternated in one process; also checks that both give the same scores.
 
-    .venv/bin/python bench/bench_fewshot.py [--n 96] [--repeats 3]
+    .venv/bin/python bench/bench_fewshot.py [--n 48] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def every_position(model, tokenizer, prefix: str, texts: list[str], batch_size=8
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--n", type=int, default=96)
+    parser.add_argument("--n", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     data = binary_task("rotten_tomatoes")
