@@ -384,3 +384,45 @@ def test_method_effects_pair_each_seed_over_the_test_examples_then_pool_seeds():
         paired_accuracy_difference(rows[0]["test_correct"], rows[1]["test_correct"]).low
     )
     assert unpaired["difference"]["estimate"] == pytest.approx(0.2) and width > paired_width
+
+
+def test_regime_leads_pair_each_seed_over_the_test_examples_and_keep_the_table():
+    """With the cell rows, each fraction's lead is the best methods' per-example difference within a seed, pooled
+    over seeds by the two-way model (the planner reads its table); the regime is called only if every lead's
+    interval clears 0. Without per-example results the leads fall back to independent standard errors."""
+    from rlnoise.core.stats import correctness_difference
+    from rlnoise.core.variance import table_interval
+    from rlnoise.elicitation.analysis import regimes, summarize
+    from rlnoise.elicitation.report import elicitation_claims
+
+    def row(method, f, seed, correct):
+        n_weak = 0 if f == 0 else 10
+        return dict(task="t", budget=24.0, weak_fraction=f, seed=seed, method=method, n_test=len(correct),
+                    n_weak=n_weak, n_gold=10 - n_weak // 10, n_val=0, n_fewshot=0,
+                    accuracy=correct.count("1") / len(correct), test_correct=correct)  # fmt: skip
+
+    rows = [
+        row("sft_gold", 0.0, 0, "1100110011" * 6),
+        row("sft_gold", 0.0, 1, "1000110011" * 6),
+        row("sequential", 0.5, 0, "1110111011" * 6),  # the best at 0.5: +0.2 and +0.3 over gold-only
+        row("sequential", 0.5, 1, "1110111011" * 6),
+        row("sft_weak", 0.5, 0, "0000000000" * 6),  # worse at the same fraction: not the one compared
+        row("sft_weak", 0.5, 1, "0000000000" * 6),
+    ]
+    (r,) = regimes(summarize(rows, 0.1), rows)
+    table = np.column_stack([correctness_difference(rows[2 + s]["test_correct"], rows[s]["test_correct"])
+                             for s in (0, 1)])  # fmt: skip
+    want = table_interval(table)
+    lead = r["margins"]["0"]
+    assert lead["estimate"] == pytest.approx(0.25) and lead["units_by_seeds"] == table.tolist()
+    assert (lead["low"], lead["high"]) == pytest.approx((want.low, want.high))
+    # two seeds that disagree by 0.1: one degree of freedom for the seed spread, so the lead is not decided
+    assert r["best_fraction"] == 0.5 and r["leading_regime"] == "mixed" and want.low < 0
+    assert r["regime"] == "unresolved"
+    (claim,) = elicitation_claims({"regimes": [r]})
+    assert claim.table.shape == (60, 2) and claim.interval.estimate == pytest.approx(0.25)
+    # rows without per-example results: the leads from the accuracies' standard errors, as before
+    old = [{k: v for k, v in x.items() if k != "test_correct"} for x in rows]
+    (unpaired,) = regimes(summarize(old, 0.1), old)
+    assert "units_by_seeds" not in unpaired["margins"]["0"]
+    assert unpaired["margins"]["0"]["estimate"] == pytest.approx(0.25)

@@ -165,6 +165,17 @@ def test_elicitation_recipe_and_planner_end_to_end(tmp_path):
     assert p["cost"] <= 18 and p["regime"] in ("quality-dominant", "mixed", "quantity-dominant", "unresolved")
     bad = run_script(*plan_args, "--budget", "1")
     assert bad.returncode != 0 and "below the cheapest" in bad.stderr
+    # the power planner reads its claims: each regime's binding lead with its test examples x seeds table, priced
+    # by the cells' and stages' recorded seconds
+    from rlnoise.core.power import plan_run
+
+    cost, plans = plan_run(results)
+    regime_plans = [p for p in plans if "beats every other fraction" in p.statement]
+    n_test = {json.loads(line)["n_test"] for line in (out / "cells-0of1.jsonl").read_text().splitlines()}
+    assert len(regime_plans) == len(results["regimes"]) and {(p.units, p.seeds) for p in regime_plans} == {
+        (*n_test, 1)  # one seed in the tiny preset
+    }
+    assert cost is not None and cost.per_seed > 0
     # a rerun with another learner setting never mixes in the old cells: it stops, naming the field
     other = run_recipe(*TINY, tmp_path, "--epochs", "1", "--methods", "sft_gold", "sft_weak", "sequential")
     message = other.stderr.strip().splitlines()[-1]

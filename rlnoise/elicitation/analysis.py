@@ -92,10 +92,16 @@ def best_by_fraction(summary: list[dict], task: str, budget: float) -> dict[floa
     return dict(sorted(best.items()))
 
 
-def regimes(summary: list[dict]) -> list[dict]:
+def regimes(summary: list[dict], rows: list[dict] | None = None) -> list[dict]:
     """Per task and budget: accuracy of the best method at each weak fraction, the best fraction, and the regime:
     ``regime`` is decided by intervals (``unresolved`` unless the best fraction leads every other beyond them),
-    ``leading_regime`` is what the point estimates alone would say, ``margins`` the leads with intervals."""
+    ``leading_regime`` is what the point estimates alone would say, ``margins`` the leads with intervals.
+
+    With the sweep's cell ``rows``, each lead is paired over the shared test examples within a seed and pooled over
+    seeds by the two-way model (:func:`paired_lead`), and keeps its examples x seeds table for the power planner;
+    without them (or for cells without per-example results) the leads come from the accuracies' standard errors,
+    assumed independent (:func:`rlnoise.elicitation.frontier.decided_regime`)."""
+    cells = _cells_by_point(rows or [])
     out = []
     for task in sorted({s["task"] for s in summary}):
         for budget in sorted({s["budget"] for s in summary if s["task"] == task}):
@@ -104,6 +110,11 @@ def regimes(summary: list[dict]) -> list[dict]:
             accs = [best[f]["accuracy"] for f in fractions]
             top = max(range(len(fractions)), key=lambda i: (accs[i], -fractions[i]))
             decided, margins = decided_regime(fractions, accs, [best[f]["accuracy_se"] for f in fractions])
+            paired = {f"{f:g}": paired_lead(cells, best[fractions[top]], best[f]) for f in fractions}
+            del paired[f"{fractions[top]:g}"]
+            if paired and all(m is not None for m in paired.values()):
+                margins = paired
+                decided = regime(fractions, accs) if all(m["low"] > 0 for m in margins.values()) else "unresolved"
             out.append(
                 dict(
                     task=task,
@@ -118,6 +129,26 @@ def regimes(summary: list[dict]) -> list[dict]:
                 )
             )
     return out
+
+
+def _cells_by_point(rows: list[dict]) -> dict[tuple, dict[int, dict]]:
+    """Cell rows by (task, method, budget, weak fraction), then by seed."""
+    cells: dict[tuple, dict[int, dict]] = defaultdict(dict)
+    for r in rows:
+        cells[(r["task"], r["method"], r["budget"], r["weak_fraction"])][r["seed"]] = r
+    return cells
+
+
+def paired_lead(cells: dict[tuple, dict[int, dict]], a: dict, b: dict) -> dict | None:
+    """Summary row ``a``'s accuracy minus ``b``'s: per seed the paired difference over the shared test examples,
+    pooled over the seeds both ran (the two-way model on the examples x seeds table); None when a cell lacks its
+    per-example results or the two share no seed."""
+    ours, theirs = (cells.get((r["task"], r["method"], r["budget"], r["weak_fraction"]), {}) for r in (a, b))
+    seeds = sorted(set(ours) & set(theirs))
+    pairs = [(ours[s], theirs[s]) for s in seeds]
+    if not pairs or any("test_correct" not in x for pair in pairs for x in pair):
+        return None
+    return pool_seed_results([_difference(x, y) for x, y in pairs])
 
 
 def frontier(summary: list[dict], task: str, **tolerances) -> list[dict]:

@@ -49,7 +49,8 @@ def fewshot_scores(
             folder / "scores.npy", _scores(model_name, prefix, texts, batch_size=batch_size, max_length=max_length)
         )
 
-    return np.load(cached_stage("fewshot_scores", settings, build) / "scores.npy")
+    stage = cached_stage("fewshot_scores", settings, build, scales="units x seeds")  # one prefix per seed
+    return np.load(stage / "scores.npy")
 
 
 def _scores(model_name: str, prefix: str, texts: list[str], *, batch_size: int, max_length: int) -> np.ndarray:

@@ -19,7 +19,7 @@ def elicitation_claims(results: dict) -> list[Claim]:
             f"{r['task']}, budget {r['budget']:g}: weak fraction {r['best_fraction']:g} ({r['leading_regime']}) "
             f"beats every other fraction (smallest lead: over fraction {other})"
         )
-        claims.append(Claim(statement, Interval.from_dict(lead)))
+        claims.append(Claim.of(statement, lead))  # with its examples x seeds table where the lead is paired
     for e in results.get("fewshot_effect", []):
         statement = (
             f"{e['task']}, budget {e['budget']:g}, weak fraction {e['weak_fraction']:g}: {e['method']} beats "

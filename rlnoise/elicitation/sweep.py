@@ -16,6 +16,7 @@ from rlnoise.core.config import to_dict
 from rlnoise.core.console import progress
 from rlnoise.core.models import is_causal, model_type
 from rlnoise.core.runs import Run
+from rlnoise.core.stages import log_cost
 from rlnoise.core.tasks import binary_task
 from rlnoise.elicitation.analysis import frontier, method_effects, regimes, summarize
 from rlnoise.elicitation.cells import CellData, run_cell
@@ -25,7 +26,7 @@ from rlnoise.elicitation.data import Splits, make_splits
 from rlnoise.elicitation.learner import StrongLearner
 from rlnoise.elicitation.methods import method
 from rlnoise.elicitation.plots import plot_elicitation
-from rlnoise.elicitation.report import results_table
+from rlnoise.elicitation.report import elicitation_claims, results_table
 from rlnoise.elicitation.weak import weak_labels
 
 logger = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ def run_sweep(
     tasks: dict[str, tuple] = {}
     for point, key in progress(mine, f"cells (shard {config.shard})"):
         if key in done:
+            log_cell_cost(done[key], cached=True)
             continue
         parts, spend = cell_parts(config, point)
         result_key = log.key(parts)
@@ -175,8 +177,16 @@ def run_sweep(
                 n_test=len(data.splits.test),
             )
         row = log.append(key, dict(result, budget=point.budget, weak_fraction=point.weak_fraction))
+        log_cell_cost(row, cached=result_key in by_result)
         done[key] = by_result[result_key] = row
     return log.rows(keys)
+
+
+def log_cell_cost(row: dict, cached: bool) -> None:
+    """A cell's cost for the power planner: it grows with seeds (each seed trains anew; evaluating its test
+    examples is a small part). Cells that bought the same labels share one result and count once."""
+    name = f"{row['task']} {row['method']} n_weak={row['n_weak']} n_gold={row['n_gold']} seed {row['seed']}"
+    log_cost(name, row["result_key"], row.get("seconds"), "seeds", cached)
 
 
 def open_run(config: SweepConfig, learner_config: LearnerConfig) -> Run:
@@ -198,11 +208,12 @@ def run_elicitation_sweep(config: SweepConfig, learner_config: LearnerConfig) ->
         "recipe": "elicitation",
         "weak_marginal_cost": config.weak_marginal_cost,
         "summary": summary,
-        "regimes": regimes(summary),
+        "regimes": regimes(summary, rows),
         "frontier": {t: frontier(summary, t) for t in sorted({s["task"] for s in summary})},
         "fewshot_effect": method_effects(rows, "fewshot_sft", "sequential"),
         "weak_labeler": {r["task"]: r["weak_accuracy"] for r in rows if r.get("weak_accuracy") is not None},
         "cells": len(rows),
     }
+    results["claims"] = [c.as_dict() for c in elicitation_claims(results)]  # what rlnoise.power plans from
     run.write_outputs(results, table=results_table(results), plot=plot_elicitation)
     return results
