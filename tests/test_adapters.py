@@ -233,6 +233,12 @@ def test_nmtune_recipe_end_to_end_and_resume(tmp_path):
     nmtune = next(p for p in results["pairs"] if p["adapter"] == "nmtune")
     assert {"id_accuracy_test_interval", "ood_accuracy_seed_interval", "ood_vs_linear"} <= set(nmtune)
     assert len(results["claims"]) == 2 and "## Claims" in (out / "results.md").read_text()
+    from rlnoise.core.power import plan_run
+
+    cost, plans = plan_run(results)  # the planner prices the claims by the fits' recorded seconds
+    fits = [s for s in results["stages"] if s["scales"] == "seeds"]
+    assert len(fits) == 2 and cost.per_seed == pytest.approx(sum(s["seconds"] for s in fits))  # one seed
+    assert all(p.units == nmtune["n_ood_test"] or p.units == nmtune["n_id_test"] for p in plans)
     lines = (out / "cells.jsonl").read_text().splitlines()
     (out / "cells.jsonl").write_text("\n".join(lines[:1]) + "\n")  # as if interrupted after the first row
     again = run_recipe("recipes/nmtune/tune.py", "recipes/nmtune/configs/tiny.yaml", tmp_path)

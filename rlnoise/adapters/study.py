@@ -20,6 +20,7 @@ from rlnoise.core.config import to_dict
 from rlnoise.core.console import duration, say, step
 from rlnoise.core.noise import apply_noise, parse_noise_spec
 from rlnoise.core.runs import Run
+from rlnoise.core.stages import log_cost
 from rlnoise.core.stats import (
     Claim,
     Interval,
@@ -120,12 +121,15 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
                     label = f"[{number}/{total}] {pair}" + ("" if rate is None else f" (encoder noise {rate:g})")
                     if key in done:
                         say(f"{label} seed {seed} {name}: finished in an earlier run, skipped")
+                        log_row_cost(key, done[key], cached=True)
                         continue
-                    started = time.perf_counter()
                     if data is None:
                         data = pair_data(pair, encoder_spec(config, spec, pair, rate), test_share=config.test_share)
+                    started = time.perf_counter()
                     row = dict(kind=kind, encoder_noise=rate, **adapter_row(data, name, seed, config, adapter_config))
+                    row["seconds"] = time.perf_counter() - started
                     done[key] = log.append(key, row)
+                    log_row_cost(key, row, cached=False)
                     say(
                         f"{label} seed {seed} {name}: ID accuracy {row['id_accuracy']:.3f}, "
                         f"OOD {row['ood_accuracy']:.3f} ({duration(time.perf_counter() - started)})"
@@ -148,6 +152,16 @@ def run_study(config: NMTuneStudyConfig, adapter_config: AdapterConfig, run: Run
                     done[key] = log.append(key, dict(kind="simulation", rows=simulate(sim, adapter_config)))
             rows += [dict(r, kind="simulation") for r in done[key]["rows"]]
     return rows
+
+
+def log_row_cost(key: str, row: dict, cached: bool) -> None:
+    """An adapter fit's cost for the power planner: it grows with seeds (the pair's features and encoders are
+    stages of their own). Rows from before fits were timed are left out of the cost model."""
+    if "seconds" in row:
+        name = f"{row['pair']} {row['adapter']} seed {row['seed']}" + (
+            f" (encoder noise {row['encoder_noise']:g})" if row.get("encoder_noise") is not None else ""
+        )
+        log_cost(name, key, row["seconds"], "seeds", cached)
 
 
 def encoder_spec(config: NMTuneStudyConfig, spec: FeatureSpec, pair: str, rate: float | None) -> FeatureSpec:
