@@ -116,3 +116,22 @@ def test_feature_cache_keeps_precisions_apart():
     assert (extract_features("tiny-bert", texts) == f32).all()
     with pytest.raises(ValueError, match="dtype"):
         extract_features("tiny-bert", texts, dtype="half")
+
+
+def test_bfloat16_on_a_cpu_without_it_is_named_at_launch(monkeypatch, capsys):
+    """A recipe launched with a bfloat16 field on a CPU without native bfloat16 (and no GPU) says so before any
+    work, naming each field and its float32 flag; with native bfloat16, or float32 everywhere, nothing is said."""
+    import rlnoise.core.precision as precision_module
+    from rlnoise.core.cli import parse_config
+    from rlnoise.overoptimization.config import GoldConfig
+
+    monkeypatch.setattr(precision_module.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(precision_module, "native_cpu_bfloat16", lambda: False)
+    parse_config(SamplingConfig, GoldConfig, argv=["--dtype", "bfloat16"])
+    out = capsys.readouterr().out
+    assert "warning: dtype: bfloat16 on this CPU" in out and "--dtype float32 runs at full speed" in out
+    parse_config(SamplingConfig, GoldConfig, argv=[])
+    assert "bfloat16" not in capsys.readouterr().out
+    monkeypatch.setattr(precision_module, "native_cpu_bfloat16", lambda: True)
+    parse_config(SamplingConfig, GoldConfig, argv=["--dtype", "bfloat16"])
+    assert "bfloat16" not in capsys.readouterr().out

@@ -135,9 +135,12 @@ def parse_config(
         print("rehearsal (tiny models, cut sizes; every other setting kept):\n  " + "\n  ".join(changes), flush=True)
     record(changes)
     if check_launch:
+        from rlnoise.core.precision import slow_bfloat16_warning
+
         engine = check_engine(allow_fallback=allow_fallback)  # before any model loads
+        warning = slow_bfloat16_warning(parsed)
         if os.environ.get("RANK", "0") == "0":
-            print(engine, flush=True)
+            print("\n".join([engine] + ([warning] if warning else [])), flush=True)
     return parsed[0] if len(dataclass_types) == 1 else tuple(parsed)
 
 

@@ -65,6 +65,34 @@ class Fidelity:
         return {**asdict(self), "passes": self.passes}
 
 
+def native_cpu_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (oneDNN's check: AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN: assume it does, so say nothing
+        return True
+
+
+BF16 = "bfloat16"
+
+
+def slow_bfloat16_warning(configs) -> str | None:
+    """A warning for a run that asks for bfloat16 (any ``*dtype`` field of its configs) where it is slow: on a CPU
+    without native bfloat16, autocast's matrix products run at about 1 GFLOP/s against 141 in float32 (2-core
+    AVX2 machine, docs/performance.md), so a preset tuned on an AVX-512 machine takes many times longer."""
+    from dataclasses import fields
+
+    asked = [f.name for c in configs for f in fields(c) if f.name.endswith("dtype") and getattr(c, f.name) == BF16]
+    if not asked or torch.cuda.is_available() or native_cpu_bfloat16():
+        return None
+    flags = " ".join(f"--{name} float32" for name in asked)
+    return (
+        f"warning: {', '.join(asked)}: bfloat16 on this CPU ({torch.backends.cpu.get_cpu_capability()}, no native "
+        "bfloat16) runs matrix products far slower than float32 (about 1 against 141 GFLOP/s on an AVX2 machine); "
+        f"{flags} runs at full speed here (bfloat16 pays off on CPUs with AVX-512 BF16 or AMX, and on GPUs)"
+    )
+
+
 @torch.no_grad()
 def trainer_precision(dtype: str) -> dict:
     """transformers ``TrainingArguments`` for a run's dtype: bfloat16 autocast, which transformers allows on a
