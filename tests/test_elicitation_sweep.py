@@ -176,6 +176,14 @@ def test_elicitation_recipe_and_planner_end_to_end(tmp_path):
         (*n_test, 1)  # one seed in the tiny preset
     }
     assert cost is not None and cost.per_seed > 0
+    # a prompting cell's scores are a stage of their own: its cost is logged there, not again in the cell's
+    rows = [json.loads(line) for line in (out / "cells-0of1.jsonl").read_text().splitlines()]
+    prompting = next(r for r in rows if r["method"] == "fewshot_prompt")
+    logged = {e["key"]: e for e in results["stages"]}
+    assert prompting["stage_seconds"] > 0 and logged[prompting["result_key"]]["seconds"] == pytest.approx(
+        prompting["seconds"] - prompting["stage_seconds"]
+    )
+    assert any(e["stage"] == "fewshot_scores" and e["scales"] == "units x seeds" for e in results["stages"])
     # a rerun with another learner setting never mixes in the old cells: it stops, naming the field
     other = run_recipe(*TINY, tmp_path, "--epochs", "1", "--methods", "sft_gold", "sft_weak", "sequential")
     message = other.stderr.strip().splitlines()[-1]

@@ -16,7 +16,7 @@ from rlnoise.core.config import to_dict
 from rlnoise.core.console import progress
 from rlnoise.core.models import is_causal, model_type
 from rlnoise.core.runs import Run
-from rlnoise.core.stages import log_cost
+from rlnoise.core.stages import STAGE_LOG, log_cost
 from rlnoise.core.tasks import binary_task
 from rlnoise.elicitation.analysis import frontier, method_effects, regimes, summarize
 from rlnoise.elicitation.cells import CellData, run_cell
@@ -152,6 +152,18 @@ def run_sweep(
     keys = [log.key(vars(p)) for p in points]
     mine = [(p, k) for i, (p, k) in enumerate(zip(points, keys)) if i % config.shard_count == config.shard_index]
     tasks: dict[str, tuple] = {}
+
+    def data_of(task: str) -> tuple:
+        if task not in tasks:
+            need_weak = any(method(m).weak for m in config.methods)
+            tasks[task] = task_data(config, learner_config, splits[task], need_weak)
+            # Each Trainer runs gc.collect() (accelerate's free_memory) twice; with the features, datasets and
+            # models now alive that took 0.35 s a cell. Frozen objects are skipped by those collections.
+            gc.freeze()
+        return tasks[task]
+
+    for task in sorted({p.task for p, _ in mine}):  # loaded (cached) even when every cell is done: its stages'
+        data_of(task)  # costs then enter the run's cost model (rlnoise.power)
     for point, key in progress(mine, f"cells (shard {config.shard})"):
         if key in done:
             log_cell_cost(done[key], cached=True)
@@ -161,13 +173,8 @@ def run_sweep(
         if result_key in by_result:  # same labels at another grid point (e.g. prompting at every budget): reuse
             result = {k: v for k, v in by_result[result_key].items() if k not in ("budget", "weak_fraction")}
         else:
-            if point.task not in tasks:
-                need_weak = any(method(m).weak for m in config.methods)
-                tasks[point.task] = task_data(config, learner_config, splits[point.task], need_weak)
-                # Each Trainer runs gc.collect() (accelerate's free_memory) twice; with the features, datasets and
-                # models now alive that took 0.35 s a cell. Frozen objects are skipped by those collections.
-                gc.freeze()
-            data, info = tasks[point.task]
+            data, info = data_of(point.task)
+            stages_before = len(STAGE_LOG)
             result = dict(
                 run_cell(data, point.method, spend, point.seed),
                 result_key=result_key,
@@ -176,17 +183,25 @@ def run_sweep(
                 weak_accuracy=info.get("weak_pool_accuracy"),
                 n_test=len(data.splits.test),
             )
+            built = [e["seconds"] for e in STAGE_LOG[stages_before:] if not e["cached"]]
+            result["stage_seconds"] = sum(built)  # stages the cell built (prompting scores), logged by themselves
         row = log.append(key, dict(result, budget=point.budget, weak_fraction=point.weak_fraction))
-        log_cell_cost(row, cached=result_key in by_result)
+        if result_key not in by_result:  # a reused result was logged with the cell that computed it
+            log_cell_cost(row, cached=False, net=True)
         done[key] = by_result[result_key] = row
     return log.rows(keys)
 
 
-def log_cell_cost(row: dict, cached: bool) -> None:
+def log_cell_cost(row: dict, cached: bool, net: bool = False) -> None:
     """A cell's cost for the power planner: it grows with seeds (each seed trains anew; evaluating its test
-    examples is a small part). Cells that bought the same labels share one result and count once."""
+    examples is a small part). Cells that bought the same labels share one result and count once. ``net``: the
+    cell ran now, so the stages it built logged their own cost and are left out of its; a finished cell from an
+    earlier run counts whole, since those stages are not asked for again."""
     name = f"{row['task']} {row['method']} n_weak={row['n_weak']} n_gold={row['n_gold']} seed {row['seed']}"
-    log_cost(name, row["result_key"], row.get("seconds"), "seeds", cached)
+    seconds = row.get("seconds")
+    if net and seconds is not None:
+        seconds -= row.get("stage_seconds", 0.0)
+    log_cost(name, row["result_key"], seconds, "seeds", cached)
 
 
 def open_run(config: SweepConfig, learner_config: LearnerConfig) -> Run:
