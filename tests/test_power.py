@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import t
 
 from rlnoise.core.power import CostModel, cheapest_allocation, plan_claim, smallest_units
-from rlnoise.core.stats import Claim, Interval
+from rlnoise.core.stats import Claim, Interval, pool_seed_claims
 from rlnoise.core.variance import VarianceComponents, table_interval
 from rlnoise.power import main
 
@@ -109,6 +109,25 @@ def test_plan_reasons():
     # every reason that applies is given: a one-seed run that would also take too long says both
     slow_one_seed = plan_claim(_claim(np.random.default_rng(0).normal(0.2, 1.0, (10, 1))), cost, hours=1.0)
     assert slow_one_seed.reason.startswith("not decidable within 1 h") and "; one seed:" in slow_one_seed.reason
+
+
+def test_a_fixed_test_set_caps_the_units_a_plan_may_ask_for():
+    """Units that are a fixed task's test examples cannot grow past the task: with a unit-dominated claim the
+    uncapped plan asks for more examples than exist, the capped one buys seeds or says it cannot be done; the cap
+    survives results.json and pooling over seeds."""
+    rng = np.random.default_rng(3)
+    table = rng.normal(0.05, 1.0, (200, 3))  # unit variance only: more examples is the cheap lever
+    cost = CostModel(fixed=0.0, per_unit=0.0, per_seed=1000.0, per_unit_seed=0.01)  # seeds are the dear part
+    free = plan_claim(_claim(table), cost)
+    assert free.allocation["units"] > 100 and free.allocation["seeds"] == 3
+    capped_claim = Claim("x", table_interval(table), table=table, max_units=100)
+    capped = plan_claim(capped_claim, cost)
+    assert capped.allocation["units"] <= 100 and capped.allocation["seeds"] > 3
+    hopeless = plan_claim(Claim("x", table_interval(table), table=table, max_units=10), cost, target=1e-3)
+    assert hopeless.allocation is None and "the 10 units its data holds" in hopeless.reason
+    assert Claim.from_dict(capped_claim.as_dict()).max_units == 100
+    (pooled,) = pool_seed_claims([[capped_claim], [capped_claim]])
+    assert pooled.max_units == 100
 
 
 def test_command_table_json_and_comparison(tmp_path, capsys):

@@ -236,6 +236,8 @@ def _entry(pair: str, rate: float | None, name: str, rs: list[dict], probe: list
     for split in ("id", "ood"):
         values = [r[f"{split}_accuracy"] for r in rs]
         n_test = entry[f"n_{split}_test"] = rs[0][f"n_{split}_test"]
+        if split == "ood" or "n_train" in rs[0]:  # the most test examples the task could give
+            entry[f"n_{split}_task"] = n_test + (rs[0]["n_train"] if split == "id" else 0)
         entry[f"{split}_accuracy"] = float(np.mean(values))
         entry[f"{split}_accuracy_sd"] = float(np.std(values))
         entry[f"{split}_accuracy_test_interval"] = wilson(round(np.mean(values) * n_test), n_test).as_dict()
@@ -269,7 +271,7 @@ def nmtune_claims(summary: dict) -> list[Claim]:
         for split, label in (("id", "in distribution"), ("ood", "out of distribution")):
             if f"{split}_vs_linear" in s:
                 statement = f"{where}: {s['adapter']} beats the linear probe {label} (accuracy difference)"
-                claims.append(Claim.of(statement, s[f"{split}_vs_linear"]))
+                claims.append(Claim.of(statement, s[f"{split}_vs_linear"], max_units=s.get(f"n_{split}_task")))
     probes = {(s["pair"], s["encoder_noise"]): s for s in summary.get("encoder", []) if s["adapter"] == "linear"}
     for (pair, rate), noisy in probes.items():
         clean = probes.get((pair, 0.0))

@@ -162,9 +162,12 @@ def plan_claim(
     if plan.target <= 0:
         plan.reason = "the estimate sits on the threshold: no half-width decides it"
         return plan
+    data_holds = claim.max_units is not None and claim.max_units < max_units
+    max_units = claim.max_units if data_holds else max_units
     allocation = cheapest_allocation(components, plan.target, cost, min_seeds=min_seeds, max_units=max_units)
     if allocation is None:
-        plan.reason = f"no allocation within {max_units} units and {MAX_SEEDS} seeds reaches +-{plan.target:.3g}"
+        units = f"the {max_units} units its data holds" if data_holds else f"{max_units} units"
+        plan.reason = f"no allocation within {units} and {MAX_SEEDS} seeds reaches +-{plan.target:.3g}"
         plan.reason += f"; {claim.note}" if claim.note else ""
         return plan
     units, seeds = allocation

@@ -312,10 +312,10 @@ def pool_seed_claims(per_seed: list[list[Claim]]) -> list[Claim]:
         first = claims[0]
         if all(c.table is not None for c in claims):
             interval, table = pool_tables([c.table for c in claims])
-            pooled.append(Claim(first.statement, interval, first.threshold, np.asarray(table), first.note))
+            table = np.asarray(table)
         else:
-            interval = pool_seeds([c.interval for c in claims])
-            pooled.append(Claim(first.statement, interval, first.threshold, note=first.note))
+            interval, table = pool_seeds([c.interval for c in claims]), None
+        pooled.append(Claim(first.statement, interval, first.threshold, table, first.note, first.max_units))
     return pooled
 
 
@@ -328,6 +328,7 @@ class Claim:
     threshold: float = 0.0
     table: np.ndarray | None = field(default=None, compare=False)  # per-unit values [units, seeds]: the planner's
     note: str = ""  # what would decide the claim when more units or seeds cannot (e.g. a larger n)
+    max_units: int | None = None  # the most units the study's data holds (test examples of a fixed task)
 
     @property
     def verdict(self) -> str:
@@ -340,19 +341,21 @@ class Claim:
     def as_dict(self) -> dict:
         fields = dict(statement=self.statement, threshold=self.threshold, verdict=self.verdict)
         table = {} if self.table is None else dict(units_by_seeds=np.asarray(self.table).tolist())
-        return fields | self.interval.as_dict() | table | (dict(note=self.note) if self.note else {})
+        extra = (dict(note=self.note) if self.note else {}) | ({"max_units": self.max_units} if self.max_units else {})
+        return fields | self.interval.as_dict() | table | extra
 
     @classmethod
     def from_dict(cls, fields: dict) -> Claim:
         """A claim from its ``as_dict``, or from an interval dict (with a ``statement``) of a study's results."""
         interval, threshold = Interval.from_dict(fields), fields.get("threshold", 0.0)
-        return cls(fields["statement"], interval, threshold, unit_table(fields), fields.get("note", ""))
+        table, note = unit_table(fields), fields.get("note", "")
+        return cls(fields["statement"], interval, threshold, table, note, fields.get("max_units"))
 
     @classmethod
-    def of(cls, statement: str, fields: dict, threshold: float = 0.0) -> Claim:
+    def of(cls, statement: str, fields: dict, threshold: float = 0.0, max_units: int | None = None) -> Claim:
         """The claim "``statement``" decided by the interval dict ``fields`` of a study's results (with its
         per-unit table when it has one)."""
-        return cls(statement, Interval.from_dict(fields), threshold, unit_table(fields))
+        return cls(statement, Interval.from_dict(fields), threshold, unit_table(fields), max_units=max_units)
 
 
 def claims_markdown(claims: list[Claim], level: float = LEVEL) -> str:

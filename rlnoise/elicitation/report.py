@@ -10,6 +10,7 @@ def elicitation_claims(results: dict) -> list[Claim]:
     lead (the binding one), so the claim holds exactly when the regime is called. Where both ran: does
     ``fewshot_sft`` beat ``sequential`` at the same budget and weak fraction?"""
     claims = []
+    texts = results.get("task_texts", {})  # caps the power planner's test examples
     for r in results["regimes"]:
         margins = r.get("margins", {})
         if not margins:
@@ -19,13 +20,13 @@ def elicitation_claims(results: dict) -> list[Claim]:
             f"{r['task']}, budget {r['budget']:g}: weak fraction {r['best_fraction']:g} ({r['leading_regime']}) "
             f"beats every other fraction (smallest lead: over fraction {other})"
         )
-        claims.append(Claim.of(statement, lead))  # with its examples x seeds table where the lead is paired
+        claims.append(Claim.of(statement, lead, max_units=texts.get(r["task"])))  # with its examples x seeds table
     for e in results.get("fewshot_effect", []):
         statement = (
             f"{e['task']}, budget {e['budget']:g}, weak fraction {e['weak_fraction']:g}: {e['method']} beats "
             f"{e['baseline']} (few-shot exemplars in every input; accuracy difference, paired over the test set)"
         )
-        claims.append(Claim.of(statement, e["difference"]))
+        claims.append(Claim.of(statement, e["difference"], max_units=texts.get(e["task"])))
     return claims
 
 

@@ -228,6 +228,7 @@ def run_elicitation_sweep(config: SweepConfig, learner_config: LearnerConfig) ->
         "fewshot_effect": method_effects(rows, "fewshot_sft", "sequential"),
         "weak_labeler": {r["task"]: r["weak_accuracy"] for r in rows if r.get("weak_accuracy") is not None},
         "cells": len(rows),
+        "task_texts": {t: len(splits[t].data) for t in config.tasks},  # the most test examples a task could give
     }
     results["claims"] = [c.as_dict() for c in elicitation_claims(results)]  # what rlnoise.power plans from
     run.write_outputs(results, table=results_table(results), plot=plot_elicitation)
