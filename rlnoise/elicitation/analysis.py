@@ -110,8 +110,8 @@ def regimes(summary: list[dict], rows: list[dict] | None = None) -> list[dict]:
             accs = [best[f]["accuracy"] for f in fractions]
             top = max(range(len(fractions)), key=lambda i: (accs[i], -fractions[i]))
             decided, margins = decided_regime(fractions, accs, [best[f]["accuracy_se"] for f in fractions])
-            paired = {f"{f:g}": paired_lead(cells, best[fractions[top]], best[f]) for f in fractions}
-            del paired[f"{fractions[top]:g}"]
+            others = [f for f in fractions if f != fractions[top]]
+            paired = {f"{f:g}": paired_lead(cells, best[fractions[top]], best[f]) for f in others}
             if paired and all(m is not None for m in paired.values()):
                 margins = paired
                 decided = regime(fractions, accs) if all(m["low"] > 0 for m in margins.values()) else "unresolved"

@@ -30,7 +30,7 @@ from rlnoise.core.distributed import process_state, world
 from rlnoise.core.models import forward_by_length, load_model
 from rlnoise.core.precision import precision
 from rlnoise.core.tracking import attach_tracking
-from rlnoise.overoptimization.config import EnsembleConfig
+from rlnoise.overoptimization.config import ENSEMBLE_LEGACY_KEY, EnsembleConfig
 from rlnoise.overoptimization.gold import rm_text
 from rlnoise.overoptimization.preference_losses import RM_LOSSES, bradley_terry_loss, parse_loss
 
@@ -114,7 +114,8 @@ class RewardEnsemble:
         meta = json.loads((folder / "ensemble.json").read_text())
         tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
         saved = dict(meta.get("config") or {})
-        saved.pop("report_to", None)  # saved before tracking became a run setting (rlnoise.core.tracking)
+        for legacy in ENSEMBLE_LEGACY_KEY:  # fields the config held when this ensemble was saved
+            saved.pop(legacy, None)
         config = EnsembleConfig(**saved) if saved else None
         kind, k = meta["kind"], meta["k"]
         if kind == "lora":
