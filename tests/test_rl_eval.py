@@ -4,6 +4,7 @@ policy itself, the policy untouched, and anything else (bfloat16 weights, a full
 import torch
 
 from rlnoise.core.models import load_model
+from rlnoise.overoptimization.objectives import apply_objective
 from rlnoise.overoptimization.rl_eval import merged_lora
 
 
@@ -41,3 +42,63 @@ def test_other_policies_are_used_as_they_are():
     assert merged_lora(bf16) is bf16  # merging would round the adapter's update away
     full, _ = load_model("tiny-llama", "causal_lm", seed=0)
     assert merged_lora(full) is full
+
+
+def _evaluation_inputs():
+    from rlnoise.core.config import SamplingConfig
+    from rlnoise.overoptimization.ensemble import RewardEnsemble
+    from rlnoise.overoptimization.gold import GoldConfig, RubricGold
+    from rlnoise.overoptimization.reward import EnsembleReward
+
+    prompts = ["Where is fog likely?", "Name a fruit.", "What is two plus two?"]
+    gold = RubricGold(GoldConfig(), {p: ("a marsh", ["a desert"]) for p in prompts})
+    scorer, scorer_tokenizer = load_model("tiny-bert", "reward_model", num_labels=3, seed=0)
+    ensemble = RewardEnsemble("multihead", [scorer], scorer_tokenizer, 3)
+    rewards = {o: EnsembleReward(ensemble, o) for o in ("mean", "wco")}
+    return prompts, gold, rewards, SamplingConfig(max_new_tokens=6)
+
+
+@torch.no_grad()
+def test_a_recurring_evaluation_is_sampled_once_and_a_changed_policy_is_not(monkeypatch):
+    from peft import LoraConfig, get_peft_model
+
+    from rlnoise.overoptimization import rl_eval
+
+    prompts, gold, rewards, sampling = _evaluation_inputs()
+    calls = []
+    real = rl_eval.generate_responses
+    monkeypatch.setattr(rl_eval, "generate_responses", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rl_eval._MEASURED.clear()
+
+    def evaluate(policy, tokenizer, reward):
+        kwargs = dict(seed=3, batch_size=2, samples_per_prompt=3)
+        return rl_eval.evaluate_policy(policy, tokenizer, prompts, sampling, gold, reward, **kwargs)
+
+    def initial_policy():  # what every run of a study evaluates at step 0: LoRA B = 0, A drawn per run
+        base, tokenizer = load_model("tiny-llama", "causal_lm", seed=0)
+        torch.manual_seed(len(calls))
+        return get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear")), tokenizer
+
+    policy, tokenizer = initial_policy()
+    first = evaluate(policy, tokenizer, rewards["mean"])
+    assert len(calls) == 2  # two generate calls of 2 prompts
+    other_run, tokenizer = initial_policy()  # another run: fresh models, another LoRA A, another objective
+    second = evaluate(other_run, tokenizer, rewards["wco"])
+    assert len(calls) == 2  # served from the first
+    for key in ("kl", "gold", "kl_by_prompt", "gold_by_prompt"):
+        assert second[key] == first[key]
+    assert [s[:3] for s in second["samples"]] == [s[:3] for s in first["samples"]]
+    # the proxy is scored afresh with this run's objective, per generate call (padding shapes move float32 sums)
+    texts = [(s[0], s[1]) for s in second["samples"]]
+    calls_members = [rewards["wco"].member_scores(*zip(*texts[a:b])) for a, b in ((0, 6), (6, 9))]
+    proxy = torch.cat([apply_objective("wco", m) for m in calls_members])
+    assert [s[3] for s in second["samples"]] == proxy.tolist()
+    variance = torch.cat([m.var(0, correction=0) for m in calls_members]).reshape(3, 3).double().mean(1)
+    assert second["ensemble_variance_by_prompt"] == variance.tolist()
+    with torch.no_grad():  # a trained step: the adapter moves, so the evaluation is sampled again
+        for name, param in other_run.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    trained = evaluate(other_run, tokenizer, rewards["wco"])
+    assert len(calls) == 4
+    assert trained["kl"] > 0 and trained["kl_by_prompt"] != first["kl_by_prompt"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -14,6 +17,7 @@ from rlnoise.core.generation import (
     response_logprobs,
     response_mask,
 )
+from rlnoise.overoptimization.objectives import apply_objective
 from rlnoise.overoptimization.reward import EnsembleReward
 from rlnoise.overoptimization.rl_math import kl_k2_per_sequence
 
@@ -52,8 +56,61 @@ def evaluate_policy(
     """
     k = samples_per_prompt
     sampler = merged_lora(policy) if reference is None else policy
+    batches = sampled_batches(sampler, policy, reference, tokenizer, prompts, sampling, gold, seed, batch_size, k)
     per_sample: dict[str, list[float]] = {key: [] for key in KEYS}
     samples = []
+    for batch in batches:
+        repeated, texts, rows = batch["prompts"], batch["texts"], batch["rows"]
+        per_sample["kl"] += kl_k2_per_sequence(batch["logprobs"], batch["ref"], batch["mask"]).tolist()
+        per_sample["gold"] += batch["gold"].tolist()
+        if reward is None:
+            implicit = implicit_beta * ((batch["logprobs"] - batch["ref"]) * batch["mask"]).sum(1)
+            proxy = torch.full((len(repeated),), float("nan"))
+            proxy[rows] = implicit
+            per_sample["proxy"] += implicit.tolist()
+        else:
+            members = reward.member_scores(repeated, texts)  # scored once for the objective and the variance
+            proxy = apply_objective(reward.objective, members, lam=reward.lam)
+            per_sample["proxy"] += proxy.tolist()
+            per_sample["ensemble_variance"] += members.var(0, correction=0).tolist()
+        proxies = [None if v != v else v for v in proxy.tolist()]  # NaN: no implicit reward for this sample
+        samples += list(zip(repeated, texts, batch["gold"].tolist(), proxies))
+    out: dict = {}
+    for key, values in per_sample.items():
+        if not values:
+            continue
+        by_prompt = np.asarray(values, dtype=np.float64).reshape(len(prompts), -1).mean(1)
+        out[key] = float(by_prompt.mean())
+        out[f"{key}_by_prompt"] = by_prompt.tolist()
+    return dict(out, samples=samples)
+
+
+def sampled_batches(sampler, policy, reference, tokenizer, prompts, sampling, gold, seed, batch_size, k) -> list:
+    """Per generate call: the samples, their gold scores and the log-probs of the KL samples under the policy and
+    the initial policy; everything of an evaluation that does not depend on the proxy.
+
+    Kept for the last few evaluations, keyed by the weights of both models and every other input, and reused when
+    they recur: each run of a study evaluates the same initial policy at step 0 on the same prompts and seed, so
+    that evaluation is sampled once (it is most of a run's first evaluation; a proxy is scored afresh each time).
+    """
+    initial = reference if reference is not None else policy
+    key = (
+        weights_fingerprint(sampler),
+        weights_fingerprint(initial, skip="lora_" if reference is None else None),
+        tokenizer.name_or_path,
+        len(tokenizer),
+        getattr(tokenizer, "chat_template", None),
+        tuple(prompts),
+        repr(dataclasses.asdict(sampling)),
+        seed,
+        batch_size,
+        k,
+        id(gold),
+    )
+    if key in _MEASURED and _MEASURED[key][0] is gold:  # the gold object itself, not one at a reused address
+        _MEASURED.move_to_end(key)
+        return _MEASURED[key][1]
+    batches = []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
         enc, responses = generate_responses(sampler, tokenizer, batch, sampling, seed + start, n=k)
@@ -72,27 +129,33 @@ def evaluate_policy(
         repeated = [p for p in batch for _ in range(k)]
         texts = decode_responses(tokenizer, responses, mask)
         gold_scores = torch.as_tensor(gold.score(repeated, texts), dtype=torch.float32)
-        per_sample["kl"] += kl_k2_per_sequence(logprobs, ref, mask[rows].float()).tolist()
-        per_sample["gold"] += gold_scores.tolist()
-        if reward is None:
-            implicit = implicit_beta * ((logprobs - ref) * mask[rows].float()).sum(1)
-            proxy = torch.full((len(repeated),), float("nan"))
-            proxy[rows] = implicit
-            per_sample["proxy"] += implicit.tolist()
-        else:
-            proxy = reward(repeated, texts)
-            per_sample["proxy"] += proxy.tolist()
-            per_sample["ensemble_variance"] += reward.member_scores(repeated, texts).var(0, correction=0).tolist()
-        proxies = [None if v != v else v for v in proxy.tolist()]  # NaN: no implicit reward for this sample
-        samples += list(zip(repeated, texts, gold_scores.tolist(), proxies))
-    out: dict = {}
-    for key, values in per_sample.items():
-        if not values:
+        batches.append(
+            dict(
+                prompts=repeated,
+                texts=texts,
+                rows=rows,
+                logprobs=logprobs,
+                ref=ref,
+                mask=mask[rows].float(),
+                gold=gold_scores,
+            )
+        )
+    _MEASURED[key] = (gold, batches)
+    while len(_MEASURED) > MEASURED_KEPT:
+        _MEASURED.popitem(last=False)
+    return batches
+
+
+def weights_fingerprint(model, skip: str | None = None) -> str:
+    """A digest of a model's parameters and buffers (names, dtypes, shapes and bytes), leaving out those whose name
+    contains ``skip``: two models with one fingerprint compute the same function."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if skip and skip in name:
             continue
-        by_prompt = np.asarray(values, dtype=np.float64).reshape(len(prompts), -1).mean(1)
-        out[key] = float(by_prompt.mean())
-        out[f"{key}_by_prompt"] = by_prompt.tolist()
-    return dict(out, samples=samples)
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def merged_lora(policy):
@@ -109,3 +172,5 @@ def merged_lora(policy):
 
 KEYS = ("kl", "gold", "proxy", "ensemble_variance")
 KL_SAMPLES = 2
+MEASURED_KEPT = 4  # evaluations kept for reuse: an initial policy's, per study, is the one that recurs
+_MEASURED: OrderedDict = OrderedDict()
