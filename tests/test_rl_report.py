@@ -111,3 +111,19 @@ def test_run_costs_count_a_redone_evaluation_once(tmp_path):
         ("a (training)", 250.0),
         ("a (evaluation)", 150.0),
     ]
+
+
+def test_the_plot_is_scaled_to_the_curves_not_to_a_wild_fit(tmp_path, monkeypatch):
+    from rlnoise.overoptimization import plots
+
+    figures = []
+    real = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: figures.append(fig) or real(fig, path))
+    run = dict(noise="none", objective="single", beta=0.0, kl=[0.0, 1.0, 4.0], gold=[0.0, 0.2, -0.1])
+    run.update(proxy=[0.0, 0.3, 0.5], alpha=1000.0, beta_fit=1000.0)  # a fit through 3 points peaking near 740
+    paths = plots.plot_rl(dict(runs={"r": run}, algorithm="ppo"), tmp_path)
+    assert all(p.exists() for p in paths)
+    gold_axis = figures[0].axes[0]
+    assert len(gold_axis.lines) >= 2  # the curve and its fit are both drawn
+    low, high = gold_axis.get_ylim()
+    assert -1 < low < -0.1 and 0.2 < high < 1  # the gold curve's range, with matplotlib's margin

@@ -89,6 +89,7 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
     fig, axes = plt.subplots(
         2, len(settings), figsize=(4.6 * len(settings), 7.2), squeeze=False, sharex=True, sharey="row"
     )
+    fits = []
     for col, (spec, setting) in enumerate(settings.items()):
         d = np.sqrt(setting["kl"])
         dense = np.linspace(0, d[-1], 100)
@@ -108,13 +109,14 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
             ax.plot(d, curves.mean(0), color="k", lw=1.8, label=label)
             if key == "gold" and all("alpha" in m for m in members.values()):
                 fit = np.mean([bon_form(dense, m["alpha"], m["beta"]) for m in members.values()], axis=0)
-                ax.plot(dense, fit, color="k", lw=1, ls="--")
+                fits.append((ax, dense, fit, dict(color="k", lw=1, ls="--")))
             for j, (name, curve) in enumerate(objectives.items()):
                 ax.plot(d, curve[key], color=f"C{j}", lw=1.5, label=f"ensemble {name}")
                 if f"{key}_band" in curve:
                     ax.fill_between(d, *curve[f"{key}_band"], color=f"C{j}", alpha=0.08, lw=0)
                 if key == "gold" and "alpha" in curve:
-                    ax.plot(dense, bon_form(dense, curve["alpha"], curve["beta"]), color=f"C{j}", lw=0.9, ls="--")
+                    fit = bon_form(dense, curve["alpha"], curve["beta"])
+                    fits.append((ax, dense, fit, dict(color=f"C{j}", lw=0.9, ls="--")))
             ax.axhline(0, color="gray", lw=0.6, ls=":")
             ax.set_title(f"{key} | noise {spec} ({setting['flip_rate']:.0%} flipped)", fontsize=10)
             if col == 0:
@@ -125,6 +127,7 @@ def plot_bon(results: dict, out_dir: str | Path) -> list[Path]:
         ticks = [n for n in (2**i for i in range(1, 20)) if n <= setting["ns"][-1]]
         top.set_xticks(np.sqrt(bon_kl(np.array(ticks, dtype=float))), labels=[str(n) for n in ticks], fontsize=7)
         top.set_xlabel("n", fontsize=8)
+    draw_fits(fits)
     axes[1, 0].legend(fontsize=7, loc="upper left")
     fig.suptitle(
         f"Best-of-n on {results['pool']['prompts']} prompts x {results['pool']['size']} samples "
@@ -151,6 +154,7 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
     objectives = sorted({r["objective"] for r in runs.values()})
     betas = sorted({r["beta"] for r in runs.values()})
     styles = ["-", "--", ":", "-."]
+    fits = []
     fig, axes = plt.subplots(2, len(noise), figsize=(4.6 * len(noise), 7.2), squeeze=False, sharex=True, sharey="row")
     for col, spec in enumerate(noise):
         for run in (r for r in runs.values() if r["noise"] == spec):
@@ -166,7 +170,8 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
                     axes[row, col].fill_between(d, *run[f"{key}_band"], color=color, alpha=0.12, lw=0)
             if "alpha" in run and len(d) > 1:
                 dense = np.linspace(0, d.max(), 100)
-                axes[0, col].plot(dense, rl_form(dense, run["alpha"], run["beta_fit"]), color=color, lw=0.8, ls=":")
+                fit = rl_form(dense, run["alpha"], run["beta_fit"])
+                fits.append((axes[0, col], dense, fit, dict(color=color, lw=0.8, ls=":")))
         for row, key in enumerate(("gold", "proxy")):
             ax = axes[row, col]
             ax.axhline(0, color="gray", lw=0.6, ls=":")
@@ -177,6 +182,7 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
                 ax.set_ylabel(f"{name} gain over step 0\n({unit})")
             if row == 1:
                 ax.set_xlabel("sqrt(KL(pi || pi_init)), k2 estimator")
+    draw_fits(fits)
     labelled = {}  # every run's line once, from whichever column drew it
     for ax in axes[0]:
         labelled.update(zip(*reversed(ax.get_legend_handles_labels())))
@@ -188,3 +194,15 @@ def plot_rl(results: dict, out_dir: str | Path) -> list[Path]:
         fontsize=11,
     )
     return save_figure(fig, Path(out_dir) / algorithm)
+
+
+def draw_fits(fits: list[tuple]) -> None:
+    """Draw fitted curves ``(ax, x, y, style)`` once the measured curves are drawn, keeping the axes' limits: they
+    stay scaled to the measurements and their bands. A Gao fit through three or four points can swing to +-500 std
+    between them and would flatten every measured curve."""
+    limits = [(ax, ax.get_xlim(), ax.get_ylim()) for ax, *_ in fits]
+    for ax, x, y, style in fits:
+        ax.plot(x, y, **style)
+    for ax, xlim, ylim in limits:
+        ax.set_xlim(xlim)
+        ax.set_ylim(ylim)
