@@ -12,6 +12,8 @@ import functools
 import json
 import math
 
+import numpy as np
+
 from rlnoise.core.resources import StageEstimate
 
 SAMPLE_TEXTS = 200
@@ -35,6 +37,18 @@ def mean_tokens(texts: list[str], model: str) -> float:
     if tokenizer is None:
         return 1.3 * sum(len(t.split()) for t in sample) / max(len(sample), 1)
     return sum(len(ids) for ids in tokenizer(sample, verbose=False)["input_ids"]) / max(len(sample), 1)
+
+
+def batch_longest(texts: list[str], model: str, batch: int, max_length: int) -> float:
+    """The mean of each batch's longest text in tokens (cut at ``max_length``) over batches of ``batch`` texts drawn
+    in a shuffled order, as a trainer that pads each batch to its longest row sees them (from 32 batches; mean
+    lengths when the tokenizer is not available offline)."""
+    sample = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[: 32 * batch]]
+    tokenizer = _tokenizer(model)
+    if tokenizer is None:
+        return mean_tokens(sample, model)
+    lengths = [min(len(ids), max_length) for ids in tokenizer(sample, verbose=False)["input_ids"]]
+    return float(np.mean([max(lengths[i : i + batch]) for i in range(0, len(lengths), batch)]))
 
 
 def elicitation_stages(configs, est) -> list[StageEstimate]:
@@ -118,6 +132,7 @@ def _learner_stage(sweep, learner, est, cells, train_tokens, forward_tokens, lon
 def nmtune_stages(configs, est) -> list[StageEstimate]:
     """The feature pass (and noisy encoders' fine-tuning) of an NMTune study, then its adapters and simulation."""
     from rlnoise.adapters.config import PAIRS
+    from rlnoise.adapters.noisy_encoder import EncoderTraining
     from rlnoise.core.architectures import dims
     from rlnoise.core.resources import train_seconds
     from rlnoise.core.tasks import binary_task
@@ -140,9 +155,14 @@ def nmtune_stages(configs, est) -> list[StageEstimate]:
         if study.encoder_noise_rates:
             rows = sum(len(data[PAIRS[p][0]]) * (1 - study.test_share) for p in study.pairs)
             runs = len(study.encoder_noise_rates)
+            training = EncoderTraining()
+            id_texts = [list(data[PAIRS[p][0]]["text"]) for p in study.pairs]
+            padded = math.ceil(max(batch_longest(t, study.feature_model, training.batch_size, training.max_length)
+                                   for t in id_texts))  # fmt: skip
             stages.append(est.train(f"noisy encoders: {runs} rates x {len(study.pairs)} pairs", study.feature_model,
-                                    "reward_model", math.ceil(rows * study.encoder_epochs), seq, 32,
-                                    study.feature_dtype, "", repeats=runs))  # fmt: skip
+                                    "reward_model", math.ceil(rows * study.encoder_epochs), padded,
+                                    training.batch_size, study.feature_dtype, "", repeats=runs))  # fmt: skip
+            stages[-1].notes.append(f"a batch's longest text measured: {padded} tokens (the trainer pads to it)")
     width = (4 if study.feature_mode == "pair" else 1) * (64 if external else dims(study.feature_model)["hidden"])
     head = 2 * width * adapter.hidden + adapter.hidden + width + 2 * width  # MLP in and out, and the classifier
     rows = sum(len(data[PAIRS[p][0]]) * (1 - study.test_share) for p in study.pairs)

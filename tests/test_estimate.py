@@ -57,6 +57,10 @@ def test_training_memory_by_hand():
     assert (zero2.weights, zero2.gradients, zero2.optimizer) == (4000, 100, 200)
     with pytest.raises(ValueError, match="engine 'tp'"):
         training_memory(1000, 100, D, 2, 3, "float32", engine="tp")
+    # attention dropout (BERT's): SDPA's math path keeps scores, mask and dropped probabilities, 3 x heads x seq
+    bert = training_memory(1000, 100, dict(D, attention_dropout=0.1), batch=2, seq=3, dtype="bfloat16")
+    assert bert.activations - m.activations == 2 * 3 * 2 * (3 * 2 * 3) * 2
+    assert dims("minilm-l6")["attention_dropout"] == 0.1 and dims("smollm2-135m-instruct")["attention_dropout"] == 0
 
 
 def test_times_by_hand():
@@ -117,6 +121,18 @@ def test_estimate_refuses_what_it_cannot_estimate(tmp_path, capsys):
         estimate(capsys, "--config", str(tmp_path / "configs/x.yaml"))
     with pytest.raises(SystemExit, match="no such preset file"):
         estimate(capsys, "--config", str(tmp_path / "none.yaml"))
+
+
+def test_batch_longest_is_the_mean_of_each_batchs_longest_text():
+    from rlnoise.core.models import load_tokenizer
+    from rlnoise.estimate_classifiers import batch_longest
+
+    texts = [" ".join(["word"] * n) for n in (1, 3, 5, 9, 2, 7)]
+    lengths = [len(ids) for ids in load_tokenizer("tiny-bert")(texts)["input_ids"]]
+    assert batch_longest(texts, "tiny-bert", 1, 128) == pytest.approx(sum(lengths) / 6)  # every text its own batch
+    assert batch_longest(texts, "tiny-bert", 6, 128) == max(lengths)  # one batch
+    assert sum(lengths) / 6 < batch_longest(texts, "tiny-bert", 2, 128) < max(lengths)  # in between, in any order
+    assert batch_longest(texts, "tiny-bert", 6, 4) == 4  # cut at max_length
 
 
 def test_mean_tokens_measures_the_texts():

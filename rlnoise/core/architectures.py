@@ -102,9 +102,10 @@ def _counts(name: str, kind: str) -> tuple[int, int]:
 
 
 def dims(name: str) -> dict:
-    """hidden, layers, heads, kv_heads, head_dim, intermediate and vocab of ``name``."""
+    """hidden, layers, heads, kv_heads, head_dim, intermediate, vocab and attention_dropout of ``name``."""
     c = architecture(name)
     heads = c.num_attention_heads
+    dropout = getattr(c, "attention_probs_dropout_prob", None) or getattr(c, "attention_dropout", None) or 0.0
     return dict(
         hidden=c.hidden_size,
         layers=c.num_hidden_layers,
@@ -113,4 +114,5 @@ def dims(name: str) -> dict:
         head_dim=getattr(c, "head_dim", None) or c.hidden_size // heads,
         intermediate=c.intermediate_size,
         vocab=c.vocab_size,
+        attention_dropout=float(dropout),  # BERT's 0.1; Llama and GPT-NeoX train without
     )

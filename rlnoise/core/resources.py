@@ -8,7 +8,10 @@ divides gradients and optimizer states by the processes, ZeRO-3 and FSDP everyth
 backward pass: about 8h + 3i elements per token and layer (the inputs of both norms, the query/key/value, attention
 and projection outputs, the MLP's gate, up and activation outputs; attention scores are not kept, as SDPA and flash
 kernels recompute them), 2 bytes each under bfloat16 autocast, 4 in float32 (Korthikanti et al. 2022 count 34h
-bytes for i = 4h), plus float32 logits and their gradient (8 bytes a token and vocabulary entry). Generation keeps
+bytes for i = 4h). A model that trains with attention dropout (BERT's 0.1) sends SDPA to its math path, which keeps
+the scores, the dropout mask and the dropped probabilities: 3 x heads x seq more per token and layer (measured:
+MiniLM at 32 x 128 tokens holds 1.0 GiB after the forward, 1.1 by this count, 0.7 without it). Plus float32
+logits and their gradient (8 bytes a token and vocabulary entry). Generation keeps
 the key/value cache: 2 x layers x kv_heads x head_dim a token of every sequence in the batch.
 
 Time. Training costs 6 FLOPs a parameter and token (2 forward, 4 backward), LoRA 4 (the frozen weights get no
@@ -117,7 +120,8 @@ def training_memory(
     shards = {"ddp": (1, 1), "zero2": (1, processes), "zero3": (processes, processes), "fsdp": (processes, processes)}
     weight_shards, state_shards = shards[engine]
     tokens = batch * seq
-    activations = tokens * d["layers"] * activation_elements(d) * ACTIVATION_BYTES[dtype]
+    per_token = activation_elements(d) + (3 * d["heads"] * seq if d.get("attention_dropout") else 0)
+    activations = tokens * d["layers"] * per_token * ACTIVATION_BYTES[dtype]
     if logits:
         activations += 8 * tokens * d["vocab"]
     return Memory(
