@@ -102,3 +102,23 @@ def test_a_recurring_evaluation_is_sampled_once_and_a_changed_policy_is_not(monk
     trained = evaluate(other_run, tokenizer, rewards["wco"])
     assert len(calls) == 4
     assert trained["kl"] > 0 and trained["kl_by_prompt"] != first["kl_by_prompt"]
+
+
+@torch.no_grad()
+def test_weights_held_elsewhere_are_never_taken_for_equal(monkeypatch):
+    """A ZeRO-3 placeholder or an FSDP shard leaves a process without the weights: its evaluations are not reused."""
+    from rlnoise.overoptimization import rl_eval
+
+    full, tokenizer = load_model("tiny-llama", "causal_lm", seed=0)
+    assert rl_eval.weights_fingerprint(full) == rl_eval.weights_fingerprint(load_model("tiny-llama", seed=0)[0])
+    assert rl_eval.weights_fingerprint(full) != rl_eval.weights_fingerprint(load_model("tiny-llama", seed=1)[0])
+    full.register_buffer("placeholder", torch.empty(0))  # what a partitioned parameter looks like locally
+    assert rl_eval.weights_fingerprint(full) is None
+    prompts, gold, rewards, sampling = _evaluation_inputs()
+    calls = []
+    real = rl_eval.generate_responses
+    monkeypatch.setattr(rl_eval, "generate_responses", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rl_eval._MEASURED.clear()
+    for _ in range(2):
+        rl_eval.evaluate_policy(full, tokenizer, prompts[:1], sampling, gold, rewards["mean"], reference=full)
+    assert len(calls) == 2 and not rl_eval._MEASURED

@@ -107,7 +107,8 @@ def sampled_batches(sampler, policy, reference, tokenizer, prompts, sampling, go
         k,
         id(gold),
     )
-    if key in _MEASURED and _MEASURED[key][0] is gold:  # the gold object itself, not one at a reused address
+    reusable = None not in key[:2]  # both models' weights are all here
+    if reusable and key in _MEASURED and _MEASURED[key][0] is gold:  # that gold object, not one at a reused address
         _MEASURED.move_to_end(key)
         return _MEASURED[key][1]
     batches = []
@@ -140,19 +141,24 @@ def sampled_batches(sampler, policy, reference, tokenizer, prompts, sampling, go
                 gold=gold_scores,
             )
         )
-    _MEASURED[key] = (gold, batches)
+    if reusable:
+        _MEASURED[key] = (gold, batches)
     while len(_MEASURED) > MEASURED_KEPT:
         _MEASURED.popitem(last=False)
     return batches
 
 
-def weights_fingerprint(model, skip: str | None = None) -> str:
+def weights_fingerprint(model, skip: str | None = None) -> str | None:
     """A digest of a model's parameters and buffers (names, dtypes, shapes and bytes), leaving out those whose name
-    contains ``skip``: two models with one fingerprint compute the same function."""
+    contains ``skip``: two models with one fingerprint compute the same function. None when this process does not
+    hold every weight (a DeepSpeed ZeRO-3 placeholder, an FSDP shard): a digest of those would not tell models apart.
+    """
     digest = hashlib.blake2b(digest_size=16)
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         if skip and skip in name:
             continue
+        if hasattr(tensor, "ds_id") or type(tensor).__name__ == "DTensor" or tensor.numel() == 0:
+            return None
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
