@@ -111,7 +111,7 @@ class Estimator:
         params, flops_params, d = self._model(name, kind)
         trainable = lora_params or params
         memory = training_memory(params + lora_params, trainable, d, batch, seq, dtype, self.processes, self.engine,
-                                 logits=kind == "causal_lm")  # fmt: skip
+                                 logits=kind == "causal_lm", math_attention=self.device.cpu)  # fmt: skip
         tokens = sequences * seq * repeats
         seconds = train_seconds(flops_params, tokens / self.processes, self.device, lora=bool(lora_params))
         lora = f", LoRA {lora_params / 1e6:.1f}M trainable" if lora_params else ""

@@ -58,8 +58,10 @@ def test_training_memory_by_hand():
     with pytest.raises(ValueError, match="engine 'tp'"):
         training_memory(1000, 100, D, 2, 3, "float32", engine="tp")
     # attention dropout (BERT's): SDPA's math path keeps scores, mask and dropped probabilities, 3 x heads x seq
-    bert = training_memory(1000, 100, dict(D, attention_dropout=0.1), batch=2, seq=3, dtype="bfloat16")
-    assert bert.activations - m.activations == 2 * 3 * 2 * (3 * 2 * 3) * 2
+    bert = dict(D, attention_dropout=0.1)
+    on_cpu = training_memory(1000, 100, bert, batch=2, seq=3, dtype="bfloat16", math_attention=True)
+    assert on_cpu.activations - m.activations == 2 * 3 * 2 * (3 * 2 * 3) * 2
+    assert training_memory(1000, 100, bert, batch=2, seq=3, dtype="bfloat16").activations == m.activations  # GPU
     assert dims("minilm-l6")["attention_dropout"] == 0.1 and dims("smollm2-135m-instruct")["attention_dropout"] == 0
 
 

@@ -70,8 +70,8 @@ def test_a_recurring_evaluation_is_sampled_once_and_a_changed_policy_is_not(monk
     monkeypatch.setattr(rl_eval, "generate_responses", lambda *a, **k: calls.append(1) or real(*a, **k))
     rl_eval._MEASURED.clear()
 
-    def evaluate(policy, tokenizer, reward):
-        kwargs = dict(seed=3, batch_size=2, samples_per_prompt=3)
+    def evaluate(policy, tokenizer, reward, reuse=True):
+        kwargs = dict(seed=3, batch_size=2, samples_per_prompt=3, reuse=reuse)
         return rl_eval.evaluate_policy(policy, tokenizer, prompts, sampling, gold, reward, **kwargs)
 
     def initial_policy():  # what every run of a study evaluates at step 0: LoRA B = 0, A drawn per run
@@ -82,9 +82,15 @@ def test_a_recurring_evaluation_is_sampled_once_and_a_changed_policy_is_not(monk
     policy, tokenizer = initial_policy()
     first = evaluate(policy, tokenizer, rewards["mean"])
     assert len(calls) == 2  # two generate calls of 2 prompts
+    after_miss = torch.rand(3)
     other_run, tokenizer = initial_policy()  # another run: fresh models, another LoRA A, another objective
+    torch.manual_seed(99)
     second = evaluate(other_run, tokenizer, rewards["wco"])
     assert len(calls) == 2  # served from the first
+    assert torch.equal(torch.rand(3), after_miss)  # torch's random state as the sampling left it
+    fresh = evaluate(other_run, tokenizer, rewards["wco"], reuse=False)  # what a miss computes for this run
+    assert len(calls) == 4
+    assert fresh == second
     for key in ("kl", "gold", "kl_by_prompt", "gold_by_prompt"):
         assert second[key] == first[key]
     assert [s[:3] for s in second["samples"]] == [s[:3] for s in first["samples"]]
@@ -100,7 +106,7 @@ def test_a_recurring_evaluation_is_sampled_once_and_a_changed_policy_is_not(monk
             if "lora_B" in name:
                 param.normal_(0, 0.05)
     trained = evaluate(other_run, tokenizer, rewards["wco"])
-    assert len(calls) == 4
+    assert len(calls) == 6
     assert trained["kl"] > 0 and trained["kl_by_prompt"] != first["kl_by_prompt"]
 
 
@@ -112,6 +118,9 @@ def test_weights_held_elsewhere_are_never_taken_for_equal(monkeypatch):
     full, tokenizer = load_model("tiny-llama", "causal_lm", seed=0)
     assert rl_eval.weights_fingerprint(full) == rl_eval.weights_fingerprint(load_model("tiny-llama", seed=0)[0])
     assert rl_eval.weights_fingerprint(full) != rl_eval.weights_fingerprint(load_model("tiny-llama", seed=1)[0])
+    zero3, _ = load_model("tiny-llama", "causal_lm", seed=0)
+    next(zero3.parameters()).ds_id = 0  # DeepSpeed marks the parameters it partitions
+    assert rl_eval.weights_fingerprint(zero3) is None
     full.register_buffer("placeholder", torch.empty(0))  # what a partitioned parameter looks like locally
     assert rl_eval.weights_fingerprint(full) is None
     prompts, gold, rewards, sampling = _evaluation_inputs()
@@ -120,5 +129,6 @@ def test_weights_held_elsewhere_are_never_taken_for_equal(monkeypatch):
     monkeypatch.setattr(rl_eval, "generate_responses", lambda *a, **k: calls.append(1) or real(*a, **k))
     rl_eval._MEASURED.clear()
     for _ in range(2):
-        rl_eval.evaluate_policy(full, tokenizer, prompts[:1], sampling, gold, rewards["mean"], reference=full)
+        kwargs = dict(reference=full, reuse=True)
+        rl_eval.evaluate_policy(full, tokenizer, prompts[:1], sampling, gold, rewards["mean"], **kwargs)
     assert len(calls) == 2 and not rl_eval._MEASURED

@@ -8,11 +8,12 @@ divides gradients and optimizer states by the processes, ZeRO-3 and FSDP everyth
 backward pass: about 8h + 3i elements per token and layer (the inputs of both norms, the query/key/value, attention
 and projection outputs, the MLP's gate, up and activation outputs; attention scores are not kept, as SDPA and flash
 kernels recompute them), 2 bytes each under bfloat16 autocast, 4 in float32 (Korthikanti et al. 2022 count 34h
-bytes for i = 4h). A model that trains with attention dropout (BERT's 0.1) sends SDPA to its math path, which keeps
-the scores, the dropout mask and the dropped probabilities: 3 x heads x seq more per token and layer (measured:
-MiniLM at 32 x 128 tokens holds 1.0 GiB after the forward, 1.1 by this count, 0.7 without it). Plus float32
-logits and their gradient (8 bytes a token and vocabulary entry). Generation keeps
-the key/value cache: 2 x layers x kv_heads x head_dim a token of every sequence in the batch.
+bytes for i = 4h). On a CPU, a model that trains with attention dropout (BERT's 0.1) sends SDPA to its math
+path, which keeps the scores, the dropout mask and the dropped probabilities: 3 x heads x seq more per token and
+layer (measured: MiniLM at 32 x 128 tokens holds 1.0 GiB after the forward, 1.1 by this count, 0.7 without it);
+GPU kernels apply the dropout without storing them. Plus float32 logits and their gradient (8 bytes a token and
+vocabulary entry). Generation keeps the key/value cache: 2 x layers x kv_heads x head_dim a token of every
+sequence in the batch.
 
 Time. Training costs 6 FLOPs a parameter and token (2 forward, 4 backward), LoRA 4 (the frozen weights get no
 gradient); a forward pass 2 (Kaplan et al. 2020), counting the parameters a token's matmuls pass through
@@ -43,6 +44,7 @@ class Device:
     bandwidth_gbs: float
     source: str
     runtime_gib: float = 1.0  # what the process holds besides the stage's tensors (CUDA context, allocator, libraries)
+    cpu: bool = False  # attention with dropout runs SDPA's math path here, which keeps the scores (module docstring)
 
 
 DEVICES = {
@@ -79,6 +81,7 @@ def cpu_device(threads: int | None = None) -> Device:
         2 * big.numel() * 4 / copy / 1e9,
         "measured here: float32 1024^2 matmul, 64 MiB copy",
         runtime_gib=psutil.Process().memory_info().rss / GIB,
+        cpu=True,
     )
 
 
@@ -112,15 +115,26 @@ def activation_elements(d: dict) -> int:
 
 
 def training_memory(
-    params: int, trainable: int, d: dict, batch: int, seq: int, dtype: str, processes=1, engine="ddp", logits=True
+    params: int,
+    trainable: int,
+    d: dict,
+    batch: int,
+    seq: int,
+    dtype: str,
+    processes=1,
+    engine="ddp",
+    logits=True,
+    math_attention=False,
 ) -> Memory:
-    """A training step of ``batch`` sequences of ``seq`` tokens."""
+    """A training step of ``batch`` sequences of ``seq`` tokens (``math_attention``: on a CPU, where attention
+    with dropout keeps its scores; GPU kernels apply dropout without storing them)."""
     if engine not in ENGINES:
         raise ValueError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     shards = {"ddp": (1, 1), "zero2": (1, processes), "zero3": (processes, processes), "fsdp": (processes, processes)}
     weight_shards, state_shards = shards[engine]
     tokens = batch * seq
-    per_token = activation_elements(d) + (3 * d["heads"] * seq if d.get("attention_dropout") else 0)
+    kept_scores = math_attention and d.get("attention_dropout")
+    per_token = activation_elements(d) + (3 * d["heads"] * seq if kept_scores else 0)
     activations = tokens * d["layers"] * per_token * ACTIVATION_BYTES[dtype]
     if logits:
         activations += 8 * tokens * d["vocab"]

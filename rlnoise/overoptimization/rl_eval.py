@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import weakref
 from collections import OrderedDict
 
 import numpy as np
 import torch
+from torch.distributed.tensor import DTensor
 
 from rlnoise.core.generation import (
     SamplingConfig,
@@ -36,6 +38,7 @@ def evaluate_policy(
     batch_size: int = 16,
     samples_per_prompt: int = 1,
     implicit_beta: float = 1.0,
+    reuse: bool = False,
 ) -> dict:
     """Sample ``samples_per_prompt`` responses per prompt and measure them.
 
@@ -47,6 +50,8 @@ def evaluate_policy(
             trained without one (DPO): its proxy is then the implicit reward ``implicit_beta * log pi / pi_ref``
             summed over the response, from the KL samples, and there is no ensemble variance.
         batch_size: prompts per generate call (each with its samples).
+        reuse: keep this evaluation's samples for an identical one and use one kept (:func:`sampled_batches`):
+            for evaluations that recur, such as every run's initial policy at step 0.
 
     Returns:
         ``{"kl", "gold", "proxy", "ensemble_variance"}`` as means over every sample, the same four per prompt
@@ -56,7 +61,8 @@ def evaluate_policy(
     """
     k = samples_per_prompt
     sampler = merged_lora(policy) if reference is None else policy
-    batches = sampled_batches(sampler, policy, reference, tokenizer, prompts, sampling, gold, seed, batch_size, k)
+    inputs = (sampler, policy, reference, tokenizer, prompts, sampling, gold, seed, batch_size, k)
+    batches = sampled_batches(*inputs) if reuse else _sample_and_measure(*inputs)
     per_sample: dict[str, list[float]] = {key: [] for key in KEYS}
     samples = []
     for batch in batches:
@@ -86,31 +92,45 @@ def evaluate_policy(
 
 
 def sampled_batches(sampler, policy, reference, tokenizer, prompts, sampling, gold, seed, batch_size, k) -> list:
-    """Per generate call: the samples, their gold scores and the log-probs of the KL samples under the policy and
-    the initial policy; everything of an evaluation that does not depend on the proxy.
+    """:func:`_sample_and_measure`, kept for the last few evaluations and reused when one recurs: each run of a study
+    evaluates the same initial policy at step 0 on the same prompts and seed, so that evaluation is sampled once (it
+    is most of a run's first evaluation; a proxy is scored afresh each time).
 
-    Kept for the last few evaluations, keyed by the weights of both models and every other input, and reused when
-    they recur: each run of a study evaluates the same initial policy at step 0 on the same prompts and seed, so
-    that evaluation is sampled once (it is most of a run's first evaluation; a proxy is scored afresh each time).
+    Keyed by both models' weights, configs and modes, the tokenizer, prompts, sampling settings, seed, batch shape
+    and the gold reward object; a hit also leaves torch's random state where the sampling left it, so what runs
+    next draws the same numbers either way. Not kept where a process holds only part of the weights.
     """
+    inputs = (sampler, policy, reference, tokenizer, prompts, sampling, gold, seed, batch_size, k)
     initial = reference if reference is not None else policy
+    weights = (weights_fingerprint(sampler), weights_fingerprint(initial, skip="lora_" if reference is None else None))
+    if None in weights:
+        return _sample_and_measure(*inputs)
     key = (
-        weights_fingerprint(sampler),
-        weights_fingerprint(initial, skip="lora_" if reference is None else None),
-        tokenizer.name_or_path,
-        len(tokenizer),
+        *weights,
+        *(m.config.to_json_string() for m in (sampler, initial)),
+        str(getattr(sampler, "generation_config", None)),
+        (sampler.training, initial.training, str(next(sampler.parameters()).device)),
+        (tokenizer.name_or_path, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id),
         getattr(tokenizer, "chat_template", None),
         tuple(prompts),
         repr(dataclasses.asdict(sampling)),
-        seed,
-        batch_size,
-        k,
-        id(gold),
+        (seed, batch_size, k),
     )
-    reusable = None not in key[:2]  # both models' weights are all here
-    if reusable and key in _MEASURED and _MEASURED[key][0] is gold:  # that gold object, not one at a reused address
+    kept = _MEASURED.get(key)
+    if kept is not None and kept["gold"]() is gold:  # that gold object, not one at a reused address
         _MEASURED.move_to_end(key)
-        return _MEASURED[key][1]
+        _set_rng_state(kept["rng"])
+        return kept["batches"]
+    batches = _sample_and_measure(*inputs)
+    _MEASURED[key] = dict(gold=weakref.ref(gold), batches=batches, rng=_rng_state())
+    while len(_MEASURED) > MEASURED_KEPT:
+        _MEASURED.popitem(last=False)
+    return batches
+
+
+def _sample_and_measure(sampler, policy, reference, tokenizer, prompts, sampling, gold, seed, batch_size, k) -> list:
+    """Per generate call: the samples, their gold scores and the log-probs of the KL samples under the policy and
+    the initial policy; everything of an evaluation that does not depend on the proxy."""
     batches = []
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
@@ -141,23 +161,19 @@ def sampled_batches(sampler, policy, reference, tokenizer, prompts, sampling, go
                 gold=gold_scores,
             )
         )
-    if reusable:
-        _MEASURED[key] = (gold, batches)
-    while len(_MEASURED) > MEASURED_KEPT:
-        _MEASURED.popitem(last=False)
     return batches
 
 
 def weights_fingerprint(model, skip: str | None = None) -> str | None:
     """A digest of a model's parameters and buffers (names, dtypes, shapes and bytes), leaving out those whose name
-    contains ``skip``: two models with one fingerprint compute the same function. None when this process does not
+    contains ``skip``: two models with one fingerprint hold the same weights. None when this process does not
     hold every weight (a DeepSpeed ZeRO-3 placeholder, an FSDP shard): a digest of those would not tell models apart.
     """
     digest = hashlib.blake2b(digest_size=16)
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         if skip and skip in name:
             continue
-        if hasattr(tensor, "ds_id") or type(tensor).__name__ == "DTensor" or tensor.numel() == 0:
+        if hasattr(tensor, "ds_id") or isinstance(tensor, DTensor) or tensor.numel() == 0:
             return None
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
@@ -180,3 +196,14 @@ KEYS = ("kl", "gold", "proxy", "ensemble_variance")
 KL_SAMPLES = 2
 MEASURED_KEPT = 4  # evaluations kept for reuse: an initial policy's, per study, is the one that recurs
 _MEASURED: OrderedDict = OrderedDict()
+
+
+def _rng_state() -> tuple:
+    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+
+def _set_rng_state(state: tuple) -> None:
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)

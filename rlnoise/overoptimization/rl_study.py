@@ -81,6 +81,7 @@ def evaluate_and_record(
             seed=ctx.study.seed + 1,
             samples_per_prompt=ctx.study.eval_samples_per_prompt,
             implicit_beta=run["beta"],
+            reuse=step == 0,  # every run's initial policy: sampled once per process
         )
         metrics.update(extra() if extra else {})
         samples = metrics.pop("samples")
