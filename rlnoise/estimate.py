@@ -103,15 +103,17 @@ class Estimator:
         return StageEstimate(stage, label, params * copies, memory, texts * self.processes * seq * copies,
                              seconds=seconds, change=change)  # fmt: skip
 
-    def train(self, stage, name, kind, sequences, seq, batch, dtype, change, lora_params=0, repeats=1, extra=None):
+    def train(self, stage, name, kind, sequences, seq, batch, dtype, change, lora_params=0, repeats=1, extra=None,
+              memory_seq=None):  # fmt: skip
         """``repeats`` trainings of ``name`` on ``sequences`` of ``seq`` tokens, ``batch`` per step and process
-        (data-parallel: the sequences split over the processes); ``lora_params`` > 0: only those train."""
+        (data-parallel: the sequences split over the processes); ``lora_params`` > 0: only those train;
+        ``memory_seq``: the longest batch's length, which sets the peak (default ``seq``)."""
         from rlnoise.core.resources import train_seconds, training_memory
 
         params, flops_params, d = self._model(name, kind)
         trainable = lora_params or params
-        memory = training_memory(params + lora_params, trainable, d, batch, seq, dtype, self.processes, self.engine,
-                                 logits=kind == "causal_lm", math_attention=self.device.cpu)  # fmt: skip
+        memory = training_memory(params + lora_params, trainable, d, batch, memory_seq or seq, dtype, self.processes,
+                                 self.engine, logits=kind == "causal_lm", math_attention=self.device.cpu)  # fmt: skip
         tokens = sequences * seq * repeats
         seconds = train_seconds(flops_params, tokens / self.processes, self.device, lora=bool(lora_params))
         lora = f", LoRA {lora_params / 1e6:.1f}M trainable" if lora_params else ""

@@ -39,16 +39,18 @@ def mean_tokens(texts: list[str], model: str) -> float:
     return sum(len(ids) for ids in tokenizer(sample, verbose=False)["input_ids"]) / max(len(sample), 1)
 
 
-def batch_longest(texts: list[str], model: str, batch: int, max_length: int) -> float:
-    """The mean of each batch's longest text in tokens (cut at ``max_length``) over batches of ``batch`` texts drawn
-    in a shuffled order, as a trainer that pads each batch to its longest row sees them (from 32 batches; mean
-    lengths when the tokenizer is not available offline)."""
-    sample = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[: 32 * batch]]
+def padded_lengths(texts: list[str], model: str, batch: int, max_length: int) -> tuple[float, float]:
+    """What a trainer that pads each batch to its longest row sees, in tokens cut at ``max_length``: the mean of
+    each batch's longest text over batches of ``batch`` texts in a shuffled order (what its steps cost) and the
+    longest text (the batch that sets its peak memory); word counts when the tokenizer is not available offline."""
     tokenizer = _tokenizer(model)
     if tokenizer is None:
-        return mean_tokens(sample, model)
-    lengths = [min(len(ids), max_length) for ids in tokenizer(sample, verbose=False)["input_ids"]]
-    return float(np.mean([max(lengths[i : i + batch]) for i in range(0, len(lengths), batch)]))
+        lengths = [min(math.ceil(1.3 * len(t.split())), max_length) for t in texts]
+    else:
+        lengths = [min(len(ids), max_length) for ids in tokenizer(list(texts), verbose=False)["input_ids"]]
+    shuffled = [lengths[i] for i in np.random.default_rng(0).permutation(len(lengths))]
+    maxima = [max(shuffled[i : i + batch]) for i in range(0, len(shuffled), batch)]
+    return float(np.mean(maxima)), float(max(lengths))
 
 
 def elicitation_stages(configs, est) -> list[StageEstimate]:
@@ -156,13 +158,14 @@ def nmtune_stages(configs, est) -> list[StageEstimate]:
             rows = sum(len(data[PAIRS[p][0]]) * (1 - study.test_share) for p in study.pairs)
             runs = len(study.encoder_noise_rates)
             training = EncoderTraining()
-            id_texts = [list(data[PAIRS[p][0]]["text"]) for p in study.pairs]
-            padded = math.ceil(max(batch_longest(t, study.feature_model, training.batch_size, training.max_length)
-                                   for t in id_texts))  # fmt: skip
+            lengths = [padded_lengths(list(data[PAIRS[p][0]]["text"]), study.feature_model, training.batch_size,
+                                      training.max_length) for p in study.pairs]  # fmt: skip
+            mean, peak = (math.ceil(max(x)) for x in zip(*lengths))
             stages.append(est.train(f"noisy encoders: {runs} rates x {len(study.pairs)} pairs", study.feature_model,
-                                    "reward_model", math.ceil(rows * study.encoder_epochs), padded,
-                                    training.batch_size, study.feature_dtype, "", repeats=runs))  # fmt: skip
-            stages[-1].notes.append(f"a batch's longest text measured: {padded} tokens (the trainer pads to it)")
+                                    "reward_model", math.ceil(rows * study.encoder_epochs), mean,
+                                    training.batch_size, study.feature_dtype, "", repeats=runs,
+                                    memory_seq=peak))  # fmt: skip
+            stages[-1].notes.append(f"batches padded to their longest text: {mean} tokens on average, {peak} at most")
     width = (4 if study.feature_mode == "pair" else 1) * (64 if external else dims(study.feature_model)["hidden"])
     head = 2 * width * adapter.hidden + adapter.hidden + width + 2 * width  # MLP in and out, and the classifier
     rows = sum(len(data[PAIRS[p][0]]) * (1 - study.test_share) for p in study.pairs)

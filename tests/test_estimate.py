@@ -125,16 +125,17 @@ def test_estimate_refuses_what_it_cannot_estimate(tmp_path, capsys):
         estimate(capsys, "--config", str(tmp_path / "none.yaml"))
 
 
-def test_batch_longest_is_the_mean_of_each_batchs_longest_text():
+def test_padded_lengths_are_each_batchs_longest_text_and_the_longest():
     from rlnoise.core.models import load_tokenizer
-    from rlnoise.estimate_classifiers import batch_longest
+    from rlnoise.estimate_classifiers import padded_lengths
 
     texts = [" ".join(["word"] * n) for n in (1, 3, 5, 9, 2, 7)]
     lengths = [len(ids) for ids in load_tokenizer("tiny-bert")(texts)["input_ids"]]
-    assert batch_longest(texts, "tiny-bert", 1, 128) == pytest.approx(sum(lengths) / 6)  # every text its own batch
-    assert batch_longest(texts, "tiny-bert", 6, 128) == max(lengths)  # one batch
-    assert sum(lengths) / 6 < batch_longest(texts, "tiny-bert", 2, 128) < max(lengths)  # in between, in any order
-    assert batch_longest(texts, "tiny-bert", 6, 4) == 4  # cut at max_length
+    assert padded_lengths(texts, "tiny-bert", 1, 128) == (pytest.approx(sum(lengths) / 6), max(lengths))
+    assert padded_lengths(texts, "tiny-bert", 6, 128) == (max(lengths), max(lengths))  # one batch
+    mean, peak = padded_lengths(texts, "tiny-bert", 2, 128)
+    assert sum(lengths) / 6 < mean < peak == max(lengths)  # in between, whatever the order
+    assert padded_lengths(texts, "tiny-bert", 6, 4) == (4, 4)  # cut at max_length
 
 
 def test_mean_tokens_measures_the_texts():
@@ -192,3 +193,19 @@ def test_a_lora_rl_stage_holds_the_merged_evaluation_copy(capsys):
     lora = 16 * 30 * ((576 + 576) * 2 + (576 + 192) * 2 + (576 + 1536) * 3)  # r x layers x (q, o; k, v; MLP)
     minilm = parameter_count("minilm-l6", "reward_model"), parameter_count("minilm-l6", "encoder")
     assert ppo["memory"]["weights"] == 4 * (policy + lora) + 4 * policy + 4 * sum(minilm)
+
+
+def test_a_training_stage_peaks_at_its_longest_batch_and_costs_its_mean():
+    from rlnoise.core.resources import DEVICES
+    from rlnoise.estimate import Estimator
+
+    est = Estimator(DEVICES["h100-80gb"])
+    args = ("stage", "minilm-l6", "reward_model", 100, 20, 32, "float32", "")
+    mean_only, with_peak = est.train(*args), est.train(*args, memory_seq=60)
+    d, params = dims("minilm-l6"), parameter_count("minilm-l6", "reward_model")
+
+    def activations(seq):
+        return training_memory(params, params, d, 32, seq, "float32", logits=False).activations
+
+    assert (with_peak.memory.activations, mean_only.memory.activations) == (activations(60), activations(20))
+    assert with_peak.tokens_processed == mean_only.tokens_processed == 100 * 20  # time follows the mean
