@@ -1,6 +1,7 @@
 """The RL evaluation samples and scores a LoRA policy from a merged float32 copy: the same distribution as the
 policy itself, the policy untouched, and anything else (bfloat16 weights, a full model) used as it is."""
 
+import numpy as np
 import torch
 
 from rlnoise.core.models import load_model
@@ -99,8 +100,9 @@ def test_a_recurring_evaluation_is_sampled_once_and_a_changed_policy_is_not(monk
     calls_members = [rewards["wco"].member_scores(*zip(*texts[a:b])) for a, b in ((0, 6), (6, 9))]
     proxy = torch.cat([apply_objective("wco", m) for m in calls_members])
     assert [s[3] for s in second["samples"]] == proxy.tolist()
-    variance = torch.cat([m.var(0, correction=0) for m in calls_members]).reshape(3, 3).double().mean(1)
-    assert second["ensemble_variance_by_prompt"] == variance.tolist()
+    variance = torch.cat([m.var(0, correction=0) for m in calls_members]).tolist()
+    by_prompt = np.asarray(variance, dtype=np.float64).reshape(3, -1).mean(1)  # as evaluate_policy averages
+    assert second["ensemble_variance_by_prompt"] == by_prompt.tolist()
     with torch.no_grad():  # a trained step: the adapter moves, so the evaluation is sampled again
         for name, param in other_run.named_parameters():
             if "lora_B" in name:

@@ -40,8 +40,12 @@ class EnsembleReward:
         scores = self.ensemble.score(prompts, responses)
         return self.standardizer(scores) if self.standardizer else scores
 
+    def combine(self, member_scores: torch.Tensor) -> torch.Tensor:
+        """``[B]``: the objective over ``[K, B]`` member scores from :meth:`member_scores`."""
+        return apply_objective(self.objective, member_scores, lam=self.lam)
+
     def __call__(self, prompts: list[str], responses: list[str]) -> torch.Tensor:
-        return apply_objective(self.objective, self.member_scores(prompts, responses), lam=self.lam)
+        return self.combine(self.member_scores(prompts, responses))
 
 
 def trl_reward_function(reward: EnsembleReward, prompt_texts: dict[str, str] | None = None):

@@ -19,7 +19,6 @@ from rlnoise.core.generation import (
     response_logprobs,
     response_mask,
 )
-from rlnoise.overoptimization.objectives import apply_objective
 from rlnoise.overoptimization.reward import EnsembleReward
 from rlnoise.overoptimization.rl_math import kl_k2_per_sequence
 
@@ -76,7 +75,7 @@ def evaluate_policy(
             per_sample["proxy"] += implicit.tolist()
         else:
             members = reward.member_scores(repeated, texts)  # scored once for the objective and the variance
-            proxy = apply_objective(reward.objective, members, lam=reward.lam)
+            proxy = reward.combine(members)
             per_sample["proxy"] += proxy.tolist()
             per_sample["ensemble_variance"] += members.var(0, correction=0).tolist()
         proxies = [None if v != v else v for v in proxy.tolist()]  # NaN: no implicit reward for this sample
